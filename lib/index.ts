@@ -1,0 +1,37 @@
+/**
+ * betanmf: nonnegative matrix factorisation with the β-divergence and multiplicative updates,
+ * on a native OpenBLAS core. Shapes follow the seed: X ≈ H·Wᵀ with X N×F, W F×K, H N×K.
+ */
+import { addon } from './native';
+
+export { Matrix, matrix, zeros, isMatrix, type DType, type Device, type MatrixOptions } from './matrix';
+export {
+  gradientH, gradientHAsync, gradientHMu, gradientHMuAsync,
+  gradientW, gradientWAsync, gradientWMu, gradientWMuAsync,
+  muUpdateH, muUpdateHAsync, muUpdate, muUpdateAsync,
+  updateGradW, updateGradWAsync, betaDivergence, betaDivergenceAsync,
+  type Parts, type OutOption, type MuUpdateHResult, type FloatArray,
+} from './kernels';
+
+/** How the native core is set up: its threads and the OpenBLAS build it carries. */
+export function nativeConfig(): {
+  numThreads: number;
+  openblasConfig: string;
+  openblasCore: string;
+  cudaCompiled: boolean;
+} {
+  const c = addon.config();
+  return { numThreads: c.numThreads, openblasConfig: c.openblasConfig, openblasCore: c.openblasCore, cudaCompiled: c.cudaCompiled };
+}
+
+/**
+ * Sets how many threads the CPU kernels use (default: the BETANMF_NUM_THREADS environment
+ * variable, else the number of cores); 0 restores the default. Returns the setting in force.
+ */
+export function setNumThreads(threads: number): number {
+  if (typeof threads !== 'number') throw new TypeError(`threads: expected a number, received ${typeof threads}`);
+  if (!Number.isInteger(threads) || threads < 0 || threads > 1024) {
+    throw new RangeError(`threads: expected an integer in [0, 1024], received ${threads}`);
+  }
+  return addon.setNumThreads(threads);
+}

@@ -1,0 +1,54 @@
+// The compiled addon, loaded once, behind a typed interface. Its argument order is private:
+// only lib/ calls it, after validation.
+import * as path from 'node:path';
+
+export type FloatArray = Float32Array | Float64Array;
+
+export interface NativeConfig {
+  numThreads: number;
+  openblasConfig: string;
+  openblasCore: string;
+  openblasThreads: number;
+  cudaCompiled: boolean;
+}
+
+type Out = FloatArray | null;
+
+export interface NativeAddon {
+  hParts(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+    beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
+  wParts(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+    beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
+  muUpdateH(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+    beta: number, eps: number, Hout: FloatArray, pos: FloatArray, neg: FloatArray): undefined | Promise<void>;
+  betaDivergence(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+    beta: number): number | Promise<number>;
+  muUpdate(async: boolean, factor: FloatArray, pos: FloatArray, neg: FloatArray, eps: number,
+    out: FloatArray): undefined | Promise<void>;
+  updateGrad(async: boolean, grad: FloatArray, oldPart: FloatArray, newPart: FloatArray, unused: number,
+    out: FloatArray): undefined | Promise<void>;
+  config(): NativeConfig;
+  setNumThreads(n: number): number;
+}
+
+export const packageRoot = path.join(__dirname, '..');
+
+function load(): NativeAddon {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+    return nodeGypBuild(packageRoot) as NativeAddon;
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `betanmf: could not load the native addon for ${process.platform}-${process.arch} ` +
+        `(node ${process.versions.node}, looked in ${path.join(packageRoot, 'build/Release')} and ` +
+        `${path.join(packageRoot, 'prebuilds')}): ${cause}\n` +
+        `Build it from source with \`npm run build:native\` in ${packageRoot} ` +
+        '(needs cmake, g++ and OpenBLAS: apt-get install libopenblas-dev).',
+      { cause: err },
+    );
+  }
+}
+
+export const addon: NativeAddon = load();

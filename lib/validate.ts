@@ -1,0 +1,99 @@
+// Argument checks, done once at the edge before any native work starts: TypeError for a
+// wrong kind of value, RangeError for a wrong shape or value.
+import { describe, rangeError, typeError } from './errors';
+import { allocate, Matrix, type DType } from './matrix';
+
+export function checkMatrix(name: string, value: unknown): Matrix {
+  if (!(value instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', value);
+  return value;
+}
+
+export function checkBeta(beta: unknown): number {
+  if (typeof beta !== 'number') throw typeError('beta', 'a number', beta);
+  if (!Number.isFinite(beta)) throw rangeError('beta', 'a finite number', describe(beta));
+  return beta;
+}
+
+export function checkEps(eps: unknown): number {
+  if (typeof eps !== 'number') throw typeError('eps', 'a number', eps);
+  if (!Number.isFinite(eps) || eps < 0) throw rangeError('eps', 'a finite number ≥ 0', describe(eps));
+  return eps;
+}
+
+export function checkDType(name: string, m: Matrix, dtype: DType, source: string): void {
+  if (m.dtype !== dtype) throw typeError(name, `dtype ${dtype} (the dtype of ${source}), not mixed dtypes`, m);
+}
+
+export function checkShape(name: string, m: Matrix, rows: number, cols: number, why: string): void {
+  if (m.rows !== rows || m.cols !== cols) {
+    throw rangeError(name, `${rows}×${cols} (${why})`, `${m.rows}×${m.cols}`);
+  }
+}
+
+/** The factorisation operands X (N×F), W (F×K), H (N×K), checked against each other. */
+export interface Factors {
+  X: Matrix;
+  W: Matrix;
+  H: Matrix;
+  N: number;
+  F: number;
+  K: number;
+  dtype: DType;
+}
+
+export function checkFactors(X: unknown, W: unknown, H: unknown): Factors {
+  const x = checkMatrix('X', X);
+  const w = checkMatrix('W', W);
+  const h = checkMatrix('H', H);
+  checkDType('W', w, x.dtype, 'X');
+  checkDType('H', h, x.dtype, 'X');
+  const N = x.rows, F = x.cols, K = h.cols;
+  if (h.rows !== N) throw rangeError('H', `${N} rows (N = X.rows)`, `${h.rows}×${h.cols}`);
+  checkShape('W', w, F, K, 'F×K with F = X.cols and K = H.cols');
+  return { X: x, W: w, H: h, N, F, K, dtype: x.dtype };
+}
+
+export function checkOptions(options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw typeError('options', 'an object such as { out }', options);
+  }
+  return options as Record<string, unknown>;
+}
+
+/** An optional output matrix: the given one after checks, or a new one of zeros. */
+export function outputMatrix(name: string, value: unknown, rows: number, cols: number, dtype: DType, why: string): Matrix {
+  if (value === undefined) return new Matrix(allocate(dtype, rows * cols), rows, cols);
+  const m = checkMatrix(name, value);
+  checkDType(name, m, dtype, 'the inputs');
+  checkShape(name, m, rows, cols, why);
+  return m;
+}
+
+/** An options.out that must be an object of named output matrices, e.g. { pos, neg }. */
+export function outputGroup(value: unknown, keys: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || value instanceof Matrix || Array.isArray(value)) {
+    throw typeError('options.out', `an object with optional ${keys.join(', ')} matrices`, value);
+  }
+  return value as Record<string, unknown>;
+}
+
+function overlap(a: Matrix, b: Matrix): boolean {
+  if (a.data.buffer !== b.data.buffer) return false;
+  const a0 = a.data.byteOffset, a1 = a0 + a.data.byteLength;
+  const b0 = b.data.byteOffset, b1 = b0 + b.data.byteLength;
+  return a0 < b1 && b0 < a1 && a.data.byteLength > 0 && b.data.byteLength > 0;
+}
+
+/** Outputs written by one call must not share memory (one would overwrite the other). */
+export function checkDisjointOutputs(outputs: Record<string, Matrix>): void {
+  const entries = Object.entries(outputs);
+  for (let i = 0; i < entries.length; i++) {
+    for (let j = i + 1; j < entries.length; j++) {
+      if (overlap(entries[i][1], entries[j][1])) {
+        throw rangeError(entries[j][0], `memory separate from ${entries[i][0]}`, 'an overlapping matrix');
+      }
+    }
+  }
+}

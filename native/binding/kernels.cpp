@@ -1,0 +1,218 @@
+// The native entry points of the kernels. Each reads its arguments into a Job (on the JS
+// thread) and runs it now or on a worker thread. Argument order is private to lib/native.ts.
+#include "binding/kernels.h"
+
+#include <cmath>
+
+#include "binding/args.h"
+#include "binding/job.h"
+#include "cpu/cpu_backend.h"
+
+namespace bnmf::binding {
+namespace {
+
+// X (N×F), W (F×K), H (N×K) and β, read from arguments first..first+6.
+struct FactorArgs {
+  ArrayArg X, W, H;
+  Index N = 0, F = 0, K = 0;
+  double beta = 2.0;
+
+  FactorArgs(const Napi::CallbackInfo& info, std::size_t first) {
+    X = arrayArg(info, first, "X");
+    W = arrayArg(info, first + 1, "W");
+    H = arrayArg(info, first + 2, "H");
+    N = dimArg(info, first + 3, "N");
+    F = dimArg(info, first + 4, "F");
+    K = dimArg(info, first + 5, "K");
+    beta = numberArg(info, first + 6, "beta");
+    if (!std::isfinite(beta)) throw Napi::RangeError::New(info.Env(), "beta: expected a finite number");
+  }
+  std::vector<const ArrayArg*> inputs() const { return {&X, &W, &H}; }
+  template <typename T>
+  void views(Napi::Env env, CMat<T>& x, CMat<T>& w, CMat<T>& h) const {
+    x = matArg<T>(env, X, N, F, "X");
+    w = matArg<T>(env, W, F, K, "W");
+    h = matArg<T>(env, H, N, K, "H");
+  }
+};
+
+bool asyncFlag(const Napi::CallbackInfo& info) { return info[0].ToBoolean().Value(); }
+
+// Calls make<float>() or make<double>() after the dtype of `lead`.
+template <template <typename> class J, typename... A>
+std::unique_ptr<Job> makeJob(const ArrayArg& lead, A&&... args) {
+  if (lead.dtype == DType::Float32) return std::make_unique<J<float>>(std::forward<A>(args)...);
+  return std::make_unique<J<double>>(std::forward<A>(args)...);
+}
+
+template <typename T>
+Output<T> outputArg(Napi::Env env, const ArrayArg& a, Index rows, Index cols, const char* name,
+                    const std::vector<const ArrayArg*>& inputs, bool elementwise) {
+  if (!a.data && a.length == 0 && a.value.IsNull()) return Output<T>();
+  return Output<T>(matArg<T>(env, a, rows, cols, name), needsScratch(a, inputs, elementwise));
+}
+
+// gradientH / gradientW and their _mu forms: the pos and neg parts, or neg − pos alone.
+template <typename T>
+class PartsJob final : public Job {
+ public:
+  PartsJob(const Napi::CallbackInfo& info, bool forW) : forW_(forW) {
+    Napi::Env env = info.Env();
+    FactorArgs a(info, 1);
+    a.views<T>(env, X_, W_, H_);
+    beta_ = Beta::of(a.beta);
+    const Index rows = forW ? a.F : a.N;
+    const ArrayArg pos = arrayArg(info, 8, "pos", true), neg = arrayArg(info, 9, "neg", true),
+                   diff = arrayArg(info, 10, "diff", true);
+    pos_ = outputArg<T>(env, pos, rows, a.K, "pos", a.inputs(), false);
+    neg_ = outputArg<T>(env, neg, rows, a.K, "neg", a.inputs(), false);
+    diff_ = outputArg<T>(env, diff, rows, a.K, "diff", a.inputs(), false);
+    keep({a.X.value, a.W.value, a.H.value, pos.value, neg.value, diff.value});
+  }
+  void execute() override {
+    Parts<T> parts;
+    parts.pos = pos_.prepare();
+    parts.neg = neg_.prepare();
+    parts.diff = diff_.prepare();
+    auto& be = cpu::backend<T>();
+    if (forW_) be.wParts(X_, W_, H_, beta_, parts);
+    else be.hParts(X_, W_, H_, beta_, parts);
+    pos_.commit();
+    neg_.commit();
+    diff_.commit();
+  }
+
+ private:
+  bool forW_;
+  CMat<T> X_, W_, H_;
+  Beta beta_;
+  Output<T> pos_, neg_, diff_;
+};
+
+template <typename T>
+class MuUpdateHJob final : public Job {
+ public:
+  explicit MuUpdateHJob(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    FactorArgs a(info, 1);
+    a.views<T>(env, X_, W_, H_);
+    beta_ = Beta::of(a.beta);
+    eps_ = static_cast<T>(numberArg(info, 8, "eps"));
+    const ArrayArg hOut = arrayArg(info, 9, "out.H"), pos = arrayArg(info, 10, "out.pos"),
+                   neg = arrayArg(info, 11, "out.neg");
+    // H may be updated in place: the parts are complete before H is read for the update.
+    std::vector<const ArrayArg*> hInputs = {&a.X, &a.W, &pos, &neg};
+    hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", hInputs, false);
+    pos_ = outputArg<T>(env, pos, a.N, a.K, "out.pos", a.inputs(), false);
+    neg_ = outputArg<T>(env, neg, a.N, a.K, "out.neg", a.inputs(), false);
+    keep({a.X.value, a.W.value, a.H.value, hOut.value, pos.value, neg.value});
+  }
+  void execute() override {
+    Mat<T> pos = pos_.prepare(), neg = neg_.prepare();
+    Mat<T> h = hOut_.prepare();
+    muUpdateH(cpu::backend<T>(), X_, W_, H_, beta_, eps_, h, pos, neg);
+    pos_.commit();
+    neg_.commit();
+    hOut_.commit();
+  }
+
+ private:
+  CMat<T> X_, W_, H_;
+  Beta beta_;
+  T eps_ = 0;
+  Output<T> hOut_, pos_, neg_;
+};
+
+template <typename T>
+class DivergenceJob final : public Job {
+ public:
+  explicit DivergenceJob(const Napi::CallbackInfo& info) {
+    FactorArgs a(info, 1);
+    a.views<T>(info.Env(), X_, W_, H_);
+    beta_ = Beta::of(a.beta);
+    keep({a.X.value, a.W.value, a.H.value});
+  }
+  void execute() override { value_ = cpu::backend<T>().betaDivergence(X_, W_, H_, beta_); }
+  Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, value_); }
+
+ private:
+  CMat<T> X_, W_, H_;
+  Beta beta_;
+  double value_ = 0;
+};
+
+// muUpdate (a, b, c = factor, pos, neg) and updateGrad (a, b, c = grad, old, new): elementwise.
+template <typename T>
+class ElementwiseJob final : public Job {
+ public:
+  ElementwiseJob(const Napi::CallbackInfo& info, bool isMu) : isMu_(isMu) {
+    Napi::Env env = info.Env();
+    const char* names[3] = {isMu ? "factor" : "grad", isMu ? "pos" : "gradOld", isMu ? "neg" : "gradNew"};
+    const ArrayArg a = arrayArg(info, 1, names[0]), b = arrayArg(info, 2, names[1]), c = arrayArg(info, 3, names[2]);
+    eps_ = static_cast<T>(numberArg(info, 4, "eps"));
+    const ArrayArg out = arrayArg(info, 5, "out");
+    const Index n = static_cast<Index>(a.length);
+    a_ = matArg<T>(env, a, 1, n, names[0]);
+    b_ = matArg<T>(env, b, 1, n, names[1]);
+    c_ = matArg<T>(env, c, 1, n, names[2]);
+    out_ = outputArg<T>(env, out, 1, n, "out", {&a, &b, &c}, true);
+    keep({a.value, b.value, c.value, out.value});
+  }
+  void execute() override {
+    Mat<T> o = out_.prepare();
+    auto& be = cpu::backend<T>();
+    if (isMu_) be.muUpdate(a_, b_, c_, eps_, o);
+    else be.updateGrad(a_, b_, c_, o);
+    out_.commit();
+  }
+
+ private:
+  bool isMu_;
+  CMat<T> a_, b_, c_;
+  T eps_ = 0;
+  Output<T> out_;
+};
+
+// Wraps an entry point so any C++ exception becomes a JS exception, never an abort.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw toJsError(info.Env(), "betanmf", std::current_exception());
+  }
+}
+
+Napi::Value hParts(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, false), asyncFlag(info), "gradientH");
+}
+Napi::Value wParts(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, true), asyncFlag(info), "gradientW");
+}
+Napi::Value muUpdateHEntry(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<MuUpdateHJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "muUpdateH");
+}
+Napi::Value betaDivergence(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<DivergenceJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "betaDivergence");
+}
+Napi::Value muUpdate(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<ElementwiseJob>(arrayArg(info, 1, "factor"), info, true), asyncFlag(info), "muUpdate");
+}
+Napi::Value updateGrad(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<ElementwiseJob>(arrayArg(info, 1, "grad"), info, false), asyncFlag(info), "updateGradW");
+}
+
+}  // namespace
+
+void registerKernels(Napi::Env env, Napi::Object exports) {
+  exports.Set("hParts", Napi::Function::New<guarded<hParts>>(env, "hParts"));
+  exports.Set("wParts", Napi::Function::New<guarded<wParts>>(env, "wParts"));
+  exports.Set("muUpdateH", Napi::Function::New<guarded<muUpdateHEntry>>(env, "muUpdateH"));
+  exports.Set("betaDivergence", Napi::Function::New<guarded<betaDivergence>>(env, "betaDivergence"));
+  exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));
+  exports.Set("updateGrad", Napi::Function::New<guarded<updateGrad>>(env, "updateGrad"));
+}
+
+}  // namespace bnmf::binding

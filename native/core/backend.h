@@ -1,0 +1,53 @@
+// What a backend (CPU, CUDA) must provide: the fused passes of the seed's kernels, over
+// row-major matrices with X N×F, W F×K, H N×K and V = H·Wᵀ. Each backend is free to fuse,
+// block and parallelise as suits its hardware; the arithmetic of each entry comes from
+// core/beta.h so every backend computes the same formulas.
+#pragma once
+#include "core/beta.h"
+#include "core/matrix.h"
+
+namespace bnmf {
+
+// The outputs of a gradient pass: either both parts (pos, neg) or only their difference
+// neg − pos (the seed's gradient_h / gradient_w), which needs one product instead of two.
+template <typename T>
+struct Parts {
+  Mat<T> pos;   // V^(β−1)·W (H) or (V^(β−1))ᵀ·H (W)
+  Mat<T> neg;   // (V^(β−2)⊙X)·W or (V^(β−2)⊙X)ᵀ·H
+  Mat<T> diff;  // neg − pos; when set, pos and neg are not written
+  bool differenceOnly() const { return !diff.empty(); }
+};
+
+template <typename T>
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Parts of the gradient for H (outputs N×K).
+  virtual void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;
+
+  // Parts of the gradient for W (outputs F×K).
+  virtual void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;
+
+  // D(X | H·Wᵀ) summed over all entries, accumulated in double.
+  virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta) = 0;
+
+  // out = factor ⊙ neg / (pos + eps); out may be factor itself.
+  virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, Mat<T> out) = 0;
+
+  // out = grad − oldPart + newPart; out may be any of the inputs.
+  virtual void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) = 0;
+};
+
+// The seed's mu_update_h: the H parts, then H ⊙ neg / (pos + eps).
+template <typename T>
+void muUpdateH(Backend<T>& be, CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T eps,
+               Mat<T> Hout, Mat<T> pos, Mat<T> neg) {
+  Parts<T> parts;
+  parts.pos = pos;
+  parts.neg = neg;
+  be.hParts(X, W, H, beta, parts);
+  be.muUpdate(H, pos, neg, eps, Hout);
+}
+
+}  // namespace bnmf

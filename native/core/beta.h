@@ -1,0 +1,150 @@
+// The β formulas, written once. CPU loops and CUDA kernels call these same inline functions.
+//
+// With V = H·Wᵀ and t = V^(β−2) (elementwise):
+//   neg part:  R = t ⊙ X            (X/V at β=1, X at β=2)
+//   pos part:  P = t ⊙ V = V^(β−1)  (1 at β=1, V at β=2)
+//   neg − pos: D = t ⊙ (X − V)
+// so one power per entry gives all three (never V^(β−1) and V^(β−2) separately).
+//
+// β-divergence term d(x | v):
+//   β=2: ½(x−v)²;  β=1: x·log(x/v) − x + v;  β=0 (Itakura-Saito): x/v − log(x/v) − 1;
+//   otherwise (x^β + (β−1)·v^β − β·x·v^(β−1)) / (β(β−1)).
+#pragma once
+#include <cmath>
+#include <limits>
+
+#include "core/hd.h"
+
+namespace bnmf {
+
+enum class BetaKind { Two, One, Zero, Half, ThreeHalves, Three, Integer, General };
+
+struct Beta {
+  double value = 2.0;
+  BetaKind kind = BetaKind::Two;
+  int intExponent = 0;  // β − 2 when kind == Integer
+
+  static Beta of(double b) {
+    Beta r;
+    r.value = b;
+    if (b == 2.0) r.kind = BetaKind::Two;
+    else if (b == 1.0) r.kind = BetaKind::One;
+    else if (b == 0.0) r.kind = BetaKind::Zero;
+    else if (b == 0.5) r.kind = BetaKind::Half;
+    else if (b == 1.5) r.kind = BetaKind::ThreeHalves;
+    else if (b == 3.0) r.kind = BetaKind::Three;
+    else if (b == std::floor(b) && std::fabs(b) <= 64.0) {
+      r.kind = BetaKind::Integer;
+      r.intExponent = static_cast<int>(b) - 2;
+    } else {
+      r.kind = BetaKind::General;
+    }
+    return r;
+  }
+};
+
+BNMF_HD float sqrtT(float v) { return sqrtf(v); }
+BNMF_HD double sqrtT(double v) { return sqrt(v); }
+BNMF_HD float powT(float v, float e) { return powf(v, e); }
+BNMF_HD double powT(double v, double e) { return pow(v, e); }
+
+// v^n for an integer n by repeated squaring (n may be negative).
+template <typename T>
+BNMF_HD T ipow(T v, int n) {
+  unsigned m = n < 0 ? static_cast<unsigned>(-n) : static_cast<unsigned>(n);
+  T r = T(1), b = v;
+  while (m) {
+    if (m & 1u) r *= b;
+    b *= b;
+    m >>= 1u;
+  }
+  return n < 0 ? T(1) / r : r;
+}
+
+// t = v^(β−2), one functor per special case so a loop is compiled once per case with no
+// branch inside it.
+struct PowBetaTwo { template <typename T> BNMF_HD T operator()(T) const { return T(1); } };
+struct PowBetaOne { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / v; } };
+struct PowBetaZero { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * v); } };
+struct PowBetaHalf { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * sqrtT(v)); } };
+struct PowBetaThreeHalves { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / sqrtT(v); } };
+struct PowBetaThree { template <typename T> BNMF_HD T operator()(T v) const { return v; } };
+struct PowBetaInteger {
+  int e;
+  template <typename T> BNMF_HD T operator()(T v) const { return ipow(v, e); }
+};
+struct PowBetaGeneral {
+  double e;
+  template <typename T> BNMF_HD T operator()(T v) const { return powT(v, static_cast<T>(e)); }
+};
+
+// Calls f(pow) with the functor for t = v^(β−2) that fits β.
+template <typename F>
+decltype(auto) withBetaPower(const Beta& b, F&& f) {
+  switch (b.kind) {
+    case BetaKind::Two: return f(PowBetaTwo{});
+    case BetaKind::One: return f(PowBetaOne{});
+    case BetaKind::Zero: return f(PowBetaZero{});
+    case BetaKind::Half: return f(PowBetaHalf{});
+    case BetaKind::ThreeHalves: return f(PowBetaThreeHalves{});
+    case BetaKind::Three: return f(PowBetaThree{});
+    case BetaKind::Integer: return f(PowBetaInteger{b.intExponent});
+    default: return f(PowBetaGeneral{b.value - 2.0});
+  }
+}
+
+// The MU parts of one entry: r = v^(β−2)·x (neg), p = v^(β−1) (pos).
+template <typename T, typename Pow>
+BNMF_HD void muParts(Pow pw, T x, T v, T& r, T& p) {
+  const T t = pw(v);
+  r = t * x;
+  p = t * v;
+}
+
+// The neg − pos entry: v^(β−2)·(x − v).
+template <typename T, typename Pow>
+BNMF_HD T gradientPart(Pow pw, T x, T v) {
+  return pw(v) * (x - v);
+}
+
+// x^β for data x ≥ 0 (0^β is 0 for β > 0 and +∞ for β < 0), given x^(β−2) from the same functor.
+template <typename Pow>
+BNMF_HD double powBetaOfData(Pow pw, double beta, double x) {
+  if (x == 0.0) return beta > 0.0 ? 0.0 : HUGE_VAL;
+  return pw(x) * x * x;
+}
+
+// One term of D(X | V), in double.
+template <typename Pow>
+BNMF_HD double divergenceTerm(Pow pw, double beta, double x, double v) {
+  if (beta == 2.0) {
+    const double d = x - v;
+    return 0.5 * d * d;
+  }
+  if (beta == 1.0) {
+    // 0·log(0/v) is 0 (its limit), so a zero in X contributes v.
+    return x == 0.0 ? v : x * log(x / v) - x + v;
+  }
+  if (beta == 0.0) {
+    const double q = x / v;
+    return q - log(q) - 1.0;
+  }
+  const double t = pw(v);  // v^(β−2)
+  const double vb1 = t * v;
+  const double vb = vb1 * v;
+  return (powBetaOfData(pw, beta, x) + (beta - 1.0) * vb - beta * x * vb1) / (beta * (beta - 1.0));
+}
+
+// The multiplicative update of one entry: f ⊙ n / (p + eps).
+template <typename T>
+BNMF_HD T muStep(T f, T p, T n, T eps) {
+  return f * (n / (p + eps));
+}
+
+// The running SAG sum: grad − old + new.
+template <typename T>
+BNMF_HD T sagStep(T g, T oldPart, T newPart) {
+  return g - oldPart + newPart;
+}
+
+}  // namespace bnmf

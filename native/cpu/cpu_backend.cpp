@@ -1,0 +1,285 @@
+#include "cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+#include "cpu/blas.h"
+#include "cpu/parallel.h"
+#include "cpu/workspace.h"
+
+namespace bnmf::cpu {
+namespace {
+
+// Rows per block so that one b×cols scratch buffer is about 256 KiB (two of them stay in L2).
+template <typename T>
+Index blockRows(Index cols) {
+  const Index target = (256 * 1024) / (static_cast<Index>(sizeof(T)) * std::max<Index>(cols, 1));
+  return std::clamp<Index>(target, 16, 512);
+}
+
+// Threads worth using for `units` independent pieces of work totalling `flops`.
+int threadsFor(Index units, double flops) {
+  if (flops < 1e6 || units < 2) return 1;
+  return static_cast<int>(std::min<Index>(maxThreads(), units));
+}
+
+template <typename T>
+void fill(Mat<T> m, T value) {
+  for (Index i = 0; i < m.rows; ++i) std::fill(m.row(i), m.row(i) + m.cols, value);
+}
+
+// Every row of `out` set to `row` (the β=1 pos part: 1·W is the column sums, broadcast).
+template <typename T>
+void broadcastRow(const T* row, Mat<T> out) {
+  for (Index i = 0; i < out.rows; ++i) std::copy(row, row + out.cols, out.row(i));
+}
+
+// Column sums of A (rows×cols) into sums (cols), accumulated in T as a GEMM would.
+template <typename T>
+void columnSums(CMat<T> A, T* sums) {
+  std::fill(sums, sums + A.cols, T(0));
+  for (Index i = 0; i < A.rows; ++i) {
+    const T* a = A.row(i);
+    for (Index j = 0; j < A.cols; ++j) sums[j] += a[j];
+  }
+}
+
+// G = AᵀA (cols×cols), parallel over column slices of G.
+template <typename T>
+void gram(CMat<T> A, Mat<T> G) {
+  const Index K = A.cols;
+  const int parts = threadsFor(K / 8, 2.0 * A.rows * K * K);
+  parallelFor(parts, [&](int p) {
+    const Index k0 = splitPoint(K, parts, p), k1 = splitPoint(K, parts, p + 1);
+    if (k1 > k0)
+      gemm<T>(true, false, T(1), A, CMat<T>(A.data + k0, A.rows, k1 - k0, A.ld), T(0),
+              Mat<T>(G.data + k0, K, k1 - k0, G.ld));
+  });
+}
+
+// The elementwise pass on one block: V (in A) and X → the parts the products need.
+//   both parts: A ← V^(β−2)⊙X, B ← V^(β−1)   (B untouched at β=1, whose pos part is a broadcast)
+//   difference: A ← V^(β−2)⊙(X − V)
+template <typename T, typename Pow>
+void blockParts(Pow pw, bool difference, bool needPos, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+  const Index rows = A.rows, cols = A.cols;
+  for (Index i = 0; i < rows; ++i) {
+    const T* x = Xb.row(i);
+    T* a = A.row(i);
+    if (difference) {
+      for (Index j = 0; j < cols; ++j) a[j] = gradientPart(pw, x[j], a[j]);
+    } else if (needPos) {
+      T* b = B.row(i);
+      for (Index j = 0; j < cols; ++j) muParts(pw, x[j], a[j], a[j], b[j]);
+    } else {
+      for (Index j = 0; j < cols; ++j) a[j] = pw(a[j]) * x[j];
+    }
+  }
+}
+
+template <typename T>
+class CpuBackend final : public Backend<T> {
+ public:
+  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+    const Index N = X.rows, F = X.cols, K = W.cols;
+    if (N == 0 || K == 0) return;
+    if (beta.kind == BetaKind::Two) return hPartsEuclidean(X, W, H, out);
+
+    const bool diff = out.differenceOnly();
+    const bool needPos = !diff && beta.kind != BetaKind::One;
+    const Index rb = blockRows<T>(F);
+    const Index nBlocks = (N + rb - 1) / rb;
+    const int parts = threadsFor(nBlocks, 6.0 * N * F * K);
+
+    const std::size_t buf = Arena::roundUp(rb * F * sizeof(T));
+    Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
+    T* colSumW = arena.take<T>(K);
+    if (!diff && beta.kind == BetaKind::One) columnSums(W, colSumW);
+    std::vector<T*> bufA(parts), bufB(parts, nullptr);
+    for (int p = 0; p < parts; ++p) {
+      bufA[p] = arena.take<T>(rb * F);
+      if (needPos) bufB[p] = arena.take<T>(rb * F);
+    }
+
+    withBetaPower(beta, [&](auto pw) {
+      parallelFor(parts, [&](int p) {
+        const Index b0 = splitPoint(nBlocks, parts, p), b1 = splitPoint(nBlocks, parts, p + 1);
+        for (Index blk = b0; blk < b1; ++blk) {
+          const Index r0 = blk * rb, r1 = std::min(N, r0 + rb), n = r1 - r0;
+          Mat<T> A(bufA[p], n, F), B(bufB[p], n, F);
+          gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
+          blockParts<T>(pw, diff, needPos, X.rowBlock(r0, r1), A, B);
+          if (diff) {
+            gemm<T>(false, false, T(1), A, W, T(0), out.diff.rowBlock(r0, r1));
+            continue;
+          }
+          gemm<T>(false, false, T(1), A, W, T(0), out.neg.rowBlock(r0, r1));
+          if (needPos) gemm<T>(false, false, T(1), B, W, T(0), out.pos.rowBlock(r0, r1));
+          else broadcastRow<T>(colSumW, out.pos.rowBlock(r0, r1));
+        }
+      });
+    });
+  }
+
+  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+    const Index N = X.rows, F = X.cols, K = W.cols;
+    if (F == 0 || K == 0) return;
+    if (N == 0) {  // sums over no rows
+      for (Mat<T> m : {out.pos, out.neg, out.diff})
+        if (!m.empty()) fill<T>(m, T(0));
+      return;
+    }
+    if (beta.kind == BetaKind::Two) return wPartsEuclidean(X, W, H, out);
+
+    const bool diff = out.differenceOnly();
+    const bool needPos = !diff && beta.kind != BetaKind::One;
+    // Parallel over slices of F: each thread owns rows of the result, so there is no
+    // reduction and the result does not depend on the thread count.
+    const int parts = threadsFor(F / 32, 6.0 * N * F * K);
+    const Index sliceMax = (F + parts - 1) / parts;
+    const Index rb = blockRows<T>(sliceMax);
+
+    const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
+    Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
+    T* colSumH = arena.take<T>(K);
+    if (!diff && beta.kind == BetaKind::One) {
+      columnSums(H, colSumH);
+      broadcastRow<T>(colSumH, out.pos);
+    }
+    std::vector<T*> bufA(parts), bufB(parts, nullptr);
+    for (int p = 0; p < parts; ++p) {
+      bufA[p] = arena.take<T>(rb * sliceMax);
+      if (needPos) bufB[p] = arena.take<T>(rb * sliceMax);
+    }
+
+    withBetaPower(beta, [&](auto pw) {
+      parallelFor(parts, [&](int p) {
+        const Index f0 = splitPoint(F, parts, p), f1 = splitPoint(F, parts, p + 1), nf = f1 - f0;
+        if (nf == 0) return;
+        CMat<T> Ws = W.rowBlock(f0, f1);
+        CMat<T> Xs(X.data + f0, N, nf, X.ld);
+        Mat<T> target = diff ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
+        Mat<T> posTarget = needPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
+        for (Index r0 = 0; r0 < N; r0 += rb) {
+          const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
+          const T accumulate = r0 == 0 ? T(0) : T(1);
+          Mat<T> A(bufA[p], n, nf), B(bufB[p], n, nf);
+          CMat<T> Hb = H.rowBlock(r0, r1);
+          gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
+          blockParts<T>(pw, diff, needPos, Xs.rowBlock(r0, r1), A, B);
+          gemm<T>(true, false, T(1), A, Hb, accumulate, target);
+          if (needPos) gemm<T>(true, false, T(1), B, Hb, accumulate, posTarget);
+        }
+      });
+    });
+  }
+
+  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta) override {
+    const Index N = X.rows, F = X.cols;
+    if (N == 0 || F == 0) return 0.0;
+    const Index rb = blockRows<T>(F);
+    const Index nBlocks = (N + rb - 1) / rb;
+    const int parts = threadsFor(nBlocks, 2.0 * N * F * (W.cols + 10));
+    Arena arena(parts * Arena::roundUp(rb * F * sizeof(T)) + Arena::roundUp(nBlocks * sizeof(double)));
+    std::vector<T*> bufA(parts);
+    for (int p = 0; p < parts; ++p) bufA[p] = arena.take<T>(rb * F);
+    double* blockSums = arena.take<double>(nBlocks);
+
+    withBetaPower(beta, [&](auto pw) {
+      parallelFor(parts, [&](int p) {
+        const Index b0 = splitPoint(nBlocks, parts, p), b1 = splitPoint(nBlocks, parts, p + 1);
+        for (Index blk = b0; blk < b1; ++blk) {
+          const Index r0 = blk * rb, r1 = std::min(N, r0 + rb);
+          Mat<T> A(bufA[p], r1 - r0, F);
+          gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
+          double s = 0.0;
+          for (Index i = 0; i < A.rows; ++i) {
+            const T* x = X.row(r0 + i);
+            const T* v = A.row(i);
+            double rowSum = 0.0;
+            for (Index j = 0; j < F; ++j) rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(v[j]));
+            s += rowSum;
+          }
+          blockSums[blk] = s;
+        }
+      });
+    });
+    // Summed in block order, so the result does not depend on the thread count.
+    double total = 0.0;
+    for (Index b = 0; b < nBlocks; ++b) total += blockSums[b];
+    return total;
+  }
+
+  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, Mat<T> out) override {
+    forEachRange(out.size(), [&](Index i0, Index i1) {
+      const T *f = factor.data, *p = pos.data, *n = neg.data;
+      T* o = out.data;
+      for (Index i = i0; i < i1; ++i) o[i] = muStep(f[i], p[i], n[i], eps);
+    });
+  }
+
+  void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {
+    forEachRange(out.size(), [&](Index i0, Index i1) {
+      const T *g = grad.data, *a = oldPart.data, *b = newPart.data;
+      T* o = out.data;
+      for (Index i = i0; i < i1; ++i) o[i] = sagStep(g[i], a[i], b[i]);
+    });
+  }
+
+ private:
+  // β=2 never forms V: pos_H = H·(WᵀW), neg_H = X·W.
+  void hPartsEuclidean(CMat<T> X, CMat<T> W, CMat<T> H, Parts<T> out) {
+    const Index N = X.rows, F = X.cols, K = W.cols;
+    Arena arena(Arena::roundUp(K * K * sizeof(T)));
+    Mat<T> G(arena.take<T>(K * K), K, K);
+    gram<T>(W, G);
+    const int parts = threadsFor(N / 16, 2.0 * N * K * (F + K));
+    parallelFor(parts, [&](int p) {
+      const Index r0 = splitPoint(N, parts, p), r1 = splitPoint(N, parts, p + 1);
+      if (r1 == r0) return;
+      Mat<T> neg = out.differenceOnly() ? out.diff.rowBlock(r0, r1) : out.neg.rowBlock(r0, r1);
+      gemm<T>(false, false, T(1), X.rowBlock(r0, r1), W, T(0), neg);
+      if (out.differenceOnly()) gemm<T>(false, false, T(-1), H.rowBlock(r0, r1), G, T(1), neg);
+      else gemm<T>(false, false, T(1), H.rowBlock(r0, r1), G, T(0), out.pos.rowBlock(r0, r1));
+    });
+  }
+
+  // β=2 never forms V: pos_W = W·(HᵀH), neg_W = Xᵀ·H.
+  void wPartsEuclidean(CMat<T> X, CMat<T> W, CMat<T> H, Parts<T> out) {
+    const Index N = X.rows, F = X.cols, K = W.cols;
+    Arena arena(Arena::roundUp(K * K * sizeof(T)));
+    Mat<T> G(arena.take<T>(K * K), K, K);
+    gram<T>(H, G);
+    const int parts = threadsFor(F / 16, 2.0 * F * K * (N + K));
+    parallelFor(parts, [&](int p) {
+      const Index f0 = splitPoint(F, parts, p), f1 = splitPoint(F, parts, p + 1);
+      if (f1 == f0) return;
+      CMat<T> Xs(X.data + f0, N, f1 - f0, X.ld);
+      Mat<T> neg = out.differenceOnly() ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
+      gemm<T>(true, false, T(1), Xs, H, T(0), neg);
+      if (out.differenceOnly()) gemm<T>(false, false, T(-1), W.rowBlock(f0, f1), G, T(1), neg);
+      else gemm<T>(false, false, T(1), W.rowBlock(f0, f1), G, T(0), out.pos.rowBlock(f0, f1));
+    });
+  }
+
+  // fn(i0, i1) over [0, n) in contiguous pieces, one per thread (all operands are dense).
+  template <typename Fn>
+  static void forEachRange(Index n, Fn&& fn) {
+    const int parts = threadsFor(n / 4096, 4.0 * n);
+    parallelFor(parts, [&](int p) { fn(splitPoint(n, parts, p), splitPoint(n, parts, p + 1)); });
+  }
+};
+
+}  // namespace
+
+template <typename T>
+Backend<T>& backend() {
+  static CpuBackend<T> instance;
+  return instance;
+}
+
+template Backend<float>& backend<float>();
+template Backend<double>& backend<double>();
+
+}  // namespace bnmf::cpu

@@ -1,0 +1,48 @@
+// Runs fn(part) for part in [0, parts) on `parts` threads (the caller is one of them) and
+// rethrows the first exception after all have finished. Threads are created per call: the
+// kernels are long enough for that not to matter, and nothing outlives the call (no pool to
+// shut down when a worker_thread exits).
+#pragma once
+#include <exception>
+#include <thread>
+#include <vector>
+
+namespace bnmf::cpu {
+
+// Threads the elementwise and GEMM work may use: BETANMF_NUM_THREADS, else the cores.
+int maxThreads();
+void setMaxThreads(int n);
+
+template <typename Fn>
+void parallelFor(int parts, Fn&& fn) {
+  if (parts <= 1) {
+    if (parts == 1) fn(0);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(parts);
+  std::vector<std::thread> threads;
+  threads.reserve(parts - 1);
+  auto guarded = [&](int p) {
+    try {
+      fn(p);
+    } catch (...) {
+      errors[p] = std::current_exception();
+    }
+  };
+  for (int p = 1; p < parts; ++p) {
+    try {
+      threads.emplace_back(guarded, p);
+    } catch (...) {
+      guarded(p);  // no thread to be had: do that part here
+    }
+  }
+  guarded(0);
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// Splits [0, n) into `parts` contiguous ranges; returns the start of range p.
+inline long long splitPoint(long long n, int parts, int p) { return n * p / parts; }
+
+}  // namespace bnmf::cpu
