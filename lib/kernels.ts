@@ -209,7 +209,7 @@ function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown
   const f = checkFactors(X, W, H);
   const b = checkBeta(beta);
   return {
-    run: (async) => addon.betaDivergence(async, f.X.data, f.W.data, f.H.data, f.N, f.F, f.K, b),
+    run: (async) => addon.betaDivergence(async, f.X.data, f.W.data, f.H.data, f.N, f.F, f.K, b, 0),
     result: (value) => value as number,
   };
 }

@@ -22,7 +22,11 @@ export interface NativeAddon {
   muUpdateH(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
     beta: number, eps: number, Hout: FloatArray, pos: FloatArray, neg: FloatArray): undefined | Promise<void>;
   betaDivergence(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
-    beta: number): number | Promise<number>;
+    beta: number, vFloor: number): number | Promise<number>;
+  epoch(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number, beta: number,
+    solver: number, batchSize: number, firstBatch: number, endBatch: number, order: Uint32Array | null, eps: number,
+    gamma: number, forget: number, vFloor: number, updateH: boolean, updateW: boolean, gradPos: FloatArray,
+    gradNeg: FloatArray): undefined | Promise<void>;
   muUpdate(async: boolean, factor: FloatArray, pos: FloatArray, neg: FloatArray, eps: number,
     out: FloatArray): undefined | Promise<void>;
   updateGrad(async: boolean, grad: FloatArray, oldPart: FloatArray, newPart: FloatArray, unused: number,

@@ -113,8 +113,8 @@ describe('errors: kernels', () => {
     const { addon } = require('../lib/native') as typeof import('../lib/native');
     assert.throws(() => addon.hParts(false, new Int32Array(4) as never, W.data, H.data, 2, 3, 2, 1, null, null, null), TypeError);
     assert.throws(() => addon.hParts(false, X.data, W.data, H.data, 2, 3, 3, 1, null, null, new Float64Array(4)), RangeError);
-    assert.throws(() => addon.betaDivergence(false, X.data, W.data, new Float32Array(4) as never, 2, 3, 2, 1), TypeError);
-    assert.throws(() => addon.betaDivergence(false, X.data, W.data, H.data, -1, 3, 2, 1), RangeError);
+    assert.throws(() => addon.betaDivergence(false, X.data, W.data, new Float32Array(4) as never, 2, 3, 2, 1, 0), TypeError);
+    assert.throws(() => addon.betaDivergence(false, X.data, W.data, H.data, -1, 3, 2, 1, 0), RangeError);
     assert.throws(() => addon.muUpdate(false, H.data, H.data, H.data, 0, new Float64Array(3)), RangeError);
   });
 });

@@ -6,6 +6,7 @@
 
 #include "binding/args.h"
 #include "binding/job.h"
+#include "core/solver.h"
 #include "cpu/cpu_backend.h"
 
 namespace bnmf::binding {
@@ -130,15 +131,67 @@ class DivergenceJob final : public Job {
     FactorArgs a(info, 1);
     a.views<T>(info.Env(), X_, W_, H_);
     beta_ = Beta::of(a.beta);
+    vFloor_ = static_cast<T>(numberArg(info, 8, "vFloor"));
     keep({a.X.value, a.W.value, a.H.value});
   }
-  void execute() override { value_ = cpu::backend<T>().betaDivergence(X_, W_, H_, beta_); }
+  void execute() override { value_ = cpu::backend<T>().betaDivergence(X_, W_, H_, beta_, vFloor_); }
   Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, value_); }
 
  private:
   CMat<T> X_, W_, H_;
   Beta beta_;
+  T vFloor_ = 0;
   double value_ = 0;
+};
+
+// One slice of a solver epoch (core/solver.h), updating W, H and the W-gradient state in place.
+template <typename T>
+class EpochJob final : public Job {
+ public:
+  explicit EpochJob(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    FactorArgs a(info, 1);
+    CMat<T> w, h;
+    a.views<T>(env, X_, w, h);
+    W_ = Mat<T>(const_cast<T*>(w.data), w.rows, w.cols);
+    H_ = Mat<T>(const_cast<T*>(h.data), h.rows, h.cols);
+    spec_.beta = Beta::of(a.beta);
+    const double solver = numberArg(info, 8, "solver");
+    if (solver < 0 || solver > 4 || solver != static_cast<int>(solver))
+      throw Napi::RangeError::New(env, "solver: expected 0..4");
+    spec_.solver = static_cast<SolverKind>(static_cast<int>(solver));
+    spec_.batchSize = dimArg(info, 9, "batchSize");
+    spec_.firstBatch = dimArg(info, 10, "firstBatch");
+    spec_.endBatch = dimArg(info, 11, "endBatch");
+    if (spec_.batchSize < 1) throw Napi::RangeError::New(env, "batchSize: expected at least 1");
+    const Napi::Value order = info[12];
+    if (!order.IsNull()) {
+      if (!order.IsTypedArray() || order.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+        throw Napi::TypeError::New(env, "order: expected a Uint32Array or null");
+      auto o = order.As<Napi::Uint32Array>();
+      if (static_cast<Index>(o.ElementLength()) != a.N)
+        throw Napi::RangeError::New(env, "order: expected N = " + std::to_string(a.N) + " entries");
+      for (std::size_t i = 0; i < o.ElementLength(); ++i)
+        if (o[i] >= static_cast<std::uint32_t>(a.N)) throw Napi::RangeError::New(env, "order: row index out of range");
+      spec_.order = o.Data();
+    }
+    spec_.eps = static_cast<T>(numberArg(info, 13, "eps"));
+    spec_.gamma = numberArg(info, 14, "gamma");
+    spec_.forget = static_cast<T>(numberArg(info, 15, "forget"));
+    spec_.vFloor = static_cast<T>(numberArg(info, 16, "vFloor"));
+    spec_.updateH = info[17].ToBoolean().Value();
+    spec_.updateW = info[18].ToBoolean().Value();
+    const ArrayArg gp = arrayArg(info, 19, "gradPos"), gn = arrayArg(info, 20, "gradNeg");
+    gradPos_ = matArg<T>(env, gp, a.F, a.K, "gradPos");
+    gradNeg_ = matArg<T>(env, gn, a.F, a.K, "gradNeg");
+    keep({a.X.value, a.W.value, a.H.value, order, gp.value, gn.value});
+  }
+  void execute() override { runEpochSlice(cpu::backend<T>(), X_, W_, H_, gradPos_, gradNeg_, spec_); }
+
+ private:
+  CMat<T> X_;
+  Mat<T> W_, H_, gradPos_, gradNeg_;
+  EpochSpec<T> spec_;
 };
 
 // muUpdate (a, b, c = factor, pos, neg) and updateGrad (a, b, c = grad, old, new): elementwise.
@@ -161,7 +214,7 @@ class ElementwiseJob final : public Job {
   void execute() override {
     Mat<T> o = out_.prepare();
     auto& be = cpu::backend<T>();
-    if (isMu_) be.muUpdate(a_, b_, c_, eps_, o);
+    if (isMu_) be.muUpdate(a_, b_, c_, eps_, 1.0, o);
     else be.updateGrad(a_, b_, c_, o);
     out_.commit();
   }
@@ -197,6 +250,9 @@ Napi::Value muUpdateHEntry(const Napi::CallbackInfo& info) {
 Napi::Value betaDivergence(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<DivergenceJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "betaDivergence");
 }
+Napi::Value epoch(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<EpochJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "BetaNMF.fit");
+}
 Napi::Value muUpdate(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<ElementwiseJob>(arrayArg(info, 1, "factor"), info, true), asyncFlag(info), "muUpdate");
 }
@@ -211,6 +267,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("wParts", Napi::Function::New<guarded<wParts>>(env, "wParts"));
   exports.Set("muUpdateH", Napi::Function::New<guarded<muUpdateHEntry>>(env, "muUpdateH"));
   exports.Set("betaDivergence", Napi::Function::New<guarded<betaDivergence>>(env, "betaDivergence"));
+  exports.Set("epoch", Napi::Function::New<guarded<epoch>>(env, "epoch"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));
   exports.Set("updateGrad", Napi::Function::New<guarded<updateGrad>>(env, "updateGrad"));
 }

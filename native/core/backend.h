@@ -3,6 +3,9 @@
 // block and parallelise as suits its hardware; the arithmetic of each entry comes from
 // core/beta.h so every backend computes the same formulas.
 #pragma once
+#include <cstdint>
+#include <memory>
+
 #include "core/beta.h"
 #include "core/matrix.h"
 
@@ -10,12 +13,25 @@ namespace bnmf {
 
 // The outputs of a gradient pass: either both parts (pos, neg) or only their difference
 // neg − pos (the seed's gradient_h / gradient_w), which needs one product instead of two.
+// Each output receives scale·(parts) + keep·(its previous value), as in BLAS, so a solver can
+// sum parts over batches (keep = 1) or keep a running average (scale = f, keep = 1 − f).
 template <typename T>
 struct Parts {
   Mat<T> pos;   // V^(β−1)·W (H) or (V^(β−1))ᵀ·H (W)
   Mat<T> neg;   // (V^(β−2)⊙X)·W or (V^(β−2)⊙X)ᵀ·H
   Mat<T> diff;  // neg − pos; when set, pos and neg are not written
+  T scale = T(1);
+  T keep = T(0);
+  T vFloor = T(0);  // V is clipped to at least this before the powers (0: the seed's exact formulas)
   bool differenceOnly() const { return !diff.empty(); }
+};
+
+// A backend-owned scratch array (host or device memory).
+template <typename T>
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual T* data() = 0;
 };
 
 template <typename T>
@@ -29,11 +45,18 @@ class Backend {
   // Parts of the gradient for W (outputs F×K).
   virtual void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;
 
-  // D(X | H·Wᵀ) summed over all entries, accumulated in double.
-  virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta) = 0;
+  // D(X | H·Wᵀ) summed over all entries, accumulated in double (V clipped at vFloor first).
+  virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) = 0;
 
-  // out = factor ⊙ neg / (pos + eps); out may be factor itself.
-  virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, Mat<T> out) = 0;
+  // out = factor ⊙ (neg / (pos + eps))^gamma; out may be factor itself.
+  virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) = 0;
+
+  // dst row i = src row rows[i] (gather), or dst row rows[i] = src row i (scatter).
+  virtual void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;
+  virtual void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;
+
+  // Scratch memory for `count` elements, where this backend computes.
+  virtual std::unique_ptr<Buffer<T>> allocate(Index count) = 0;
 
   // out = grad − oldPart + newPart; out may be any of the inputs.
   virtual void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) = 0;
@@ -47,7 +70,7 @@ void muUpdateH(Backend<T>& be, CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta
   parts.pos = pos;
   parts.neg = neg;
   be.hParts(X, W, H, beta, parts);
-  be.muUpdate(H, pos, neg, eps, Hout);
+  be.muUpdate(H, pos, neg, eps, 1.0, Hout);
 }
 
 }  // namespace bnmf

@@ -93,6 +93,12 @@ decltype(auto) withBetaPower(const Beta& b, F&& f) {
   }
 }
 
+// V clipped from below (the solver's guard where β < 2; 0 leaves V as it is).
+template <typename T>
+BNMF_HD T clipV(T v, T floor) {
+  return v < floor ? floor : v;
+}
+
 // The MU parts of one entry: r = v^(β−2)·x (neg), p = v^(β−1) (pos).
 template <typename T, typename Pow>
 BNMF_HD void muParts(Pow pw, T x, T v, T& r, T& p) {
@@ -135,10 +141,32 @@ BNMF_HD double divergenceTerm(Pow pw, double beta, double x, double v) {
   return (powBetaOfData(pw, beta, x) + (beta - 1.0) * vb - beta * x * vb1) / (beta * (beta - 1.0));
 }
 
-// The multiplicative update of one entry: f ⊙ n / (p + eps).
-template <typename T>
-BNMF_HD T muStep(T f, T p, T n, T eps) {
-  return f * (n / (p + eps));
+// The multiplicative update of one entry: f ⊙ (n / (p + eps))^γ. γ = 1 is the seed's (and the
+// heuristic) update; the majorise-minimise exponent γ(β) makes every step decrease the cost.
+struct StepPlain { template <typename T> BNMF_HD T operator()(T r) const { return r; } };
+struct StepSqrt { template <typename T> BNMF_HD T operator()(T r) const { return sqrtT(r); } };
+struct StepPow {
+  double gamma;
+  template <typename T> BNMF_HD T operator()(T r) const { return powT(r, static_cast<T>(gamma)); }
+};
+
+template <typename F>
+decltype(auto) withStepExponent(double gamma, F&& f) {
+  if (gamma == 1.0) return f(StepPlain{});
+  if (gamma == 0.5) return f(StepSqrt{});
+  return f(StepPow{gamma});
+}
+
+template <typename T, typename Step>
+BNMF_HD T muStep(Step step, T f, T p, T n, T eps) {
+  return f * step(n / (p + eps));
+}
+
+// γ(β) of Févotte & Idier (2011): 1/(2−β) for β < 1, 1 for 1 ≤ β ≤ 2, 1/(β−1) for β > 2.
+inline double mmExponent(double beta) {
+  if (beta < 1.0) return 1.0 / (2.0 - beta);
+  if (beta > 2.0) return 1.0 / (beta - 1.0);
+  return 1.0;
 }
 
 // The running SAG sum: grad − old + new.

@@ -24,15 +24,23 @@ int threadsFor(Index units, double flops) {
   return static_cast<int>(std::min<Index>(maxThreads(), units));
 }
 
+// m ← keep·m (keep = 0 overwrites whatever was there, NaN included).
 template <typename T>
-void fill(Mat<T> m, T value) {
-  for (Index i = 0; i < m.rows; ++i) std::fill(m.row(i), m.row(i) + m.cols, value);
+void scaleInPlace(Mat<T> m, T keep) {
+  for (Index i = 0; i < m.rows; ++i) {
+    T* r = m.row(i);
+    for (Index j = 0; j < m.cols; ++j) r[j] = keep == T(0) ? T(0) : keep * r[j];
+  }
 }
 
-// Every row of `out` set to `row` (the β=1 pos part: 1·W is the column sums, broadcast).
+// Every row of `out` ← scale·row + keep·(that row) (the β=1 pos part: 1·W is the column
+// sums of W, broadcast).
 template <typename T>
-void broadcastRow(const T* row, Mat<T> out) {
-  for (Index i = 0; i < out.rows; ++i) std::copy(row, row + out.cols, out.row(i));
+void broadcastRow(const T* row, T scale, T keep, Mat<T> out) {
+  for (Index i = 0; i < out.rows; ++i) {
+    T* o = out.row(i);
+    for (Index j = 0; j < out.cols; ++j) o[j] = scale * row[j] + (keep == T(0) ? T(0) : keep * o[j]);
+  }
 }
 
 // Column sums of A (rows×cols) into sums (cols), accumulated in T as a GEMM would.
@@ -61,12 +69,15 @@ void gram(CMat<T> A, Mat<T> G) {
 // The elementwise pass on one block: V (in A) and X → the parts the products need.
 //   both parts: A ← V^(β−2)⊙X, B ← V^(β−1)   (B untouched at β=1, whose pos part is a broadcast)
 //   difference: A ← V^(β−2)⊙(X − V)
+// (V is first clipped at `floor`.)
 template <typename T, typename Pow>
-void blockParts(Pow pw, bool difference, bool needPos, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
   const Index rows = A.rows, cols = A.cols;
   for (Index i = 0; i < rows; ++i) {
     const T* x = Xb.row(i);
     T* a = A.row(i);
+    if (floor > T(0))
+      for (Index j = 0; j < cols; ++j) a[j] = clipV(a[j], floor);
     if (difference) {
       for (Index j = 0; j < cols; ++j) a[j] = gradientPart(pw, x[j], a[j]);
     } else if (needPos) {
@@ -77,6 +88,16 @@ void blockParts(Pow pw, bool difference, bool needPos, CMat<T> Xb, Mat<T> A, Mat
     }
   }
 }
+
+template <typename T>
+class VectorBuffer final : public Buffer<T> {
+ public:
+  explicit VectorBuffer(Index n) : v_(static_cast<std::size_t>(n)) {}
+  T* data() override { return v_.data(); }
+
+ private:
+  std::vector<T> v_;
+};
 
 template <typename T>
 class CpuBackend final : public Backend<T> {
@@ -109,14 +130,14 @@ class CpuBackend final : public Backend<T> {
           const Index r0 = blk * rb, r1 = std::min(N, r0 + rb), n = r1 - r0;
           Mat<T> A(bufA[p], n, F), B(bufB[p], n, F);
           gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
-          blockParts<T>(pw, diff, needPos, X.rowBlock(r0, r1), A, B);
+          blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
           if (diff) {
-            gemm<T>(false, false, T(1), A, W, T(0), out.diff.rowBlock(r0, r1));
+            gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
             continue;
           }
-          gemm<T>(false, false, T(1), A, W, T(0), out.neg.rowBlock(r0, r1));
-          if (needPos) gemm<T>(false, false, T(1), B, W, T(0), out.pos.rowBlock(r0, r1));
-          else broadcastRow<T>(colSumW, out.pos.rowBlock(r0, r1));
+          gemm<T>(false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
+          if (needPos) gemm<T>(false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
+          else broadcastRow<T>(colSumW, out.scale, out.keep, out.pos.rowBlock(r0, r1));
         }
       });
     });
@@ -127,7 +148,7 @@ class CpuBackend final : public Backend<T> {
     if (F == 0 || K == 0) return;
     if (N == 0) {  // sums over no rows
       for (Mat<T> m : {out.pos, out.neg, out.diff})
-        if (!m.empty()) fill<T>(m, T(0));
+        if (!m.empty()) scaleInPlace<T>(m, out.keep);
       return;
     }
     if (beta.kind == BetaKind::Two) return wPartsEuclidean(X, W, H, out);
@@ -145,7 +166,7 @@ class CpuBackend final : public Backend<T> {
     T* colSumH = arena.take<T>(K);
     if (!diff && beta.kind == BetaKind::One) {
       columnSums(H, colSumH);
-      broadcastRow<T>(colSumH, out.pos);
+      broadcastRow<T>(colSumH, out.scale, out.keep, out.pos);
     }
     std::vector<T*> bufA(parts), bufB(parts, nullptr);
     for (int p = 0; p < parts; ++p) {
@@ -163,19 +184,19 @@ class CpuBackend final : public Backend<T> {
         Mat<T> posTarget = needPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
         for (Index r0 = 0; r0 < N; r0 += rb) {
           const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
-          const T accumulate = r0 == 0 ? T(0) : T(1);
+          const T keep = r0 == 0 ? out.keep : T(1);  // the first block applies keep, later ones add
           Mat<T> A(bufA[p], n, nf), B(bufB[p], n, nf);
           CMat<T> Hb = H.rowBlock(r0, r1);
           gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
-          blockParts<T>(pw, diff, needPos, Xs.rowBlock(r0, r1), A, B);
-          gemm<T>(true, false, T(1), A, Hb, accumulate, target);
-          if (needPos) gemm<T>(true, false, T(1), B, Hb, accumulate, posTarget);
+          blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
+          gemm<T>(true, false, out.scale, A, Hb, keep, target);
+          if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);
         }
       });
     });
   }
 
-  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta) override {
+  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
     const Index rb = blockRows<T>(F);
@@ -198,7 +219,8 @@ class CpuBackend final : public Backend<T> {
             const T* x = X.row(r0 + i);
             const T* v = A.row(i);
             double rowSum = 0.0;
-            for (Index j = 0; j < F; ++j) rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(v[j]));
+            for (Index j = 0; j < F; ++j)
+              rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], vFloor)));
             s += rowSum;
           }
           blockSums[blk] = s;
@@ -211,13 +233,25 @@ class CpuBackend final : public Backend<T> {
     return total;
   }
 
-  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, Mat<T> out) override {
-    forEachRange(out.size(), [&](Index i0, Index i1) {
-      const T *f = factor.data, *p = pos.data, *n = neg.data;
-      T* o = out.data;
-      for (Index i = i0; i < i1; ++i) o[i] = muStep(f[i], p[i], n[i], eps);
+  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
+    withStepExponent(gamma, [&](auto step) {
+      forEachRange(out.size(), [&](Index i0, Index i1) {
+        const T *f = factor.data, *p = pos.data, *n = neg.data;
+        T* o = out.data;
+        for (Index i = i0; i < i1; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
+      });
     });
   }
+
+  void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override {
+    for (Index i = 0; i < dst.rows; ++i) std::copy(src.row(rows[i]), src.row(rows[i]) + src.cols, dst.row(i));
+  }
+
+  void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override {
+    for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(rows[i]));
+  }
+
+  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<VectorBuffer<T>>(count); }
 
   void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {
     forEachRange(out.size(), [&](Index i0, Index i1) {
@@ -239,9 +273,9 @@ class CpuBackend final : public Backend<T> {
       const Index r0 = splitPoint(N, parts, p), r1 = splitPoint(N, parts, p + 1);
       if (r1 == r0) return;
       Mat<T> neg = out.differenceOnly() ? out.diff.rowBlock(r0, r1) : out.neg.rowBlock(r0, r1);
-      gemm<T>(false, false, T(1), X.rowBlock(r0, r1), W, T(0), neg);
-      if (out.differenceOnly()) gemm<T>(false, false, T(-1), H.rowBlock(r0, r1), G, T(1), neg);
-      else gemm<T>(false, false, T(1), H.rowBlock(r0, r1), G, T(0), out.pos.rowBlock(r0, r1));
+      gemm<T>(false, false, out.scale, X.rowBlock(r0, r1), W, out.keep, neg);
+      if (out.differenceOnly()) gemm<T>(false, false, -out.scale, H.rowBlock(r0, r1), G, T(1), neg);
+      else gemm<T>(false, false, out.scale, H.rowBlock(r0, r1), G, out.keep, out.pos.rowBlock(r0, r1));
     });
   }
 
@@ -257,9 +291,9 @@ class CpuBackend final : public Backend<T> {
       if (f1 == f0) return;
       CMat<T> Xs(X.data + f0, N, f1 - f0, X.ld);
       Mat<T> neg = out.differenceOnly() ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
-      gemm<T>(true, false, T(1), Xs, H, T(0), neg);
-      if (out.differenceOnly()) gemm<T>(false, false, T(-1), W.rowBlock(f0, f1), G, T(1), neg);
-      else gemm<T>(false, false, T(1), W.rowBlock(f0, f1), G, T(0), out.pos.rowBlock(f0, f1));
+      gemm<T>(true, false, out.scale, Xs, H, out.keep, neg);
+      if (out.differenceOnly()) gemm<T>(false, false, -out.scale, W.rowBlock(f0, f1), G, T(1), neg);
+      else gemm<T>(false, false, out.scale, W.rowBlock(f0, f1), G, out.keep, out.pos.rowBlock(f0, f1));
     });
   }
 

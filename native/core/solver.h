@@ -1,0 +1,94 @@
+// One slice of an epoch of the original package's mini-batch solvers, over any backend.
+// Rows are cut into batches of `batchSize` (in the order given by `order`, else row order);
+// batches [firstBatch, endBatch) are processed, and the end-of-epoch W update happens when
+// the slice reaches the last batch. For each batch:
+//   every solver   H_b ← H_b ⊙ (neg_H / (pos_H + eps))^γ on that batch
+//   mu_batch       W parts summed over the epoch's batches; W updated once at the end
+//                  (exactly full-batch MU, computed batch by batch)
+//   asg / asag     W parts of this batch into the running average, then W updated
+//   gsg / gsag     W parts of the first batch only into the average; W updated at the end
+// The average is  avg ← f·(batch parts) + (1 − f)·avg,  f = 1/(sagMemory + 1) for the SAG
+// variants and 1 for the plain stochastic ones; it lives in gradPos / gradNeg between calls.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "core/backend.h"
+
+namespace bnmf {
+
+enum class SolverKind { MuBatch = 0, Asg = 1, Gsg = 2, Asag = 3, Gsag = 4 };
+
+template <typename T>
+struct EpochSpec {
+  SolverKind solver = SolverKind::MuBatch;
+  Beta beta;
+  T eps = T(1e-10);
+  double gamma = 1.0;     // MU exponent
+  T forget = T(1);        // f of the running average
+  T vFloor = T(0);        // V clipped at this before the powers
+  bool updateH = true;
+  bool updateW = true;
+  Index batchSize = 100;
+  Index firstBatch = 0;
+  Index endBatch = 0;                  // exclusive
+  const std::uint32_t* order = nullptr;  // row permutation (N entries) or null
+};
+
+inline Index batchCount(Index rows, Index batchSize) { return (rows + batchSize - 1) / batchSize; }
+
+template <typename T>
+void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg,
+                   const EpochSpec<T>& s) {
+  const Index N = X.rows, F = X.cols, K = W.cols, bs = s.batchSize;
+  const Index nBatches = batchCount(N, bs);
+  const bool shuffled = s.order != nullptr;
+  const bool perBatchW = s.solver == SolverKind::Asg || s.solver == SolverKind::Asag;
+  const bool firstBatchW = s.solver == SolverKind::Gsg || s.solver == SolverKind::Gsag;
+
+  auto xBuf = be.allocate(shuffled ? bs * F : 0);
+  auto hBuf = be.allocate(shuffled ? bs * K : 0);
+  auto hPos = be.allocate(s.updateH ? bs * K : 0);
+  auto hNeg = be.allocate(s.updateH ? bs * K : 0);
+
+  for (Index b = s.firstBatch; b < s.endBatch && b < nBatches; ++b) {
+    const Index r0 = b * bs, n = std::min(bs, N - r0);
+    CMat<T> Xb = X.rowBlock(r0, r0 + n);
+    Mat<T> Hb = H.rowBlock(r0, r0 + n);
+    const std::uint32_t* rows = shuffled ? s.order + r0 : nullptr;
+    if (shuffled) {
+      Mat<T> xg(xBuf->data(), n, F), hg(hBuf->data(), n, K);
+      be.gatherRows(X, rows, xg);
+      be.gatherRows(H, rows, hg);
+      Xb = xg;
+      Hb = hg;
+    }
+    if (s.updateH) {
+      Parts<T> hp;
+      hp.pos = Mat<T>(hPos->data(), n, K);
+      hp.neg = Mat<T>(hNeg->data(), n, K);
+      hp.vFloor = s.vFloor;
+      be.hParts(Xb, W, Hb, s.beta, hp);
+      be.muUpdate(Hb, hp.pos, hp.neg, s.eps, s.gamma, Hb);
+      if (shuffled) be.scatterRows(Hb, rows, H);
+    }
+    if (!s.updateW) continue;
+    Parts<T> wp;
+    wp.pos = gradPos;
+    wp.neg = gradNeg;
+    wp.vFloor = s.vFloor;
+    if (s.solver == SolverKind::MuBatch) {
+      wp.keep = b == 0 ? T(0) : T(1);  // the epoch's sum starts afresh
+      be.wParts(Xb, W, Hb, s.beta, wp);
+    } else if (perBatchW || (firstBatchW && b == 0)) {
+      wp.scale = s.forget;
+      wp.keep = T(1) - s.forget;
+      be.wParts(Xb, W, Hb, s.beta, wp);
+      if (perBatchW) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+    }
+  }
+  const bool epochEnds = s.endBatch >= nBatches;
+  if (s.updateW && epochEnds && !perBatchW && N > 0) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+}
+
+}  // namespace bnmf
