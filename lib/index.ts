@@ -13,6 +13,10 @@ export {
   type Parts, type OutOption, type MuUpdateHResult, type FloatArray,
 } from './kernels';
 
+export { BetaNMF, AbortError, mmExponent, type HistoryEntry, type RunOptions, type TransformOptions, type SavedModel } from './betanmf';
+export { type BetaNMFOptions, type EpochInfo, type Solver, type BetaName } from './options';
+export { devices, type DeviceInfo } from './device';
+
 /** How the native core is set up: its threads and the OpenBLAS build it carries. */
 export function nativeConfig(): {
   numThreads: number;

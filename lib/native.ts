@@ -31,6 +31,8 @@ export interface NativeAddon {
     out: FloatArray): undefined | Promise<void>;
   updateGrad(async: boolean, grad: FloatArray, oldPart: FloatArray, newPart: FloatArray, unused: number,
     out: FloatArray): undefined | Promise<void>;
+  gemm(async: boolean, A: FloatArray, B: FloatArray, C: FloatArray, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, alpha: number, beta: number): undefined | Promise<void>;
   config(): NativeConfig;
   setNumThreads(n: number): number;
 }

@@ -7,6 +7,7 @@
 #include "binding/args.h"
 #include "binding/job.h"
 #include "core/solver.h"
+#include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
 
 namespace bnmf::binding {
@@ -144,6 +145,32 @@ class DivergenceJob final : public Job {
   double value_ = 0;
 };
 
+// C = alpha·op(A)·op(B) + beta·C on row-major arrays (used by the solver's initialisation).
+template <typename T>
+class GemmJob final : public Job {
+ public:
+  explicit GemmJob(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const ArrayArg a = arrayArg(info, 1, "A"), b = arrayArg(info, 2, "B"), c = arrayArg(info, 3, "C");
+    const Index m = dimArg(info, 4, "m"), n = dimArg(info, 5, "n"), k = dimArg(info, 6, "k");
+    transA_ = info[7].ToBoolean().Value();
+    transB_ = info[8].ToBoolean().Value();
+    alpha_ = static_cast<T>(numberArg(info, 9, "alpha"));
+    beta_ = static_cast<T>(numberArg(info, 10, "beta"));
+    A_ = transA_ ? matArg<T>(env, a, k, m, "A") : matArg<T>(env, a, m, k, "A");
+    B_ = transB_ ? matArg<T>(env, b, n, k, "B") : matArg<T>(env, b, k, n, "B");
+    if (needsScratch(c, {&a, &b}, false)) throw Napi::RangeError::New(env, "C: must not share memory with A or B");
+    C_ = matArg<T>(env, c, m, n, "C");
+    keep({a.value, b.value, c.value});
+  }
+  void execute() override { cpu::gemm<T>(transA_, transB_, alpha_, A_, B_, beta_, C_); }
+
+ private:
+  Mat<T> A_, B_, C_;
+  bool transA_ = false, transB_ = false;
+  T alpha_ = 1, beta_ = 0;
+};
+
 // One slice of a solver epoch (core/solver.h), updating W, H and the W-gradient state in place.
 template <typename T>
 class EpochJob final : public Job {
@@ -250,6 +277,9 @@ Napi::Value muUpdateHEntry(const Napi::CallbackInfo& info) {
 Napi::Value betaDivergence(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<DivergenceJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "betaDivergence");
 }
+Napi::Value gemm(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<GemmJob>(arrayArg(info, 1, "A"), info), asyncFlag(info), "gemm");
+}
 Napi::Value epoch(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<EpochJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "BetaNMF.fit");
 }
@@ -267,6 +297,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("wParts", Napi::Function::New<guarded<wParts>>(env, "wParts"));
   exports.Set("muUpdateH", Napi::Function::New<guarded<muUpdateHEntry>>(env, "muUpdateH"));
   exports.Set("betaDivergence", Napi::Function::New<guarded<betaDivergence>>(env, "betaDivergence"));
+  exports.Set("gemm", Napi::Function::New<guarded<gemm>>(env, "gemm"));
   exports.Set("epoch", Napi::Function::New<guarded<epoch>>(env, "epoch"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));
   exports.Set("updateGrad", Napi::Function::New<guarded<updateGrad>>(env, "updateGrad"));

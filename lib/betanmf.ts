@@ -1,0 +1,439 @@
+// BetaNMF: the original package's mini-batch solvers as a factorisation job — async and
+// cancellable, observable, reproducible, savable. The epoch loop is written once, as a
+// generator of native steps that a sync or an async driver runs.
+import { resolveDevice } from './device';
+import { describe, rangeError, typeError } from './errors';
+import { mean, nndsvd, randomFactor } from './init';
+import { allocate, Matrix, type DType } from './matrix';
+import { addon, type FloatArray } from './native';
+import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
+import { freshSeed, Random } from './random';
+
+/** Rejection of an aborted fit, transform or partialFit (W and H keep their last consistent values). */
+export class AbortError extends Error {
+  override name = 'AbortError';
+  readonly code = 'ABORT_ERR';
+}
+
+/** One row of `model.history`. */
+export interface HistoryEntry {
+  /** Epoch count at that point (0 = the initial factors). */
+  epoch: number;
+  /** D(X | H·Wᵀ) when it was evaluated then. */
+  cost?: number;
+  /** Seconds spent in updates since the fit started (cost evaluations excluded). */
+  seconds: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onEpoch?: (info: EpochInfo) => boolean | void;
+}
+
+export interface TransformOptions extends RunOptions {
+  /** Starting H (N×K, copied); default: random as for fit. */
+  H?: Matrix;
+}
+
+/** The saved form of a model (JSON-safe). */
+export interface SavedModel {
+  format: 'betanmf-model';
+  version: 1;
+  options: Omit<ResolvedOptions, 'seed'>;
+  seed: number;
+  nIter: number;
+  history: HistoryEntry[];
+  W: SavedMatrix | null;
+  H: SavedMatrix | null;
+}
+
+interface SavedMatrix {
+  rows: number;
+  cols: number;
+  dtype: DType;
+  data: number[];
+}
+
+const SOLVER_ID: Record<Solver, number> = { mu_batch: 0, asg_mu: 1, gsg_mu: 2, asag_mu: 3, gsag_mu: 4 };
+/** V is clipped at the float32 machine epsilon where β < 2 (as scikit-learn does). */
+const V_FLOOR = 2 ** -23;
+/** Work per native call of an async fit (flops), so an abort is seen within some tens of ms. */
+const FLOPS_PER_CALL = 5e8;
+/** H-only iterations that fit a new chunk's activations before partialFit updates W. */
+const PARTIAL_FIT_H_ITERATIONS = 30;
+
+/** One native call: run(false) returns its value, run(true) a Promise of it. */
+interface Step {
+  run(async: boolean): unknown;
+}
+type Steps<R> = Generator<Step, R, unknown>;
+
+function runSync<R>(steps: Steps<R>, signal: AbortSignal | undefined, what: string): R {
+  let r = steps.next();
+  while (!r.done) {
+    throwIfAborted(signal, what);
+    r = steps.next(r.value.run(false));
+  }
+  return r.value;
+}
+
+async function runAsync<R>(steps: Steps<R>, signal: AbortSignal | undefined, what: string): Promise<R> {
+  let r = steps.next();
+  while (!r.done) {
+    throwIfAborted(signal, what);
+    r = steps.next(await r.value.run(true));
+  }
+  return r.value;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortError(`${what} was aborted`, { cause: signal.reason });
+}
+
+/** MM exponent γ(β) (Févotte & Idier 2011): 1/(2−β) below 1, 1 on [1, 2], 1/(β−1) above 2. */
+export function mmExponent(beta: number): number {
+  if (beta < 1) return 1 / (2 - beta);
+  if (beta > 2) return 1 / (beta - 1);
+  return 1;
+}
+
+function toDType(m: Matrix, dtype: DType): Matrix {
+  if (m.dtype === dtype) return m;
+  const data = allocate(dtype, m.data.length);
+  data.set(m.data);
+  return new Matrix(data, m.rows, m.cols);
+}
+
+function copyAs(m: Matrix, dtype: DType): Matrix {
+  const data = allocate(dtype, m.data.length);
+  data.set(m.data);
+  return new Matrix(data, m.rows, m.cols);
+}
+
+/** Checks that a factor or data matrix holds finite nonnegative numbers. */
+function checkNonnegative(name: string, m: Matrix, beta?: number): void {
+  const d = m.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v > 0 && v !== Infinity) continue;
+    const where = `at row ${Math.floor(i / m.cols)}, column ${i % m.cols}`;
+    if (v !== 0) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
+    if (beta !== undefined && beta <= 0) {
+      throw rangeError(name, `positive entries for beta = ${beta} (with β ≤ 0 the divergence is infinite where ` +
+        'x = 0: add a small constant to X, or use β > 0)', `0 ${where}`);
+    }
+  }
+}
+
+export class BetaNMF {
+  /** The options in force, defaults filled in. */
+  readonly options: Readonly<ResolvedOptions>;
+  /** The seed of initialisation and shuffling (the given one, or the random one drawn). */
+  readonly seed: number;
+  /** Bases, F×K (after fit, or given). */
+  W: Matrix | undefined;
+  /** Activations, N×K, of the data last fitted (for partialFit: of the last chunk). */
+  H: Matrix | undefined;
+  /** Cost and time per epoch of the last fit (accumulated across partialFit calls). */
+  history: HistoryEntry[] = [];
+  /** Epochs run by the last fit (or partialFit calls so far). */
+  nIter = 0;
+
+  private readonly runDefaults: RunOptions;
+  private readonly initial: { W?: Matrix; H?: Matrix };
+  private rng: Random;
+  private gradPos: FloatArray | undefined;
+  private gradNeg: FloatArray | undefined;
+  private busy = false;
+  private partialSeconds = 0;
+
+  constructor(options: BetaNMFOptions = {}) {
+    this.options = Object.freeze(resolveOptions(options));
+    this.seed = this.options.seed ?? freshSeed();
+    this.rng = new Random(this.seed);
+    this.runDefaults = { signal: options.signal, onEpoch: options.onEpoch };
+    this.initial = { W: options.W, H: options.H };
+    resolveDevice(this.options.device);
+  }
+
+  /** D(X | H·Wᵀ) of the last evaluation (the last history entry with a cost). */
+  get cost(): number | undefined {
+    for (let i = this.history.length - 1; i >= 0; i--) if (this.history[i].cost !== undefined) return this.history[i].cost;
+    return undefined;
+  }
+
+  /** Fits W and H to X (N×F) off the event loop; resolves to the model. */
+  async fit(X: Matrix, options: RunOptions = {}): Promise<this> {
+    const run = this.runOptions(options);
+    return this.exclusive(() => runAsync(this.fitSteps(X, run, true), run.signal, 'BetaNMF.fit'));
+  }
+
+  /** fit, blocking the thread until done. */
+  fitSync(X: Matrix, options: RunOptions = {}): this {
+    const run = this.runOptions(options);
+    return this.exclusiveSync(() => runSync(this.fitSteps(X, run, false), run.signal, 'BetaNMF.fit'));
+  }
+
+  /** Activations H (N×K) of X with W fixed; the model is not changed. */
+  async transform(X: Matrix, options: TransformOptions = {}): Promise<Matrix> {
+    const run = this.runOptions(options);
+    return this.exclusive(() => runAsync(this.transformSteps(X, options.H, run, true), run.signal, 'BetaNMF.transform'));
+  }
+
+  transformSync(X: Matrix, options: TransformOptions = {}): Matrix {
+    const run = this.runOptions(options);
+    return this.exclusiveSync(() => runSync(this.transformSteps(X, options.H, run, false), run.signal, 'BetaNMF.transform'));
+  }
+
+  /**
+   * Learns from one more chunk of rows: fits the chunk's activations with W fixed, then runs
+   * one epoch of the solver over the chunk (W updated as the solver does). H becomes the chunk's.
+   */
+  async partialFit(X: Matrix, options: RunOptions = {}): Promise<this> {
+    const run = this.runOptions(options);
+    return this.exclusive(() => runAsync(this.partialFitSteps(X, run, true), run.signal, 'BetaNMF.partialFit'));
+  }
+
+  partialFitSync(X: Matrix, options: RunOptions = {}): this {
+    const run = this.runOptions(options);
+    return this.exclusiveSync(() => runSync(this.partialFitSteps(X, run, false), run.signal, 'BetaNMF.partialFit'));
+  }
+
+  /** A JSON-safe snapshot: options, seed, history and the factors. */
+  toJSON(): SavedModel {
+    const save = (m: Matrix | undefined): SavedMatrix | null =>
+      m ? { rows: m.rows, cols: m.cols, dtype: m.dtype, data: Array.from(m.data) } : null;
+    const { seed: _seed, ...options } = this.options;
+    return { format: 'betanmf-model', version: 1, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })), W: save(this.W), H: save(this.H) };
+  }
+
+  /** A model from toJSON() output (or its JSON text). */
+  static fromJSON(json: SavedModel | string): BetaNMF {
+    const o = typeof json === 'string' ? (JSON.parse(json) as SavedModel) : json;
+    if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || o.version !== 1) {
+      throw typeError('json', "a saved model (format 'betanmf-model', version 1)", o);
+    }
+    const load = (name: string, m: SavedMatrix | null): Matrix | undefined => {
+      if (m === null || m === undefined) return undefined;
+      if (!Array.isArray(m.data)) throw typeError(`json.${name}.data`, 'an array of numbers', m.data);
+      return new Matrix(m.dtype === 'float32' ? Float32Array.from(m.data) : Float64Array.from(m.data), m.rows, m.cols);
+    };
+    const { init, fixed, ...rest } = o.options;
+    const W = load('W', o.W), H = load('H', o.H);
+    const model = new BetaNMF({ ...rest, device: rest.device ?? undefined, dtype: rest.dtype ?? undefined, fixed, seed: o.seed,
+      init: init === 'custom' && !(W && H) ? 'random' : init });
+    model.W = W;
+    model.H = H;
+    model.nIter = o.nIter;
+    model.history = o.history.map((h) => ({ ...h }));
+    return model;
+  }
+
+  // ---- the solver loop -----------------------------------------------------------------------
+
+  private *fitSteps(Xin: Matrix, run: RunOptions, async: boolean): Steps<this> {
+    const o = this.options;
+    const X = this.prepareData(Xin, 'X');
+    const dtype = X.dtype;
+    const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    this.rng = new Random(this.seed);
+    const W = this.initialFactor('W', F, K, dtype);
+    const H = this.initialFactor('H', N, K, dtype);
+    if (!W.given || !H.given) this.initialise(X, W.given ? undefined : W.m, H.given ? undefined : H.m);
+    this.W = W.m;
+    this.H = H.m;
+    this.gradPos = allocate(dtype, F * K);
+    this.gradNeg = allocate(dtype, F * K);
+    this.history = [];
+    this.nIter = 0;
+    const update = { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') };
+    let seconds = 0;
+    let previous = (yield this.costStep(X, W.m, H.m)) as number;
+    this.history.push({ epoch: 0, cost: previous, seconds: 0 });
+    for (let epoch = 1; epoch <= o.maxIter; epoch++) {
+      const t0 = performance.now();
+      const order = o.shuffle ? this.rng.permutation(N) : null;
+      yield* this.epochSteps(X, W.m, H.m, o.solver, o.batchSize, order, update, async);
+      seconds += (performance.now() - t0) / 1000;
+      this.nIter = epoch;
+      const evaluate = epoch % o.costEvery === 0 || epoch === o.maxIter;
+      const cost = evaluate ? ((yield this.costStep(X, W.m, H.m)) as number) : undefined;
+      this.history.push(cost === undefined ? { epoch, seconds } : { epoch, cost, seconds });
+      if (run.onEpoch?.({ epoch, cost, seconds }) === false) break;
+      if (cost !== undefined) {
+        if (o.tol > 0 && !(previous - cost > o.tol * Math.abs(previous))) break;
+        previous = cost;
+      }
+    }
+    const last = this.history[this.history.length - 1];
+    if (last.cost === undefined) last.cost = (yield this.costStep(X, W.m, H.m)) as number;
+    return this;
+  }
+
+  private *transformSteps(Xin: Matrix, Hstart: Matrix | undefined, run: RunOptions, async: boolean): Steps<Matrix> {
+    const o = this.options;
+    if (!this.W && !this.initial.W) throw new Error('BetaNMF.transform: the model has no W yet: fit it first, or give W');
+    const W0 = (this.W ?? this.initial.W)!;
+    const X = this.prepareData(Xin, 'X', W0.dtype);
+    if (X.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${X.rows}×${X.cols}`);
+    const W = toDType(W0, X.dtype);
+    const [N, K] = [X.rows, W.cols];
+    let H: Matrix;
+    if (Hstart !== undefined) {
+      if (!(Hstart instanceof Matrix)) throw typeError('options.H', 'a Matrix', Hstart);
+      if (Hstart.rows !== N || Hstart.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${Hstart.rows}×${Hstart.cols}`);
+      checkNonnegative('options.H', Hstart);
+      H = copyAs(Hstart, X.dtype);
+    } else {
+      H = new Matrix(allocate(X.dtype, N * K), N, K);
+      randomFactor(H.data, mean(X.data), K, new Random(this.seed ^ 0x5bd1e995));
+    }
+    const state = allocate(X.dtype, W.rows * K);
+    let previous = (yield this.costStep(X, W, H)) as number;
+    for (let it = 1; it <= o.maxIter; it++) {
+      yield* this.epochSteps(X, W, H, 'mu_batch', Math.max(N, 1), null, { H: true, W: false }, async, state);
+      if (run.onEpoch?.({ epoch: it, seconds: 0 }) === false) break;
+      if (o.tol > 0 && it % o.costEvery === 0) {
+        const cost = (yield this.costStep(X, W, H)) as number;
+        if (!(previous - cost > o.tol * Math.abs(previous))) break;
+        previous = cost;
+      }
+    }
+    return H;
+  }
+
+  private *partialFitSteps(Xin: Matrix, run: RunOptions, async: boolean): Steps<this> {
+    const o = this.options;
+    const X = this.prepareData(Xin, 'X', this.W?.dtype);
+    const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    if (this.W && this.W.rows !== F) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${N}×${F}`);
+    if (!this.W) {
+      const W = this.initialFactor('W', F, K, X.dtype);
+      if (!W.given) this.initialise(X, W.m, undefined);
+      this.W = W.m;
+      this.history = [];
+      this.nIter = 0;
+      this.partialSeconds = 0;
+    }
+    const W = this.W;
+    if (!this.gradPos || this.gradPos.length !== F * K) {
+      this.gradPos = allocate(W.dtype, F * K);
+      this.gradNeg = allocate(W.dtype, F * K);
+    }
+    const H = new Matrix(allocate(X.dtype, N * K), N, K);
+    randomFactor(H.data, mean(X.data), K, this.rng);
+    const t0 = performance.now();
+    const all = Math.max(N, 1);
+    for (let it = 0; it < PARTIAL_FIT_H_ITERATIONS; it++) {
+      yield* this.epochSteps(X, W, H, 'mu_batch', all, null, { H: true, W: false }, async);
+    }
+    const order = o.shuffle ? this.rng.permutation(N) : null;
+    yield* this.epochSteps(X, W, H, o.solver, o.batchSize, order, { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') }, async);
+    this.partialSeconds += (performance.now() - t0) / 1000;
+    this.H = H;
+    this.nIter += 1;
+    const cost = (yield this.costStep(X, W, H)) as number;
+    this.history.push({ epoch: this.nIter, cost, seconds: this.partialSeconds });
+    run.onEpoch?.({ epoch: this.nIter, cost, seconds: this.partialSeconds });
+    return this;
+  }
+
+  /** The native calls of one epoch: all batches at once (sync), or slices of ~FLOPS_PER_CALL (async). */
+  private *epochSteps(X: Matrix, W: Matrix, H: Matrix, solver: Solver, batchSize: number, order: Uint32Array | null,
+    update: { H: boolean; W: boolean }, async: boolean, state?: FloatArray): Steps<void> {
+    const o = this.options;
+    const [N, F, K] = [X.rows, X.cols, W.cols];
+    const nBatches = Math.ceil(N / batchSize);
+    const perBatch = 12 * batchSize * F * K + 1;
+    const slice = async ? Math.max(1, Math.floor(FLOPS_PER_CALL / perBatch)) : nBatches;
+    const sag = solver === 'asag_mu' || solver === 'gsag_mu';
+    const forget = sag ? 1 / (o.sagMemory + 1) : 1;
+    const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
+    const vFloor = o.beta < 2 ? V_FLOOR : 0;
+    const gp = state ?? this.gradPos!, gn = state ? allocate(X.dtype, state.length) : this.gradNeg!;
+    for (let b0 = 0; b0 < nBatches; b0 += slice) {
+      const b1 = Math.min(nBatches, b0 + slice);
+      yield {
+        run: (a) => addon.epoch(a, X.data, W.data, H.data, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
+          o.eps, gamma, forget, vFloor, update.H, update.W, gp, gn),
+      };
+    }
+  }
+
+  private costStep(X: Matrix, W: Matrix, H: Matrix): Step {
+    const vFloor = this.options.beta < 2 ? V_FLOOR : 0;
+    return { run: (a) => addon.betaDivergence(a, X.data, W.data, H.data, X.rows, X.cols, W.cols, this.options.beta, vFloor) };
+  }
+
+  // ---- data and initialisation ---------------------------------------------------------------
+
+  private prepareData(X: unknown, name: string, dtypeHint?: DType): Matrix {
+    if (!(X instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', X);
+    if (X.rows < 1 || X.cols < 1) throw rangeError(name, 'at least 1 row and 1 column', `${X.rows}×${X.cols}`);
+    checkNonnegative(name, X, this.options.beta);
+    const dtype = this.options.dtype ?? dtypeHint ?? X.dtype;
+    const Xd = toDType(X, dtype);
+    if (!X.data.some((v) => v > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
+    return Xd;
+  }
+
+  /** A factor given in the options (checked, copied) or a new one to initialise. */
+  private initialFactor(which: 'W' | 'H', rows: number, K: number, dtype: DType): { m: Matrix; given: boolean } {
+    const given = this.options.init === 'custom' || this.options.fixed.includes(which) ? this.initial[which] : undefined;
+    if (given) {
+      const what = which === 'W' ? 'F×K' : 'N×K';
+      if (given.rows !== rows || given.cols !== K) throw rangeError(which, `${rows}×${K} (${what})`, `${given.rows}×${given.cols}`);
+      checkNonnegative(which, given);
+      return { m: copyAs(given, dtype), given: true };
+    }
+    return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
+  }
+
+  private initialise(X: Matrix, W: Matrix | undefined, H: Matrix | undefined): void {
+    const o = this.options;
+    const K = o.nComponents;
+    if (o.init === 'nndsvd' || o.init === 'nndsvda') {
+      if (K > Math.min(X.rows, X.cols)) {
+        throw rangeError('nComponents', `at most min(N, F) = ${Math.min(X.rows, X.cols)} with init '${o.init}'`, `${K}`);
+      }
+      const w = W?.data ?? allocate(X.dtype, X.cols * K), h = H?.data ?? allocate(X.dtype, X.rows * K);
+      nndsvd(X.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda', this.rng);
+      return;
+    }
+    const m = mean(X.data);
+    if (W) randomFactor(W.data, m, K, this.rng);
+    if (H) randomFactor(H.data, m, K, this.rng);
+  }
+
+  private runOptions(o: RunOptions): RunOptions {
+    if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
+    const signal = o.signal ?? this.runDefaults.signal;
+    const onEpoch = o.onEpoch ?? this.runDefaults.onEpoch;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', signal);
+    if (onEpoch !== undefined && typeof onEpoch !== 'function') throw typeError('onEpoch', 'a function', onEpoch);
+    return { signal, onEpoch };
+  }
+
+  private async exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    this.claim();
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private exclusiveSync<R>(fn: () => R): R {
+    this.claim();
+    try {
+      return fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private claim(): void {
+    if (this.busy) throw new Error('BetaNMF: another fit, transform or partialFit of this model is still running');
+    this.busy = true;
+  }
+}

@@ -1,0 +1,63 @@
+// Initial factors: scaled |normal| samples, or NNDSVD (Boutsidis & Gallopoulos 2008) from a
+// truncated SVD, in the seed's shapes (W F×K, H N×K, X ≈ H·Wᵀ).
+import { truncatedSvd } from './linalg';
+import type { FloatArray } from './native';
+import type { Random } from './random';
+
+export type InitMode = 'random' | 'nndsvd' | 'nndsvda' | 'custom';
+
+export function mean(X: FloatArray): number {
+  let s = 0;
+  for (let i = 0; i < X.length; i++) s += X[i];
+  return X.length ? s / X.length : 0;
+}
+
+/** |N(0,1)|·sqrt(mean(X)/K), so that H·Wᵀ starts at the scale of X (as scikit-learn does). */
+export function randomFactor(out: FloatArray, meanX: number, K: number, rng: Random): void {
+  const scale = Math.sqrt(meanX / K);
+  for (let i = 0; i < out.length; i++) out[i] = scale * Math.abs(rng.normal());
+}
+
+/**
+ * NNDSVD: each singular pair split into its positive and negative parts, keeping the larger.
+ * 'nndsvda' fills the zeros it leaves with mean(X) (zeros never move under multiplicative updates).
+ */
+export function nndsvd(X: FloatArray, N: number, F: number, K: number, W: FloatArray, H: FloatArray, fillZeros: boolean,
+  rng: Random): void {
+  const { U, S, V } = truncatedSvd(X, N, F, K, rng);
+  const col = (M: { data: Float64Array; rows: number; cols: number }, j: number) => {
+    const c = new Float64Array(M.rows);
+    for (let i = 0; i < M.rows; i++) c[i] = M.data[i * M.cols + j];
+    return c;
+  };
+  const norm = (v: Float64Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  for (let j = 0; j < K; j++) {
+    const u = col(U, j), v = col(V, j);
+    let hu: Float64Array, wv: Float64Array, weight: number;
+    if (j === 0) {
+      // The leading pair can be taken nonnegative as a whole (Perron–Frobenius).
+      hu = u.map(Math.abs);
+      wv = v.map(Math.abs);
+      weight = S[0];
+    } else {
+      const up = u.map((x) => Math.max(x, 0)), un = u.map((x) => Math.max(-x, 0));
+      const vp = v.map((x) => Math.max(x, 0)), vn = v.map((x) => Math.max(-x, 0));
+      const nup = norm(up), nun = norm(un), nvp = norm(vp), nvn = norm(vn);
+      const mp = nup * nvp, mn = nun * nvn;
+      if (mp > mn) {
+        hu = nup > 0 ? up.map((x) => x / nup) : up;
+        wv = nvp > 0 ? vp.map((x) => x / nvp) : vp;
+        weight = S[j] * mp;
+      } else {
+        hu = nun > 0 ? un.map((x) => x / nun) : un;
+        wv = nvn > 0 ? vn.map((x) => x / nvn) : vn;
+        weight = S[j] * mn;
+      }
+    }
+    const lambda = Math.sqrt(weight);
+    for (let i = 0; i < N; i++) H[i * K + j] = lambda * hu[i];
+    for (let i = 0; i < F; i++) W[i * K + j] = lambda * wv[i];
+  }
+  const fill = fillZeros ? mean(X) : 0;
+  for (const M of [W, H]) for (let i = 0; i < M.length; i++) if (M[i] < 1e-6) M[i] = fill;
+}

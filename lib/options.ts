@@ -1,0 +1,173 @@
+// BetaNMF options: defaults and checks in one table-like place.
+import { describe, rangeError, typeError } from './errors';
+import type { InitMode } from './init';
+import { Matrix, type DType } from './matrix';
+
+export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu';
+export type BetaName = 'frobenius' | 'kullback-leibler' | 'itakura-saito';
+
+/** What onEpoch receives after each epoch. */
+export interface EpochInfo {
+  /** Epochs done so far in this fit (1-based). */
+  epoch: number;
+  /** D(X | H·Wᵀ) when evaluated this epoch (every costEvery epochs and at the end). */
+  cost?: number;
+  /** Seconds since the fit started. */
+  seconds: number;
+}
+
+export interface BetaNMFOptions {
+  /** K, the number of components. Default 50 (the original's). */
+  nComponents?: number;
+  /** β of the divergence, or its name. Default 2 ('frobenius'). */
+  beta?: number | BetaName;
+  /** Default 'mu_batch' (full-batch MU computed batch by batch). */
+  solver?: Solver;
+  /** Rows per mini-batch. Default 100. */
+  batchSize?: number;
+  /** Batches in the SAG average for asag_mu / gsag_mu: weight f = 1/(sagMemory + 1). Default 0 (plain SG). */
+  sagMemory?: number;
+  /** Epochs (passes over all batches). Default 50. */
+  maxIter?: number;
+  /** Stop when the cost decreased by less than tol (relative) since its previous evaluation; 0 disables. Default 1e-4. */
+  tol?: number;
+  /** Epochs between cost evaluations (the cost is also evaluated before the first and after the last). Default 10. */
+  costEvery?: number;
+  /** Shuffle rows into new batches every epoch; false keeps row order. Default true. */
+  shuffle?: boolean;
+  /** Seed of initialisation and shuffling. Default: a random one, kept in `model.seed`. */
+  seed?: number;
+  /** 'random' (default), 'nndsvd', 'nndsvda' or 'custom' (with W and H). */
+  init?: InitMode;
+  /** Initial W (F×K) for init 'custom' (copied). */
+  W?: Matrix;
+  /** Initial H (N×K) for init 'custom' (copied). */
+  H?: Matrix;
+  /** Factors kept fixed: ['W'] or ['H']. Default none. */
+  fixed?: ('W' | 'H')[];
+  /** Added to the denominator of every MU step. Default 1e-10 (the original's). */
+  eps?: number;
+  /** 'mm' (default): the exponent γ(β) that makes every step decrease the cost; 'heuristic': γ = 1, as the original. */
+  update?: 'mm' | 'heuristic';
+  /** 'auto' (default; or the BETANMF_DEVICE environment variable), 'cpu' or 'cuda'. */
+  device?: 'auto' | 'cpu' | 'cuda';
+  /** Computation dtype. Default: the dtype of X (X is converted when it differs). */
+  dtype?: DType;
+  /** Rows of X resident on the device at once (a multiple of batchSize; 0 = all). The CPU keeps all of X. Default 0. */
+  cacheRows?: number;
+  /** Aborts fit/transform/partialFit: they reject with an AbortError, keeping the last consistent W and H. */
+  signal?: AbortSignal;
+  /** Called after each epoch; returning false stops the fit there. */
+  onEpoch?: (info: EpochInfo) => boolean | void;
+}
+
+export interface ResolvedOptions {
+  nComponents: number;
+  beta: number;
+  solver: Solver;
+  batchSize: number;
+  sagMemory: number;
+  maxIter: number;
+  tol: number;
+  costEvery: number;
+  shuffle: boolean;
+  seed: number | undefined;
+  init: InitMode;
+  fixed: ('W' | 'H')[];
+  eps: number;
+  update: 'mm' | 'heuristic';
+  device: 'auto' | 'cpu' | 'cuda' | undefined;
+  dtype: DType | undefined;
+  cacheRows: number;
+}
+
+export const SOLVERS: readonly Solver[] = ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'];
+const BETA_NAMES: Record<BetaName, number> = { frobenius: 2, 'kullback-leibler': 1, 'itakura-saito': 0 };
+const KNOWN = new Set([
+  'nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed', 'init',
+  'W', 'H', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'signal', 'onEpoch',
+]);
+
+function integer(name: string, v: unknown, min: number, def: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw typeError(name, `an integer ≥ ${min}`, v);
+  if (!Number.isInteger(v) || v < min || v > 2 ** 31 - 1) throw rangeError(name, `an integer ≥ ${min}`, describe(v));
+  return v;
+}
+
+function real(name: string, v: unknown, min: number, def: number): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw typeError(name, `a number ≥ ${min}`, v);
+  if (!Number.isFinite(v) || v < min) throw rangeError(name, `a finite number ≥ ${min}`, describe(v));
+  return v;
+}
+
+function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], def: T | undefined): T | undefined {
+  if (v === undefined) return def;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw typeError(name, allowed.map((a) => `'${a}'`).join(' | '), v);
+  }
+  return v as T;
+}
+
+export function resolveBeta(v: unknown): number {
+  if (v === undefined) return 2;
+  if (typeof v === 'string') {
+    if (v in BETA_NAMES) return BETA_NAMES[v as BetaName];
+    throw typeError('beta', "a number or 'frobenius' | 'kullback-leibler' | 'itakura-saito'", v);
+  }
+  if (typeof v !== 'number') throw typeError('beta', "a number or 'frobenius' | 'kullback-leibler' | 'itakura-saito'", v);
+  if (!Number.isFinite(v)) throw rangeError('beta', 'a finite number', describe(v));
+  return v;
+}
+
+export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw typeError('options', 'an object', o);
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw rangeError('options', `only known options (${[...KNOWN].join(', ')})`, `'${key}'`);
+  }
+  const batchSize = integer('batchSize', o.batchSize, 1, 100);
+  const cacheRows = integer('cacheRows', o.cacheRows, 0, 0);
+  if (cacheRows > 0 && cacheRows < batchSize) {
+    throw rangeError('cacheRows', `0 or at least batchSize (${batchSize})`, `${cacheRows}`);
+  }
+  let fixed: ('W' | 'H')[] = [];
+  if (o.fixed !== undefined) {
+    if (!Array.isArray(o.fixed)) throw typeError('fixed', "an array such as ['W'] or ['H']", o.fixed);
+    fixed = o.fixed.map((f, i) => oneOf(`fixed[${i}]`, f, ['W', 'H'] as const, undefined)!);
+    if (fixed.includes('W') && fixed.includes('H')) throw rangeError('fixed', "['W'] or ['H'], not both", "['W', 'H']");
+  }
+  if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
+    if (typeof o.seed !== 'number') throw typeError('seed', 'an integer', o.seed);
+    throw rangeError('seed', 'an integer', describe(o.seed));
+  }
+  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw typeError('shuffle', 'a boolean', o.shuffle);
+  for (const k of ['W', 'H'] as const) {
+    if (o[k] !== undefined && !(o[k] instanceof Matrix)) throw typeError(k, 'a Matrix', o[k]);
+  }
+  const init = oneOf('init', o.init, ['random', 'nndsvd', 'nndsvda', 'custom'] as const, 'random')!;
+  if (init === 'custom' && (!o.W || !o.H) && !(fixed.includes('W') && o.W)) {
+    throw rangeError('init', "'custom' with both W and H given (or W with fixed: ['W'])", `W ${o.W ? 'given' : 'missing'}, H ${o.H ? 'given' : 'missing'}`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
+  if (o.onEpoch !== undefined && typeof o.onEpoch !== 'function') throw typeError('onEpoch', 'a function', o.onEpoch);
+  return {
+    nComponents: integer('nComponents', o.nComponents, 1, 50),
+    beta: resolveBeta(o.beta),
+    solver: oneOf('solver', o.solver, SOLVERS, 'mu_batch')!,
+    batchSize,
+    sagMemory: integer('sagMemory', o.sagMemory, 0, 0),
+    maxIter: integer('maxIter', o.maxIter, 0, 50),
+    tol: real('tol', o.tol, 0, 1e-4),
+    costEvery: integer('costEvery', o.costEvery, 1, 10),
+    shuffle: o.shuffle ?? true,
+    seed: o.seed,
+    init,
+    fixed,
+    eps: real('eps', o.eps, 0, 1e-10),
+    update: oneOf('update', o.update, ['mm', 'heuristic'] as const, 'mm')!,
+    device: oneOf('device', o.device, ['auto', 'cpu', 'cuda'] as const, undefined),
+    dtype: oneOf('dtype', o.dtype, ['float32', 'float64'] as const, undefined),
+    cacheRows,
+  };
+}

@@ -1,0 +1,41 @@
+// A float64 reference of the original's five solvers (ORIGINAL.md), in plain loops over the
+// kernel reference: batches in row order, custom initial factors, MU steps with eps and γ.
+import { hParts, wParts, type Dense } from './reference';
+
+export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu';
+
+function step(f: Dense, pos: Dense, neg: Dense, eps: number, gamma: number): Dense {
+  return f.map((r, i) => r.map((v, j) => v * Math.pow(neg[i][j] / (pos[i][j] + eps), gamma)));
+}
+const zeros = (r: number, c: number): Dense => Array.from({ length: r }, () => new Array<number>(c).fill(0));
+const lin = (a: number, A: Dense, b: number, B: Dense): Dense => A.map((r, i) => r.map((v, j) => a * v + b * B[i][j]));
+
+export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; solver: Solver; batchSize: number; epochs: number;
+  eps: number; gamma: number; sagMemory: number }): { W: Dense; H: Dense } {
+  let W = W0.map((r) => r.slice());
+  const H = H0.map((r) => r.slice());
+  const N = X.length, F = W.length, K = W[0].length;
+  const f = o.solver === 'asag_mu' || o.solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1;
+  let avg = { pos: zeros(F, K), neg: zeros(F, K) };
+  for (let e = 0; e < o.epochs; e++) {
+    let sum = { pos: zeros(F, K), neg: zeros(F, K) };
+    for (let b = 0, r0 = 0; r0 < N; b++, r0 += o.batchSize) {
+      const rows = Math.min(o.batchSize, N - r0);
+      const Xb = X.slice(r0, r0 + rows);
+      const Hb0 = H.slice(r0, r0 + rows);
+      const hp = hParts(Xb, W, Hb0, o.beta);
+      const Hb = step(Hb0, hp.pos, hp.neg, o.eps, o.gamma);
+      Hb.forEach((r, i) => (H[r0 + i] = r));
+      const wp = wParts(Xb, W, Hb, o.beta);
+      if (o.solver === 'mu_batch') {
+        sum = { pos: lin(1, sum.pos, 1, wp.pos), neg: lin(1, sum.neg, 1, wp.neg) };
+      } else if (o.solver === 'asg_mu' || o.solver === 'asag_mu' || b === 0) {
+        avg = { pos: lin(f, wp.pos, 1 - f, avg.pos), neg: lin(f, wp.neg, 1 - f, avg.neg) };
+        if (o.solver === 'asg_mu' || o.solver === 'asag_mu') W = step(W, avg.pos, avg.neg, o.eps, o.gamma);
+      }
+    }
+    if (o.solver === 'mu_batch') W = step(W, sum.pos, sum.neg, o.eps, o.gamma);
+    if (o.solver === 'gsg_mu' || o.solver === 'gsag_mu') W = step(W, avg.pos, avg.neg, o.eps, o.gamma);
+  }
+  return { W, H };
+}
