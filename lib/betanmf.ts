@@ -62,6 +62,43 @@ const FLOPS_PER_CALL = 5e8;
 /** H-only iterations that fit a new chunk's activations before partialFit updates W. */
 const PARTIAL_FIT_H_ITERATIONS = 30;
 
+/** Column scales of W and H further apart than this are rebalanced (see rebalance). */
+const MAX_SCALE_RATIO = 1e6;
+/** Batches per native call of a sync fit, so scale drift is caught between calls. */
+const MAX_BATCHES_PER_CALL = 32;
+
+/**
+ * X ≈ H·Wᵀ does not change when column k of W is divided by c and column k of H multiplied
+ * by c, and neither do the multiplicative updates (both parts of a ratio scale alike; the
+ * W-gradient sums and averages are linear in H's columns, so they are scaled too). The
+ * stochastic solvers can drift along this direction until W or H overflows; this pulls the
+ * columns back to equal scale whenever they are more than MAX_SCALE_RATIO apart. For
+ * well-scaled runs it never triggers, so it does not alter them.
+ */
+function rebalance(W: Matrix, H: Matrix, sums: FloatArray[]): boolean {
+  const K = W.cols;
+  const wMax = new Float64Array(K), hMax = new Float64Array(K);
+  for (let i = 0; i < W.data.length; i++) wMax[i % K] = Math.max(wMax[i % K], W.data[i]);
+  for (let i = 0; i < H.data.length; i++) hMax[i % K] = Math.max(hMax[i % K], H.data[i]);
+  // Math.max propagates NaN, so a non-finite maximum means a non-finite entry somewhere.
+  if (!wMax.every(Number.isFinite) || !hMax.every(Number.isFinite)) return false;
+  const c = new Float64Array(K).fill(1);
+  let any = false;
+  for (let k = 0; k < K; k++) {
+    if (!(wMax[k] > 0 && hMax[k] > 0)) continue;
+    const ratio = wMax[k] / hMax[k];
+    if (ratio > MAX_SCALE_RATIO || ratio < 1 / MAX_SCALE_RATIO) {
+      c[k] = Math.sqrt(ratio);
+      any = true;
+    }
+  }
+  if (!any) return true;
+  for (let i = 0; i < W.data.length; i++) W.data[i] /= c[i % K];
+  for (let i = 0; i < H.data.length; i++) H.data[i] *= c[i % K];
+  for (const s of sums) for (let i = 0; i < s.length; i++) s[i] *= c[i % K];
+  return true;
+}
+
 /** One native call: run(false) returns its value, run(true) a Promise of it. */
 interface Step {
   run(async: boolean): unknown;
@@ -345,18 +382,25 @@ export class BetaNMF {
     const [N, F, K] = [X.rows, X.cols, W.cols];
     const nBatches = Math.ceil(N / batchSize);
     const perBatch = 12 * batchSize * F * K + 1;
-    const slice = async ? Math.max(1, Math.floor(FLOPS_PER_CALL / perBatch)) : nBatches;
+    const slice = async ? Math.max(1, Math.floor(FLOPS_PER_CALL / perBatch)) : MAX_BATCHES_PER_CALL;
     const sag = solver === 'asag_mu' || solver === 'gsag_mu';
     const forget = sag ? 1 / (o.sagMemory + 1) : 1;
     const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
     const vFloor = o.beta < 2 ? V_FLOOR : 0;
     const gp = state ?? this.gradPos!, gn = state ? allocate(X.dtype, state.length) : this.gradNeg!;
+    // The factors at the start of the epoch, restored if the solver diverges during it.
+    const saved = update.H && update.W ? [W.data.slice(), H.data.slice(), gp.slice(), gn.slice()] : undefined;
     for (let b0 = 0; b0 < nBatches; b0 += slice) {
       const b1 = Math.min(nBatches, b0 + slice);
       yield {
         run: (a) => addon.epoch(a, X.data, W.data, H.data, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
           o.eps, gamma, forget, vFloor, update.H, update.W, gp, gn),
       };
+      if (saved && !rebalance(W, H, [gp, gn])) {
+        [W.data, H.data, gp, gn].forEach((d, i) => d.set(saved[i]));
+        throw new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed); W and H are as before this epoch. ` +
+          "Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
+      }
     }
   }
 
