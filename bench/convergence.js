@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // Convergence study: cost against time for the five solvers on a spectrogram-like matrix.
 //   node bench/convergence.js [--rows 20000] [--cols 513] [--components 40] [--betas 0,1,2]
-//                             [--seconds 20] [--out bench/results/convergence.json]
+//                             [--seconds 20] [--batch-size 500] [--sag-memory 2]
+//                             [--out bench/results/convergence.json]
 // Each run has the same budget of update time (cost evaluations are not counted). Prints, per
 // β, which solver first reaches 1.01 × the best final cost, and when.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
-const { BetaNMF, matrix, nativeConfig } = require('betanmf');
-const { spectrogram } = require('./spectrogram');
+const { BetaNMF, nativeConfig, syntheticSpectrogram } = require('betanmf');
 
 const { values } = parseArgs({
   options: {
@@ -19,19 +19,21 @@ const { values } = parseArgs({
     betas: { type: 'string', default: '0,1,2' },
     seconds: { type: 'string', default: '20' },
     'batch-size': { type: 'string', default: '500' },
+    'sag-memory': { type: 'string', default: '2' },
     out: { type: 'string', default: path.join(__dirname, 'results', 'convergence.json') },
   },
 });
 const [N, F, K] = [Number(values.rows), Number(values.cols), Number(values.components)];
 const budget = Number(values.seconds);
 const batchSize = Number(values['batch-size']);
-const X = matrix(spectrogram(N, F), N, F);
+const X = syntheticSpectrogram(N, F);
+const sagMemory = Number(values['sag-memory']);
 const solvers = [
   ['mu_batch', {}],
   ['asg_mu', {}],
   ['gsg_mu', {}],
-  ['asag_mu', { sagMemory: 10 }],
-  ['gsag_mu', { sagMemory: 10 }],
+  ['asag_mu', { sagMemory }],
+  ['gsag_mu', { sagMemory }],
 ];
 
 console.log(`X ${N}×${F} float32, K=${K}, batch ${batchSize}, ${budget}s of updates per run, ` +

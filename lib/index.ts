@@ -16,6 +16,7 @@ export {
 export { BetaNMF, AbortError, mmExponent, type HistoryEntry, type RunOptions, type TransformOptions, type SavedModel } from './betanmf';
 export { type BetaNMFOptions, type EpochInfo, type Solver, type BetaName } from './options';
 export { devices, type DeviceInfo } from './device';
+export { syntheticSpectrogram, type SpectrogramOptions } from './synthetic';
 
 /** How the native core is set up: its threads and the OpenBLAS build it carries. */
 export function nativeConfig(): {

@@ -33,6 +33,8 @@ export interface NativeAddon {
     out: FloatArray): undefined | Promise<void>;
   gemm(async: boolean, A: FloatArray, B: FloatArray, C: FloatArray, m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number): undefined | Promise<void>;
+  gemmFloor(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number, beta: number,
+    hPos: FloatArray, hNeg: FloatArray, wPos: FloatArray, wNeg: FloatArray): undefined | Promise<void>;
   config(): NativeConfig;
   setNumThreads(n: number): number;
 }

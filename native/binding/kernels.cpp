@@ -145,6 +145,37 @@ class DivergenceJob final : public Job {
   double value_ = 0;
 };
 
+// The GEMMs of one MU iteration (H parts, then W parts) with the elementwise work left out:
+// the floor that `betanmf bench` prints next to the real iteration.
+template <typename T>
+class FloorJob final : public Job {
+ public:
+  explicit FloorJob(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    FactorArgs a(info, 1);
+    a.views<T>(env, X_, W_, H_);
+    beta_ = Beta::of(a.beta);
+    const ArrayArg hp = arrayArg(info, 8, "hPos"), hn = arrayArg(info, 9, "hNeg"), wp = arrayArg(info, 10, "wPos"),
+                   wn = arrayArg(info, 11, "wNeg");
+    h_.pos = matArg<T>(env, hp, a.N, a.K, "hPos");
+    h_.neg = matArg<T>(env, hn, a.N, a.K, "hNeg");
+    w_.pos = matArg<T>(env, wp, a.F, a.K, "wPos");
+    w_.neg = matArg<T>(env, wn, a.F, a.K, "wNeg");
+    h_.gemmOnly = w_.gemmOnly = true;
+    keep({a.X.value, a.W.value, a.H.value, hp.value, hn.value, wp.value, wn.value});
+  }
+  void execute() override {
+    auto& be = cpu::backend<T>();
+    be.hParts(X_, W_, H_, beta_, h_);
+    be.wParts(X_, W_, H_, beta_, w_);
+  }
+
+ private:
+  CMat<T> X_, W_, H_;
+  Beta beta_;
+  Parts<T> h_, w_;
+};
+
 // C = alpha·op(A)·op(B) + beta·C on row-major arrays (used by the solver's initialisation).
 template <typename T>
 class GemmJob final : public Job {
@@ -277,6 +308,9 @@ Napi::Value muUpdateHEntry(const Napi::CallbackInfo& info) {
 Napi::Value betaDivergence(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<DivergenceJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "betaDivergence");
 }
+Napi::Value gemmFloor(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<FloorJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "bench");
+}
 Napi::Value gemm(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<GemmJob>(arrayArg(info, 1, "A"), info), asyncFlag(info), "gemm");
 }
@@ -297,6 +331,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("wParts", Napi::Function::New<guarded<wParts>>(env, "wParts"));
   exports.Set("muUpdateH", Napi::Function::New<guarded<muUpdateHEntry>>(env, "muUpdateH"));
   exports.Set("betaDivergence", Napi::Function::New<guarded<betaDivergence>>(env, "betaDivergence"));
+  exports.Set("gemmFloor", Napi::Function::New<guarded<gemmFloor>>(env, "gemmFloor"));
   exports.Set("gemm", Napi::Function::New<guarded<gemm>>(env, "gemm"));
   exports.Set("epoch", Napi::Function::New<guarded<epoch>>(env, "epoch"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));

@@ -23,6 +23,9 @@ struct Parts {
   T scale = T(1);
   T keep = T(0);
   T vFloor = T(0);  // V is clipped to at least this before the powers (0: the seed's exact formulas)
+  // Benchmark floor: the same products on the same shapes with the elementwise work left out
+  // (the results are meaningless; `betanmf bench` times them as the GEMM-only floor).
+  bool gemmOnly = false;
   bool differenceOnly() const { return !diff.empty(); }
 };
 

@@ -89,13 +89,34 @@ void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<
   }
 }
 
+// Scratch buffers for the solver, recycled per thread: a solver calls allocate() for the same
+// sizes every epoch, and fresh pages are slow to touch on these VMs.
 template <typename T>
-class VectorBuffer final : public Buffer<T> {
+class PooledBuffer final : public Buffer<T> {
  public:
-  explicit VectorBuffer(Index n) : v_(static_cast<std::size_t>(n)) {}
+  explicit PooledBuffer(Index n) {
+    auto& pool = cache();
+    auto it = std::find_if(pool.begin(), pool.end(), [&](const std::vector<T>& v) { return v.size() >= std::size_t(n); });
+    if (it != pool.end()) {
+      v_ = std::move(*it);
+      pool.erase(it);
+    } else {
+      v_.resize(static_cast<std::size_t>(n));
+    }
+  }
+  ~PooledBuffer() override {
+    auto& pool = cache();
+    if (v_.empty()) return;
+    if (pool.size() >= 8) pool.erase(pool.begin());
+    pool.push_back(std::move(v_));
+  }
   T* data() override { return v_.data(); }
 
  private:
+  static std::vector<std::vector<T>>& cache() {
+    thread_local std::vector<std::vector<T>> pool;
+    return pool;
+  }
   std::vector<T> v_;
 };
 
@@ -130,7 +151,8 @@ class CpuBackend final : public Backend<T> {
           const Index r0 = blk * rb, r1 = std::min(N, r0 + rb), n = r1 - r0;
           Mat<T> A(bufA[p], n, F), B(bufB[p], n, F);
           gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
-          blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
+          if (out.gemmOnly) B = A;
+          else blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
           if (diff) {
             gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
             continue;
@@ -188,7 +210,8 @@ class CpuBackend final : public Backend<T> {
           Mat<T> A(bufA[p], n, nf), B(bufB[p], n, nf);
           CMat<T> Hb = H.rowBlock(r0, r1);
           gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
-          blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
+          if (out.gemmOnly) B = A;
+          else blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
           gemm<T>(true, false, out.scale, A, Hb, keep, target);
           if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);
         }
@@ -251,7 +274,7 @@ class CpuBackend final : public Backend<T> {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(rows[i]));
   }
 
-  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<VectorBuffer<T>>(count); }
+  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<PooledBuffer<T>>(count); }
 
   void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {
     forEachRange(out.size(), [&](Index i0, Index i1) {

@@ -1,0 +1,73 @@
+// `betanmf bench`: one full MU iteration (H then W, as the mu_batch solver runs it with one
+// batch) per β, timed next to the GEMM-only floor on the same shapes.
+import { resolveDevice } from '../device';
+import { randomFactor } from '../init';
+import { allocate, type DType } from '../matrix';
+import { addon } from '../native';
+import { mmExponent } from '../betanmf';
+import { Random } from '../random';
+import { syntheticSpectrogram } from '../synthetic';
+
+export interface BenchResult {
+  beta: number;
+  dtype: DType;
+  device: 'cpu';
+  N: number;
+  F: number;
+  K: number;
+  /** Median over the timed iterations. */
+  msPerIter: number;
+  /** Median time of the same GEMMs alone. */
+  floorMs: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function timeIt(iters: number, fn: () => void): number {
+  fn(); // warm-up: first-touch of workspaces, OpenBLAS buffers
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+export function bench(shape: [number, number, number], betas: number[], dtype: DType, device: string | undefined, iters: number): BenchResult[] {
+  const dev = resolveDevice(device, '--device');
+  const [N, F, K] = shape;
+  const X = syntheticSpectrogram(N, F, { dtype, seed: 3 });
+  const rng = new Random(5);
+  const results: BenchResult[] = [];
+  for (const beta of betas) {
+    const W = allocate(dtype, F * K), H = allocate(dtype, N * K);
+    randomFactor(W, 1, K, rng);
+    randomFactor(H, 1, K, rng);
+    const gradPos = allocate(dtype, F * K), gradNeg = allocate(dtype, F * K);
+    const hPos = allocate(dtype, N * K), hNeg = allocate(dtype, N * K);
+    const vFloor = beta < 2 ? 2 ** -23 : 0;
+    const gamma = mmExponent(beta);
+    const iteration = () =>
+      addon.epoch(false, X.data, W, H, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true, gradPos, gradNeg);
+    const floor = () => addon.gemmFloor(false, X.data, W, H, N, F, K, beta, hPos, hNeg, gradPos, gradNeg);
+    // Interleave the two measurements so machine noise affects both alike.
+    const msPerIter = timeIt(iters, iteration);
+    const floorMs = timeIt(iters, floor);
+    results.push({ beta, dtype, device: dev, N, F, K, msPerIter, floorMs });
+  }
+  return results;
+}
+
+/** "NxFxK" → [N, F, K]. */
+export function parseShape(s: string): [number, number, number] {
+  const m = /^(\d+)x(\d+)x(\d+)$/i.exec(s.trim());
+  if (!m) throw new Error(`--shape: expected NxFxK such as 10000x513x50, received ${JSON.stringify(s)}`);
+  const dims = [Number(m[1]), Number(m[2]), Number(m[3])] as [number, number, number];
+  if (dims.some((d) => d < 1)) throw new Error(`--shape: expected positive dimensions, received ${s}`);
+  return dims;
+}
