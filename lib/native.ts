@@ -10,6 +10,7 @@ export interface NativeConfig {
   openblasCore: string;
   openblasThreads: number;
   cudaCompiled: boolean;
+  cpuFeatures?: { avx2: boolean; fma: boolean; avx512f: boolean };
 }
 
 type Out = FloatArray | null;

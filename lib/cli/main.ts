@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { BetaNMF, type HistoryEntry } from '../betanmf';
-import { devices } from '../device';
+import { devices, openblasWarning } from '../device';
 import { addon, packageRoot } from '../native';
 import { resolveBeta, SOLVERS, type BetaNMFOptions } from '../options';
 import { syntheticSpectrogram } from '../synthetic';
@@ -134,7 +134,9 @@ function inspect(json: boolean): void {
     openblas: { config: c.openblasConfig, core: c.openblasCore, threadsPerCall: c.openblasThreads },
     threads: c.numThreads,
     cores: os.availableParallelism(),
+    cpuFeatures: c.cpuFeatures,
     environment: env,
+    warnings: [openblasWarning()].filter((w): w is string => w !== undefined),
   };
   if (json) {
     process.stdout.write(JSON.stringify(info, null, 1) + '\n');
@@ -148,6 +150,7 @@ function inspect(json: boolean): void {
       `${d.threads ? `, ${d.threads} threads` : ''}${d.reason ? `  (${d.reason})` : ''}`),
     `OpenBLAS: ${info.openblas.config}; kernel ${info.openblas.core}; ${info.openblas.threadsPerCall} thread inside each of our ${info.threads} threads`,
     `environment: ${Object.keys(env).length ? Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') : '(no overrides)'}`,
+    ...info.warnings.map((w) => `warning: ${w}`),
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -219,6 +222,8 @@ export function program(): Command {
         return;
       }
       const [N, F, K] = shape;
+      const warning = openblasWarning();
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
       process.stdout.write(`N=${N} F=${F} K=${K} ${f.dtype} on ${results[0]?.device}, median of ${f.iters} iterations\n`);
       process.stdout.write('   β   ms/iter  floor ms  ratio\n');
       for (const r of results) {

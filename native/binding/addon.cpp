@@ -17,6 +17,13 @@ Napi::Value config(const Napi::CallbackInfo& info) {
   o.Set("openblasCore", openblas_get_corename());
   o.Set("openblasThreads", openblas_get_num_threads());
   o.Set("cudaCompiled", false);
+#if defined(__x86_64__) || defined(__i386__)
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("avx2", __builtin_cpu_supports("avx2") != 0);
+  cpu.Set("fma", __builtin_cpu_supports("fma") != 0);
+  cpu.Set("avx512f", __builtin_cpu_supports("avx512f") != 0);
+  o.Set("cpuFeatures", cpu);
+#endif
   return o;
 }
 
