@@ -27,15 +27,19 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function timeIt(iters: number, fn: () => void): number {
-  fn(); // warm-up: first-touch of workspaces, OpenBLAS buffers
-  const times: number[] = [];
+/** Medians of a and b, timed alternately (a, b, a, b, …) so that machine noise hits both alike. */
+function timeBoth(iters: number, a: () => void, b: () => void): [number, number] {
+  a(); // warm-up: first touch of workspaces and OpenBLAS buffers
+  b();
+  const ta: number[] = [], tb: number[] = [];
   for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
+    for (const [fn, times] of [[a, ta], [b, tb]] as const) {
+      const t0 = performance.now();
+      fn();
+      times.push(performance.now() - t0);
+    }
   }
-  return median(times);
+  return [median(ta), median(tb)];
 }
 
 export function bench(shape: [number, number, number], betas: number[], dtype: DType, device: string | undefined, iters: number): BenchResult[] {
@@ -55,9 +59,7 @@ export function bench(shape: [number, number, number], betas: number[], dtype: D
     const iteration = () =>
       addon.epoch(false, X.data, W, H, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true, gradPos, gradNeg);
     const floor = () => addon.gemmFloor(false, X.data, W, H, N, F, K, beta, hPos, hNeg, gradPos, gradNeg);
-    // Interleave the two measurements so machine noise affects both alike.
-    const msPerIter = timeIt(iters, iteration);
-    const floorMs = timeIt(iters, floor);
+    const [msPerIter, floorMs] = timeBoth(iters, iteration, floor);
     results.push({ beta, dtype, device: dev, N, F, K, msPerIter, floorMs });
   }
   return results;

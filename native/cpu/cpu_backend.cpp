@@ -2,11 +2,20 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <vector>
 
 #include "cpu/blas.h"
 #include "cpu/parallel.h"
 #include "cpu/workspace.h"
+
+// The elementwise loops are compiled twice, for AVX2+FMA and for baseline x86-64, and the
+// loader picks the clone the CPU supports (the binary still runs on any x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BNMF_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define BNMF_VECTOR_CLONES
+#endif
 
 namespace bnmf::cpu {
 namespace {
@@ -69,24 +78,30 @@ void gram(CMat<T> A, Mat<T> G) {
 // The elementwise pass on one block: V (in A) and X → the parts the products need.
 //   both parts: A ← V^(β−2)⊙X, B ← V^(β−1)   (B untouched at β=1, whose pos part is a broadcast)
 //   difference: A ← V^(β−2)⊙(X − V)
-// (V is first clipped at `floor`.)
+// V is clipped at `floor` in the same pass (a floor of 0 means no clipping: the kernels'
+// exact formulas, for any sign).
 template <typename T, typename Pow>
-void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+BNMF_VECTOR_CLONES void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
   const Index rows = A.rows, cols = A.cols;
+  const T lo = floor > T(0) ? floor : -std::numeric_limits<T>::infinity();
   for (Index i = 0; i < rows; ++i) {
-    const T* x = Xb.row(i);
-    T* a = A.row(i);
-    if (floor > T(0))
-      for (Index j = 0; j < cols; ++j) a[j] = clipV(a[j], floor);
+    const T* __restrict x = Xb.row(i);
+    T* __restrict a = A.row(i);
     if (difference) {
-      for (Index j = 0; j < cols; ++j) a[j] = gradientPart(pw, x[j], a[j]);
+      for (Index j = 0; j < cols; ++j) a[j] = gradientPart(pw, x[j], clipV(a[j], lo));
     } else if (needPos) {
-      T* b = B.row(i);
-      for (Index j = 0; j < cols; ++j) muParts(pw, x[j], a[j], a[j], b[j]);
+      T* __restrict b = B.row(i);
+      for (Index j = 0; j < cols; ++j) muParts(pw, x[j], clipV(a[j], lo), a[j], b[j]);
     } else {
-      for (Index j = 0; j < cols; ++j) a[j] = pw(a[j]) * x[j];
+      for (Index j = 0; j < cols; ++j) a[j] = pw(clipV(a[j], lo)) * x[j];
     }
   }
+}
+
+// o = f ⊙ step(n / (p + eps)) over n entries (o may be f).
+template <typename T, typename Step>
+BNMF_VECTOR_CLONES void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+  for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
 }
 
 // Scratch buffers for the solver, recycled per thread: a solver calls allocate() for the same
@@ -259,9 +274,7 @@ class CpuBackend final : public Backend<T> {
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
     withStepExponent(gamma, [&](auto step) {
       forEachRange(out.size(), [&](Index i0, Index i1) {
-        const T *f = factor.data, *p = pos.data, *n = neg.data;
-        T* o = out.data;
-        for (Index i = i0; i < i1; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
+        muStepRange(step, factor.data + i0, pos.data + i0, neg.data + i0, eps, out.data + i0, i1 - i0);
       });
     });
   }
