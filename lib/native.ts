@@ -43,6 +43,13 @@ export interface NativeAddon {
 export const packageRoot = path.join(__dirname, '..');
 
 function load(): NativeAddon {
+  // BETANMF_NATIVE names a specific build of the addon (the memcheck script loads an
+  // AddressSanitizer build this way).
+  const explicit = process.env.BETANMF_NATIVE;
+  if (explicit) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path.resolve(explicit)) as NativeAddon;
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
