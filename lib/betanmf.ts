@@ -1,11 +1,13 @@
 // BetaNMF: the original package's mini-batch solvers as a factorisation job — async and
 // cancellable, observable, reproducible, savable. The epoch loop is written once, as a
 // generator of native steps that a sync or an async driver runs.
+import * as os from 'node:os';
 import { resolveDevice } from './device';
 import { describe, rangeError, typeError } from './errors';
 import { mean, nndsvd, randomFactor } from './init';
 import { allocate, Matrix, type DType } from './matrix';
 import { addon, type FloatArray } from './native';
+import { checkMatrix } from './validate';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
 
@@ -97,6 +99,20 @@ function rebalance(W: Matrix, H: Matrix, sums: FloatArray[]): boolean {
   for (let i = 0; i < H.data.length; i++) H.data[i] *= c[i % K];
   for (const s of sums) for (let i = 0; i < s.length; i++) s[i] *= c[i % K];
   return true;
+}
+
+/**
+ * Refuses, before allocating anything, a model whose factors and solver buffers (about
+ * K·(2N + 6F) values: W, H, the W-gradient sums and an epoch's snapshot) exceed this machine's memory.
+ */
+function checkMemory(N: number, F: number, K: number, dtype: DType): void {
+  const bytes = (dtype === 'float32' ? 4 : 8) * K * (2 * N + 6 * F);
+  const total = os.totalmem();
+  if (bytes > total) {
+    const gib = (x: number) => (x / 2 ** 30).toFixed(1);
+    throw rangeError('nComponents', 'a model that fits in memory (W, H and the solver buffers hold about K·(2N + 6F) values)',
+      `${K}, which needs ${gib(bytes)} GiB of this machine's ${gib(total)} GiB`);
+  }
 }
 
 /** One native call: run(false) returns its value, run(true) a Promise of it. */
@@ -273,6 +289,7 @@ export class BetaNMF {
     const X = this.prepareData(Xin, 'X');
     const dtype = X.dtype;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    checkMemory(N, F, K, dtype);
     this.rng = new Random(this.seed);
     const W = this.initialFactor('W', F, K, dtype);
     const H = this.initialFactor('H', N, K, dtype);
@@ -317,7 +334,7 @@ export class BetaNMF {
     const [N, K] = [X.rows, W.cols];
     let H: Matrix;
     if (Hstart !== undefined) {
-      if (!(Hstart instanceof Matrix)) throw typeError('options.H', 'a Matrix', Hstart);
+      checkMatrix('options.H', Hstart);
       if (Hstart.rows !== N || Hstart.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${Hstart.rows}×${Hstart.cols}`);
       checkNonnegative('options.H', Hstart);
       H = copyAs(Hstart, X.dtype);
@@ -343,6 +360,7 @@ export class BetaNMF {
     const o = this.options;
     const X = this.prepareData(Xin, 'X', this.W?.dtype);
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    checkMemory(N, F, K, X.dtype);
     if (this.W && this.W.rows !== F) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${N}×${F}`);
     if (!this.W) {
       const W = this.initialFactor('W', F, K, X.dtype);
@@ -411,8 +429,8 @@ export class BetaNMF {
 
   // ---- data and initialisation ---------------------------------------------------------------
 
-  private prepareData(X: unknown, name: string, dtypeHint?: DType): Matrix {
-    if (!(X instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', X);
+  private prepareData(X: Matrix, name: string, dtypeHint?: DType): Matrix {
+    checkMatrix(name, X);
     if (X.rows < 1 || X.cols < 1) throw rangeError(name, 'at least 1 row and 1 column', `${X.rows}×${X.cols}`);
     checkNonnegative(name, X, this.options.beta);
     const dtype = this.options.dtype ?? dtypeHint ?? X.dtype;

@@ -38,8 +38,7 @@ export class Matrix {
   readonly dtype: DType;
   /** Where the data lives. */
   readonly device: Device = 'cpu';
-  /** The row-major elements (entry (i, j) is data[i·cols + j]); shared, not copied. */
-  readonly data: FloatArray;
+  private store: FloatArray | undefined;
 
   /**
    * Wraps `data` (row-major, length rows·cols) without copying it.
@@ -55,8 +54,27 @@ export class Matrix {
     if (data.length !== rows * cols) {
       throw rangeError('data', `length rows·cols = ${rows}·${cols} = ${rows * cols}`, `length ${data.length}`);
     }
-    this.data = data;
+    this.store = data;
     this.dtype = dtypeOf(data);
+  }
+
+  /** The row-major elements (entry (i, j) is data[i·cols + j]); shared, not copied. */
+  get data(): FloatArray {
+    if (!this.store) throw new Error(`${this.toString()}: the matrix was disposed`);
+    return this.store;
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.store === undefined;
+  }
+
+  /**
+   * Lets go of the data (device memory, for device matrices); any later use is an Error.
+   * A CPU matrix only drops its reference to the typed array, which stays the caller's.
+   */
+  dispose(): void {
+    this.store = undefined;
   }
 
   /** [rows, cols]. */
@@ -77,7 +95,7 @@ export class Matrix {
   }
 
   toString(): string {
-    return `Matrix(${this.rows}×${this.cols}, ${this.dtype}, ${this.device})`;
+    return `Matrix(${this.rows}×${this.cols}, ${this.dtype}, ${this.device}${this.store ? '' : ', disposed'})`;
   }
 }
 

@@ -1,7 +1,8 @@
 // BetaNMF options: defaults and checks in one table-like place.
 import { describe, rangeError, typeError } from './errors';
 import type { InitMode } from './init';
-import { Matrix, type DType } from './matrix';
+import type { DType, Matrix } from './matrix';
+import { checkMatrix } from './validate';
 
 export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu';
 export type BetaName = 'frobenius' | 'kullback-leibler' | 'itakura-saito';
@@ -143,7 +144,7 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
   }
   if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw typeError('shuffle', 'a boolean', o.shuffle);
   for (const k of ['W', 'H'] as const) {
-    if (o[k] !== undefined && !(o[k] instanceof Matrix)) throw typeError(k, 'a Matrix', o[k]);
+    if (o[k] !== undefined) checkMatrix(k, o[k]);
   }
   const init = oneOf('init', o.init, ['random', 'nndsvd', 'nndsvda', 'custom'] as const, 'random')!;
   if (init === 'custom' && (!o.W || !o.H) && !(fixed.includes('W') && o.W)) {

@@ -5,6 +5,7 @@ import { allocate, Matrix, type DType } from './matrix';
 
 export function checkMatrix(name: string, value: unknown): Matrix {
   if (!(value instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', value);
+  if (value.disposed) throw new Error(`${name}: the matrix was disposed`);
   return value;
 }
 

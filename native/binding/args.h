@@ -34,13 +34,18 @@ inline ArrayArg arrayArg(const Napi::CallbackInfo& info, std::size_t i, const ch
   if (optional && (a.value.IsNull() || a.value.IsUndefined())) return a;
   if (!a.value.IsTypedArray())
     throw Napi::TypeError::New(env, std::string(name) + ": expected a Float32Array or Float64Array");
-  auto ta = a.value.As<Napi::TypedArray>();
-  const napi_typedarray_type t = ta.TypedArrayType();
+  // napi_get_typedarray_info gives the first element's address for any backing store
+  // (ArrayBuffer, SharedArrayBuffer, resizable); ArrayBuffer().Data() fails on shared ones.
+  napi_typedarray_type t;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, a.value, &t, &length, &data, nullptr, nullptr) != napi_ok)
+    throw Napi::TypeError::New(env, std::string(name) + ": expected a readable typed array");
   if (t != napi_float32_array && t != napi_float64_array)
     throw Napi::TypeError::New(env, std::string(name) + ": expected a Float32Array or Float64Array");
   a.dtype = t == napi_float32_array ? DType::Float32 : DType::Float64;
-  a.length = ta.ElementLength();
-  a.data = static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  a.length = length;
+  a.data = data;
   return a;
 }
 
