@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { resolveDevice } from './device';
 import { describe, rangeError, typeError } from './errors';
 import { mean, nndsvd, randomFactor } from './init';
-import { allocate, Matrix, type DType } from './matrix';
+import { allocate, Matrix, zeros, type DType } from './matrix';
 import { addon, type FloatArray } from './native';
 import { checkMatrix } from './validate';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
@@ -115,6 +115,11 @@ function checkMemory(N: number, F: number, K: number, dtype: DType): void {
   }
 }
 
+function diverged(solver: Solver, restored: boolean): Error {
+  return new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed)` +
+    (restored ? '; W and H are as before this epoch' : '') + ". Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
+}
+
 /** One native call: run(false) returns its value, run(true) a Promise of it. */
 interface Step {
   run(async: boolean): unknown;
@@ -150,16 +155,18 @@ export function mmExponent(beta: number): number {
   return 1;
 }
 
-function toDType(m: Matrix, dtype: DType): Matrix {
-  if (m.dtype === dtype) return m;
-  const data = allocate(dtype, m.data.length);
-  data.set(m.data);
+/** m on the CPU in `dtype` (m itself when it already is). */
+function hostAs(m: Matrix, dtype: DType): Matrix {
+  if (m.dtype === dtype && m.device === 'cpu') return m;
+  const data = allocate(dtype, m.rows * m.cols);
+  data.set(m.toTypedArray());
   return new Matrix(data, m.rows, m.cols);
 }
 
+/** A copy of m on the CPU in `dtype`. */
 function copyAs(m: Matrix, dtype: DType): Matrix {
-  const data = allocate(dtype, m.data.length);
-  data.set(m.data);
+  const data = allocate(dtype, m.rows * m.cols);
+  data.set(m.toTypedArray());
   return new Matrix(data, m.rows, m.cols);
 }
 
@@ -195,8 +202,9 @@ export class BetaNMF {
   private readonly runDefaults: RunOptions;
   private readonly initial: { W?: Matrix; H?: Matrix };
   private rng: Random;
-  private gradPos: FloatArray | undefined;
-  private gradNeg: FloatArray | undefined;
+  // The W-gradient sums / SAG averages (F×K), where the model computes.
+  private gradPos: Matrix | undefined;
+  private gradNeg: Matrix | undefined;
   private busy = false;
   private partialSeconds = 0;
 
@@ -255,7 +263,7 @@ export class BetaNMF {
   /** A JSON-safe snapshot: options, seed, history and the factors. */
   toJSON(): SavedModel {
     const save = (m: Matrix | undefined): SavedMatrix | null =>
-      m ? { rows: m.rows, cols: m.cols, dtype: m.dtype, data: Array.from(m.data) } : null;
+      m ? { rows: m.rows, cols: m.cols, dtype: m.dtype, data: Array.from(m.toTypedArray()) } : null;
     const { seed: _seed, ...options } = this.options;
     return { format: 'betanmf-model', version: 1, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })), W: save(this.W), H: save(this.H) };
   }
@@ -291,27 +299,30 @@ export class BetaNMF {
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     checkMemory(N, F, K, dtype);
     this.rng = new Random(this.seed);
-    const W = this.initialFactor('W', F, K, dtype);
-    const H = this.initialFactor('H', N, K, dtype);
-    if (!W.given || !H.given) this.initialise(X, W.given ? undefined : W.m, H.given ? undefined : H.m);
-    this.W = W.m;
-    this.H = H.m;
-    this.gradPos = allocate(dtype, F * K);
-    this.gradNeg = allocate(dtype, F * K);
+    const W0 = this.initialFactor('W', F, K, dtype);
+    const H0 = this.initialFactor('H', N, K, dtype);
+    if (!W0.given || !H0.given) this.initialise(X, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
+    // Everything the epochs touch lives on the device from here on (one upload of X, W, H).
+    const device = resolveDevice(o.device);
+    const Xd = X.to(device), W = W0.m.to(device), H = H0.m.to(device);
+    this.W = W;
+    this.H = H;
+    this.gradPos = zeros(F, K, dtype, device);
+    this.gradNeg = zeros(F, K, dtype, device);
     this.history = [];
     this.nIter = 0;
     const update = { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') };
     let seconds = 0;
-    let previous = (yield this.costStep(X, W.m, H.m)) as number;
+    let previous = (yield this.costStep(Xd, W, H)) as number;
     this.history.push({ epoch: 0, cost: previous, seconds: 0 });
     for (let epoch = 1; epoch <= o.maxIter; epoch++) {
       const t0 = performance.now();
       const order = o.shuffle ? this.rng.permutation(N) : null;
-      yield* this.epochSteps(X, W.m, H.m, o.solver, o.batchSize, order, update, async);
+      yield* this.epochSteps(Xd, W, H, o.solver, o.batchSize, order, update, async);
       seconds += (performance.now() - t0) / 1000;
       this.nIter = epoch;
       const evaluate = epoch % o.costEvery === 0 || epoch === o.maxIter;
-      const cost = evaluate ? ((yield this.costStep(X, W.m, H.m)) as number) : undefined;
+      const cost = evaluate ? ((yield this.costStep(Xd, W, H)) as number) : undefined;
       this.history.push(cost === undefined ? { epoch, seconds } : { epoch, cost, seconds });
       if (run.onEpoch?.({ epoch, cost, seconds }) === false) break;
       if (cost !== undefined) {
@@ -320,7 +331,7 @@ export class BetaNMF {
       }
     }
     const last = this.history[this.history.length - 1];
-    if (last.cost === undefined) last.cost = (yield this.costStep(X, W.m, H.m)) as number;
+    if (last.cost === undefined) last.cost = (yield this.costStep(Xd, W, H)) as number;
     return this;
   }
 
@@ -330,25 +341,28 @@ export class BetaNMF {
     const W0 = (this.W ?? this.initial.W)!;
     const X = this.prepareData(Xin, 'X', W0.dtype);
     if (X.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${X.rows}×${X.cols}`);
-    const W = toDType(W0, X.dtype);
+    const device = this.W?.device ?? resolveDevice(o.device);
+    const W = W0.dtype === X.dtype ? W0.to(device) : hostAs(W0, X.dtype).to(device);
+    const Xd = X.to(device);
     const [N, K] = [X.rows, W.cols];
-    let H: Matrix;
+    let Hhost: Matrix;
     if (Hstart !== undefined) {
       checkMatrix('options.H', Hstart);
       if (Hstart.rows !== N || Hstart.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${Hstart.rows}×${Hstart.cols}`);
-      checkNonnegative('options.H', Hstart);
-      H = copyAs(Hstart, X.dtype);
+      Hhost = copyAs(Hstart, X.dtype);
+      checkNonnegative('options.H', Hhost);
     } else {
-      H = new Matrix(allocate(X.dtype, N * K), N, K);
-      randomFactor(H.data, mean(X.data), K, new Random(this.seed ^ 0x5bd1e995));
+      Hhost = new Matrix(allocate(X.dtype, N * K), N, K);
+      randomFactor(Hhost.data, mean(X.data), K, new Random(this.seed ^ 0x5bd1e995));
     }
-    const state = allocate(X.dtype, W.rows * K);
-    let previous = (yield this.costStep(X, W, H)) as number;
+    const H = Hhost.to(device);
+    const state = zeros(W.rows, K, X.dtype, device);
+    let previous = (yield this.costStep(Xd, W, H)) as number;
     for (let it = 1; it <= o.maxIter; it++) {
-      yield* this.epochSteps(X, W, H, 'mu_batch', Math.max(N, 1), null, { H: true, W: false }, async, state);
+      yield* this.epochSteps(Xd, W, H, 'mu_batch', Math.max(N, 1), null, { H: true, W: false }, async, state);
       if (run.onEpoch?.({ epoch: it, seconds: 0 }) === false) break;
       if (o.tol > 0 && it % o.costEvery === 0) {
-        const cost = (yield this.costStep(X, W, H)) as number;
+        const cost = (yield this.costStep(Xd, W, H)) as number;
         if (!(previous - cost > o.tol * Math.abs(previous))) break;
         previous = cost;
       }
@@ -365,29 +379,31 @@ export class BetaNMF {
     if (!this.W) {
       const W = this.initialFactor('W', F, K, X.dtype);
       if (!W.given) this.initialise(X, W.m, undefined);
-      this.W = W.m;
+      this.W = W.m.to(resolveDevice(o.device));
       this.history = [];
       this.nIter = 0;
       this.partialSeconds = 0;
     }
     const W = this.W;
-    if (!this.gradPos || this.gradPos.length !== F * K) {
-      this.gradPos = allocate(W.dtype, F * K);
-      this.gradNeg = allocate(W.dtype, F * K);
+    const device = W.device;
+    if (!this.gradPos || this.gradPos.rows !== F || this.gradPos.device !== device) {
+      this.gradPos = zeros(F, K, W.dtype, device);
+      this.gradNeg = zeros(F, K, W.dtype, device);
     }
-    const H = new Matrix(allocate(X.dtype, N * K), N, K);
-    randomFactor(H.data, mean(X.data), K, this.rng);
+    const Hhost = new Matrix(allocate(X.dtype, N * K), N, K);
+    randomFactor(Hhost.data, mean(X.data), K, this.rng);
+    const H = Hhost.to(device), Xd = X.to(device);
     const t0 = performance.now();
     const all = Math.max(N, 1);
     for (let it = 0; it < PARTIAL_FIT_H_ITERATIONS; it++) {
-      yield* this.epochSteps(X, W, H, 'mu_batch', all, null, { H: true, W: false }, async);
+      yield* this.epochSteps(Xd, W, H, 'mu_batch', all, null, { H: true, W: false }, async);
     }
     const order = o.shuffle ? this.rng.permutation(N) : null;
-    yield* this.epochSteps(X, W, H, o.solver, o.batchSize, order, { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') }, async);
+    yield* this.epochSteps(Xd, W, H, o.solver, o.batchSize, order, { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') }, async);
     this.partialSeconds += (performance.now() - t0) / 1000;
     this.H = H;
     this.nIter += 1;
-    const cost = (yield this.costStep(X, W, H)) as number;
+    const cost = (yield this.costStep(Xd, W, H)) as number;
     this.history.push({ epoch: this.nIter, cost, seconds: this.partialSeconds });
     run.onEpoch?.({ epoch: this.nIter, cost, seconds: this.partialSeconds });
     return this;
@@ -395,7 +411,7 @@ export class BetaNMF {
 
   /** The native calls of one epoch: all batches at once (sync), or slices of ~FLOPS_PER_CALL (async). */
   private *epochSteps(X: Matrix, W: Matrix, H: Matrix, solver: Solver, batchSize: number, order: Uint32Array | null,
-    update: { H: boolean; W: boolean }, async: boolean, state?: FloatArray): Steps<void> {
+    update: { H: boolean; W: boolean }, async: boolean, state?: Matrix): Steps<void> {
     const o = this.options;
     const [N, F, K] = [X.rows, X.cols, W.cols];
     const nBatches = Math.ceil(N / batchSize);
@@ -405,26 +421,29 @@ export class BetaNMF {
     const forget = sag ? 1 / (o.sagMemory + 1) : 1;
     const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
     const vFloor = o.beta < 2 ? V_FLOOR : 0;
-    const gp = state ?? this.gradPos!, gn = state ? allocate(X.dtype, state.length) : this.gradNeg!;
-    // The factors at the start of the epoch, restored if the solver diverges during it.
-    const saved = update.H && update.W ? [W.data.slice(), H.data.slice(), gp.slice(), gn.slice()] : undefined;
+    const gp = state ?? this.gradPos!, gn = state ?? this.gradNeg!;
+    // On the CPU: the factors at the start of the epoch, restored if the solver diverges in it,
+    // and the scale rebalancing after every call. On a device only W is checked, once an epoch
+    // (downloading H every call would cost more than the epoch).
+    const host = W.device === 'cpu';
+    const saved = host && update.H && update.W ? [W.data.slice(), H.data.slice(), gp.data.slice(), gn.data.slice()] : undefined;
     for (let b0 = 0; b0 < nBatches; b0 += slice) {
       const b1 = Math.min(nBatches, b0 + slice);
       yield {
-        run: (a) => addon.epoch(a, X.data, W.data, H.data, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
-          o.eps, gamma, forget, vFloor, update.H, update.W, gp, gn),
+        run: (a) => addon.epoch(a, X.native, W.native, H.native, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
+          o.eps, gamma, forget, vFloor, update.H, update.W, gp.native, gn.native),
       };
-      if (saved && !rebalance(W, H, [gp, gn])) {
-        [W.data, H.data, gp, gn].forEach((d, i) => d.set(saved[i]));
-        throw new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed); W and H are as before this epoch. ` +
-          "Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
+      if (saved && !rebalance(W, H, [gp.data, gn.data])) {
+        [W.data, H.data, gp.data, gn.data].forEach((d, i) => d.set(saved[i]));
+        throw diverged(solver, true);
       }
     }
+    if (!host && update.W && !W.toTypedArray().every(Number.isFinite)) throw diverged(solver, false);
   }
 
   private costStep(X: Matrix, W: Matrix, H: Matrix): Step {
     const vFloor = this.options.beta < 2 ? V_FLOOR : 0;
-    return { run: (a) => addon.betaDivergence(a, X.data, W.data, H.data, X.rows, X.cols, W.cols, this.options.beta, vFloor) };
+    return { run: (a) => addon.betaDivergence(a, X.native, W.native, H.native, X.rows, X.cols, W.cols, this.options.beta, vFloor) };
   }
 
   // ---- data and initialisation ---------------------------------------------------------------
@@ -432,11 +451,11 @@ export class BetaNMF {
   private prepareData(X: Matrix, name: string, dtypeHint?: DType): Matrix {
     checkMatrix(name, X);
     if (X.rows < 1 || X.cols < 1) throw rangeError(name, 'at least 1 row and 1 column', `${X.rows}×${X.cols}`);
-    checkNonnegative(name, X, this.options.beta);
     const dtype = this.options.dtype ?? dtypeHint ?? X.dtype;
-    const Xd = toDType(X, dtype);
-    if (!X.data.some((v) => v > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
-    return Xd;
+    const Xh = hostAs(X, dtype); // checked (and initialised from) on the CPU
+    checkNonnegative(name, Xh, this.options.beta);
+    if (!Xh.data.some((v) => v > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
+    return Xh;
   }
 
   /** A factor given in the options (checked, copied) or a new one to initialise. */
@@ -445,8 +464,9 @@ export class BetaNMF {
     if (given) {
       const what = which === 'W' ? 'F×K' : 'N×K';
       if (given.rows !== rows || given.cols !== K) throw rangeError(which, `${rows}×${K} (${what})`, `${given.rows}×${given.cols}`);
-      checkNonnegative(which, given);
-      return { m: copyAs(given, dtype), given: true };
+      const m = copyAs(given, dtype);
+      checkNonnegative(which, m);
+      return { m, given: true };
     }
     return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
   }

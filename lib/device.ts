@@ -1,4 +1,5 @@
-// Device choice. This build has the CPU backend only; 'cuda' is refused with the reason.
+// Device choice: 'auto' takes CUDA when this build has it and a device and cuBLAS load,
+// otherwise the CPU; 'cuda' where there is none is an Error saying why.
 import { typeError } from './errors';
 import { addon } from './native';
 
@@ -10,37 +11,38 @@ export interface DeviceInfo {
   /** Why the device cannot be used, when it cannot. */
   reason?: string;
   name?: string;
+  /** CPU: threads the kernels use. */
   threads?: number;
+  /** CUDA: device memory, compute capability, versions, the cuBLAS library opened. */
+  memoryBytes?: number;
+  computeCapability?: string;
+  driverVersion?: number;
+  runtimeVersion?: number;
+  cublas?: string;
 }
 
 /** The devices this process could compute on, CPU first. */
 export function devices(): DeviceInfo[] {
   const c = addon.config();
-  return [
-    { kind: 'cpu', available: true, name: `OpenBLAS (${c.openblasCore})`, threads: c.numThreads },
-    {
-      kind: 'cuda',
-      available: false,
-      reason: c.cudaCompiled ? 'no CUDA device' : 'this build of betanmf has no CUDA backend',
-    },
-  ];
+  const { compiled: _compiled, ...cuda } = addon.cudaInfo();
+  return [{ kind: 'cpu', available: true, name: `OpenBLAS (${c.openblasCore})`, threads: c.numThreads }, { kind: 'cuda', ...cuda }];
 }
 
 /**
- * The device a computation runs on: the request, else BETANMF_DEVICE, else 'auto'
- * (CUDA when available, otherwise the CPU).
+ * The device a computation runs on: the request, else BETANMF_DEVICE, else `fallback`
+ * ('auto': CUDA when available, otherwise the CPU).
  */
-export function resolveDevice(requested: unknown, name = 'device'): 'cpu' {
+export function resolveDevice(requested: unknown, name = 'device', fallback: DeviceRequest = 'auto'): 'cpu' | 'cuda' {
   const fromEnv = process.env.BETANMF_DEVICE;
-  const value = requested ?? (fromEnv && fromEnv.length ? fromEnv : 'auto');
+  const value = requested ?? (fromEnv && fromEnv.length ? fromEnv : fallback);
   const source = requested === undefined && fromEnv ? 'BETANMF_DEVICE' : name;
   if (value !== 'auto' && value !== 'cpu' && value !== 'cuda') {
     throw typeError(source, "'auto', 'cpu' or 'cuda'", value);
   }
-  if (value === 'cuda') {
-    const cuda = devices().find((d) => d.kind === 'cuda')!;
-    throw new Error(`${source}: CUDA was requested but is not available (${cuda.reason})`);
-  }
+  if (value === 'cpu') return 'cpu';
+  const cuda = addon.cudaInfo();
+  if (cuda.available) return 'cuda';
+  if (value === 'cuda') throw new Error(`${source}: CUDA was requested but is not available (${cuda.reason})`);
   return 'cpu';
 }
 

@@ -6,7 +6,7 @@ import { typeError } from './errors';
 import { Matrix } from './matrix';
 import {
   checkBeta, checkDisjointOutputs, checkDType, checkEps, checkFactors, checkMatrix, checkOptions,
-  checkShape, outputGroup, outputMatrix,
+  checkSameDevice, checkShape, outputGroup, outputMatrix,
 } from './validate';
 
 /** The two parts of a gradient for multiplicative updates: gradient = neg − pos. */
@@ -51,16 +51,16 @@ function prepareParts(factor: Factor, X: unknown, W: unknown, H: unknown, beta: 
   const rows = factor === 'H' ? f.N : f.F;
   const why = factor === 'H' ? 'N×K, the shape of H' : 'F×K, the shape of W';
   const fn = factor === 'H' ? addon.hParts : addon.wParts;
-  const args = [f.X.data, f.W.data, f.H.data, f.N, f.F, f.K, b] as const;
+  const args = [f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b] as const;
   if (difference) {
-    const out = outputMatrix('options.out', opts.out, rows, f.K, f.dtype, why);
-    return { run: (async) => fn(async, ...args, null, null, out.data), result: () => out };
+    const out = outputMatrix('options.out', opts.out, rows, f.K, f.dtype, why, f.device);
+    return { run: (async) => fn(async, ...args, null, null, out.native), result: () => out };
   }
   const group = outputGroup(opts.out, ['pos', 'neg']);
-  const pos = outputMatrix('options.out.pos', group.pos, rows, f.K, f.dtype, why);
-  const neg = outputMatrix('options.out.neg', group.neg, rows, f.K, f.dtype, why);
+  const pos = outputMatrix('options.out.pos', group.pos, rows, f.K, f.dtype, why, f.device);
+  const neg = outputMatrix('options.out.neg', group.neg, rows, f.K, f.dtype, why, f.device);
   checkDisjointOutputs({ 'options.out.pos': pos, 'options.out.neg': neg });
-  return { run: (async) => fn(async, ...args, pos.data, neg.data, null), result: () => ({ pos, neg }) };
+  return { run: (async) => fn(async, ...args, pos.native, neg.native, null), result: () => ({ pos, neg }) };
 }
 
 /** The seed's gradient_h: neg − pos for H (N×K), i.e. minus the gradient of D(X | H·Wᵀ). */
@@ -115,12 +115,12 @@ function prepareMuUpdateH(X: unknown, W: unknown, H: unknown, beta: unknown, eps
   const [eps, options] = splitEps<unknown>(epsArg, optionsArg);
   const group = outputGroup(checkOptions(options).out, ['H', 'pos', 'neg']);
   const why = 'N×K, the shape of H';
-  const hOut = outputMatrix('options.out.H', group.H, f.N, f.K, f.dtype, why);
-  const pos = outputMatrix('options.out.pos', group.pos, f.N, f.K, f.dtype, why);
-  const neg = outputMatrix('options.out.neg', group.neg, f.N, f.K, f.dtype, why);
+  const hOut = outputMatrix('options.out.H', group.H, f.N, f.K, f.dtype, why, f.device);
+  const pos = outputMatrix('options.out.pos', group.pos, f.N, f.K, f.dtype, why, f.device);
+  const neg = outputMatrix('options.out.neg', group.neg, f.N, f.K, f.dtype, why, f.device);
   checkDisjointOutputs({ 'options.out.H': hOut, 'options.out.pos': pos, 'options.out.neg': neg });
   return {
-    run: (async) => addon.muUpdateH(async, f.X.data, f.W.data, f.H.data, f.N, f.F, f.K, b, eps, hOut.data, pos.data, neg.data),
+    run: (async) => addon.muUpdateH(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, eps, hOut.native, pos.native, neg.native),
     result: () => ({ H: hOut, pos, neg }),
   };
 }
@@ -142,6 +142,7 @@ function sameAs(name: string, value: unknown, ref: Matrix, refName: string): Mat
   const m = checkMatrix(name, value);
   checkDType(name, m, ref.dtype, refName);
   checkShape(name, m, ref.rows, ref.cols, `the shape of ${refName}`);
+  checkSameDevice(name, m, ref, refName);
   return m;
 }
 
@@ -150,8 +151,8 @@ function prepareMuUpdate(factor: unknown, pos: unknown, neg: unknown, epsArg: un
   const p = sameAs('pos', pos, f, 'factor');
   const n = sameAs('neg', neg, f, 'factor');
   const [eps, options] = splitEps<unknown>(epsArg, optionsArg);
-  const out = outputMatrix('options.out', checkOptions(options).out, f.rows, f.cols, f.dtype, 'the shape of factor');
-  return { run: (async) => addon.muUpdate(async, f.data, p.data, n.data, eps, out.data), result: () => out };
+  const out = outputMatrix('options.out', checkOptions(options).out, f.rows, f.cols, f.dtype, 'the shape of factor', f.device);
+  return { run: (async) => addon.muUpdate(async, f.native, p.native, n.native, eps, out.native), result: () => out };
 }
 
 /** The seed's mu_update: factor ⊙ neg / (pos + eps), elementwise (eps defaults to 0). */
@@ -191,8 +192,8 @@ function prepareUpdateGradW(grad: unknown, gradOld: unknown, gradNew: unknown, o
   const g = checkMatrix('grad', grad);
   const o = sameAs('gradOld', gradOld, g, 'grad');
   const n = sameAs('gradNew', gradNew, g, 'grad');
-  const out = outputMatrix('options.out', opts.out, g.rows, g.cols, g.dtype, 'the shape of grad');
-  return { run: (async) => addon.updateGrad(async, g.data, o.data, n.data, 0, out.data), result: () => out };
+  const out = outputMatrix('options.out', opts.out, g.rows, g.cols, g.dtype, 'the shape of grad', g.device);
+  return { run: (async) => addon.updateGrad(async, g.native, o.native, n.native, 0, out.native), result: () => out };
 }
 
 /** The seed's update_grad_w: grad − gradOld + gradNew, on matrices or on { pos, neg } pairs. */
@@ -209,7 +210,7 @@ function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown
   const f = checkFactors(X, W, H);
   const b = checkBeta(beta);
   return {
-    run: (async) => addon.betaDivergence(async, f.X.data, f.W.data, f.H.data, f.N, f.F, f.K, b, 0),
+    run: (async) => addon.betaDivergence(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, 0),
     result: (value) => value as number,
   };
 }

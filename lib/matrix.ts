@@ -1,14 +1,18 @@
-// Dense row-major matrices over Float32Array / Float64Array. CPU matrices wrap the caller's
-// typed array without copying it.
+// Dense row-major matrices: on the CPU over a Float32Array / Float64Array (the caller's array,
+// wrapped without a copy), or in CUDA device memory (owned, freed by dispose() or, as a safety
+// net, when garbage-collected).
+import { resolveDevice, type DeviceRequest } from './device';
 import { describe, rangeError, typeError } from './errors';
-import type { FloatArray } from './native';
+import { addon, type DeviceHandle, type FloatArray } from './native';
 
 export type DType = 'float32' | 'float64';
-export type Device = 'cpu';
+export type Device = 'cpu' | 'cuda';
 
 export interface MatrixOptions {
   /** Element type for `number[][]` data (default 'float64'); a typed array keeps its own. */
   dtype?: DType;
+  /** Where the matrix lives: 'cpu' (default: the data is wrapped), 'cuda' or 'auto' (copied to the GPU when there is one). */
+  device?: DeviceRequest;
 }
 
 const MAX_DIM = 2 ** 31 - 1;
@@ -29,52 +33,76 @@ export function checkDim(name: string, value: unknown): number {
   return value;
 }
 
+function isFloatArray(v: unknown): v is FloatArray {
+  return v instanceof Float32Array || v instanceof Float64Array;
+}
+
 export class Matrix {
   /** Number of rows. */
   readonly rows: number;
   /** Number of columns. */
   readonly cols: number;
-  /** Element type, that of `data`. */
+  /** Element type. */
   readonly dtype: DType;
   /** Where the data lives. */
-  readonly device: Device = 'cpu';
+  readonly device: Device;
   private store: FloatArray | undefined;
+  private handle: DeviceHandle | undefined;
 
   /**
    * Wraps `data` (row-major, length rows·cols) without copying it.
    * @throws TypeError when data is not a Float32Array or Float64Array.
    * @throws RangeError when a dimension is not a nonnegative integer or data.length ≠ rows·cols.
    */
-  constructor(data: FloatArray, rows: number, cols: number) {
-    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
-      throw typeError('data', 'a Float32Array or Float64Array', data);
-    }
+  constructor(data: FloatArray, rows: number, cols: number);
+  /** @internal A matrix over device memory. */
+  constructor(data: DeviceHandle, rows: number, cols: number, dtype: DType);
+  constructor(data: FloatArray | DeviceHandle, rows: number, cols: number, dtype?: DType) {
     this.rows = checkDim('rows', rows);
     this.cols = checkDim('cols', cols);
-    if (data.length !== rows * cols) {
-      throw rangeError('data', `length rows·cols = ${rows}·${cols} = ${rows * cols}`, `length ${data.length}`);
+    if (isFloatArray(data)) {
+      if (data.length !== rows * cols) {
+        throw rangeError('data', `length rows·cols = ${rows}·${cols} = ${rows * cols}`, `length ${data.length}`);
+      }
+      this.store = data;
+      this.dtype = dtypeOf(data);
+      this.device = 'cpu';
+    } else if (dtype !== undefined && typeof data === 'object' && data !== null && !ArrayBuffer.isView(data)) {
+      this.handle = data;
+      this.dtype = dtype;
+      this.device = 'cuda';
+    } else {
+      throw typeError('data', 'a Float32Array or Float64Array', data);
     }
-    this.store = data;
-    this.dtype = dtypeOf(data);
   }
 
-  /** The row-major elements (entry (i, j) is data[i·cols + j]); shared, not copied. */
+  /** The row-major elements of a CPU matrix (entry (i, j) is data[i·cols + j]); shared, not copied. */
   get data(): FloatArray {
-    if (!this.store) throw new Error(`${this.toString()}: the matrix was disposed`);
+    if (this.disposed) throw new Error(`${this.toString()}: the matrix was disposed`);
+    if (!this.store) throw new Error(`${this.toString()}: the data is in device memory; read it with toArray(), toTypedArray() or await read()`);
     return this.store;
+  }
+
+  /** @internal What the native code is given: the typed array, or the device handle. */
+  get native(): FloatArray | DeviceHandle {
+    if (this.disposed) throw new Error(`${this.toString()}: the matrix was disposed`);
+    return (this.store ?? this.handle)!;
   }
 
   /** Whether dispose() was called. */
   get disposed(): boolean {
-    return this.store === undefined;
+    return this.store === undefined && this.handle === undefined;
   }
 
   /**
-   * Lets go of the data (device memory, for device matrices); any later use is an Error.
-   * A CPU matrix only drops its reference to the typed array, which stays the caller's.
+   * Lets go of the data: device memory is freed now (work already started on it finishes
+   * first); a CPU matrix only drops its reference to the typed array, which stays the caller's.
+   * Any later use is an Error.
    */
   dispose(): void {
+    if (this.handle) addon.deviceFree(this.handle);
     this.store = undefined;
+    this.handle = undefined;
   }
 
   /** [rows, cols]. */
@@ -82,28 +110,62 @@ export class Matrix {
     return [this.rows, this.cols];
   }
 
-  /** The entries as nested arrays of numbers (a copy). */
-  toArray(): number[][] {
-    const out: number[][] = new Array(this.rows);
-    for (let i = 0; i < this.rows; i++) out[i] = Array.from(this.data.subarray(i * this.cols, (i + 1) * this.cols));
+  /** The entries as a new typed array (downloaded from the device, for a CUDA matrix). */
+  toTypedArray(): FloatArray {
+    if (this.store) return this.store.slice();
+    const out = allocate(this.dtype, this.rows * this.cols);
+    addon.deviceDownload(false, this.native as DeviceHandle, out);
     return out;
   }
 
-  /** An independent copy. */
+  /** As toTypedArray(), without blocking the event loop while a device copy runs. */
+  async read(): Promise<FloatArray> {
+    if (this.device === 'cpu') return this.toTypedArray();
+    const out = allocate(this.dtype, this.rows * this.cols);
+    await addon.deviceDownload(true, this.native as DeviceHandle, out);
+    return out;
+  }
+
+  /** The entries as nested arrays of numbers (a copy). */
+  toArray(): number[][] {
+    const flat = this.toTypedArray();
+    const out: number[][] = new Array(this.rows);
+    for (let i = 0; i < this.rows; i++) out[i] = Array.from(flat.subarray(i * this.cols, (i + 1) * this.cols));
+    return out;
+  }
+
+  /** This matrix on `device` ('cpu', 'cuda' or 'auto'): itself when already there, else a copy. */
+  to(device: DeviceRequest): Matrix {
+    const target = resolveDevice(device, 'device');
+    if (target === this.device) {
+      this.native; // a disposed matrix is an Error here too
+      return this;
+    }
+    if (target === 'cpu') return new Matrix(this.toTypedArray(), this.rows, this.cols);
+    const handle = addon.deviceAlloc(this.dtype === 'float32', this.rows * this.cols);
+    addon.deviceUpload(false, handle, this.data);
+    return new Matrix(handle, this.rows, this.cols, this.dtype);
+  }
+
+  /** An independent copy on the same device. */
   clone(): Matrix {
-    return new Matrix(this.data.slice(), this.rows, this.cols);
+    if (this.device === 'cpu') return new Matrix(this.data.slice(), this.rows, this.cols);
+    return new Matrix(this.toTypedArray(), this.rows, this.cols).to('cuda');
   }
 
   toString(): string {
-    return `Matrix(${this.rows}×${this.cols}, ${this.dtype}, ${this.device}${this.store ? '' : ', disposed'})`;
+    return `Matrix(${this.rows}×${this.cols}, ${this.dtype}, ${this.device}${this.disposed ? ', disposed' : ''})`;
   }
 }
 
-/** A rows×cols matrix of zeros. */
-export function zeros(rows: number, cols: number, dtype: DType = 'float64'): Matrix {
+/** A rows×cols matrix of zeros, on the CPU unless `device` says otherwise. */
+export function zeros(rows: number, cols: number, dtype: DType = 'float64', device: DeviceRequest = 'cpu'): Matrix {
   checkDim('rows', rows);
   checkDim('cols', cols);
   checkDType(dtype);
+  if (resolveDevice(device, 'device') === 'cuda') {
+    return new Matrix(addon.deviceAlloc(dtype === 'float32', rows * cols), rows, cols, dtype);
+  }
   return new Matrix(allocate(dtype, rows * cols), rows, cols);
 }
 
@@ -142,6 +204,7 @@ function fromNested(data: unknown[], rows: number | undefined, cols: number | un
  * - `matrix(typedArray, rows, cols?)` wraps a Float32Array / Float64Array (row-major, not copied);
  *   `cols` defaults to length / rows.
  * - `matrix(number[][], rows?, cols?, { dtype })` copies nested arrays (dtype 'float64' by default).
+ * - `{ device: 'cuda' }` (or 'auto') copies the data to the GPU; the default 'cpu' wraps it.
  */
 export function matrix(data: FloatArray | number[][], rows?: number, cols?: number, options?: MatrixOptions): Matrix;
 export function matrix(data: number[][], options: MatrixOptions): Matrix;
@@ -156,6 +219,11 @@ export function matrix(
   else rows = rowsOrOptions;
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
 
+  const m = hostMatrix(data, rows, cols, options);
+  return options.device === undefined || options.device === 'cpu' ? m : m.to(options.device);
+}
+
+function hostMatrix(data: FloatArray | number[][], rows: number | undefined, cols: number | undefined, options: MatrixOptions): Matrix {
   if (data instanceof Float32Array || data instanceof Float64Array) {
     if (options.dtype !== undefined && checkDType(options.dtype) !== dtypeOf(data)) {
       throw typeError('options.dtype', `'${dtypeOf(data)}' (the type of data) or undefined`, options.dtype);

@@ -3,6 +3,22 @@
 import * as path from 'node:path';
 
 export type FloatArray = Float32Array | Float64Array;
+/** Device memory owned by the addon (an opaque External); freed by deviceFree or when collected. */
+export type DeviceHandle = { readonly __betanmfDeviceArray: unique symbol };
+/** What the native kernels take for a matrix: its typed array, or its device memory. */
+export type NativeArray = FloatArray | DeviceHandle;
+
+export interface CudaInfo {
+  compiled: boolean;
+  available: boolean;
+  reason?: string;
+  name?: string;
+  memoryBytes?: number;
+  computeCapability?: string;
+  driverVersion?: number;
+  runtimeVersion?: number;
+  cublas?: string;
+}
 
 export interface NativeConfig {
   numThreads: number;
@@ -13,30 +29,35 @@ export interface NativeConfig {
   cpuFeatures?: { avx2: boolean; fma: boolean; avx512f: boolean };
 }
 
-type Out = FloatArray | null;
+type Out = NativeArray | null;
 
 export interface NativeAddon {
-  hParts(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+  hParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
-  wParts(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+  wParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
-  muUpdateH(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
-    beta: number, eps: number, Hout: FloatArray, pos: FloatArray, neg: FloatArray): undefined | Promise<void>;
-  betaDivergence(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number,
+  muUpdateH(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
+    beta: number, eps: number, Hout: NativeArray, pos: NativeArray, neg: NativeArray): undefined | Promise<void>;
+  betaDivergence(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, vFloor: number): number | Promise<number>;
-  epoch(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number, beta: number,
+  epoch(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
     solver: number, batchSize: number, firstBatch: number, endBatch: number, order: Uint32Array | null, eps: number,
-    gamma: number, forget: number, vFloor: number, updateH: boolean, updateW: boolean, gradPos: FloatArray,
-    gradNeg: FloatArray): undefined | Promise<void>;
-  muUpdate(async: boolean, factor: FloatArray, pos: FloatArray, neg: FloatArray, eps: number,
-    out: FloatArray): undefined | Promise<void>;
-  updateGrad(async: boolean, grad: FloatArray, oldPart: FloatArray, newPart: FloatArray, unused: number,
-    out: FloatArray): undefined | Promise<void>;
+    gamma: number, forget: number, vFloor: number, updateH: boolean, updateW: boolean, gradPos: NativeArray,
+    gradNeg: NativeArray): undefined | Promise<void>;
+  muUpdate(async: boolean, factor: NativeArray, pos: NativeArray, neg: NativeArray, eps: number,
+    out: NativeArray): undefined | Promise<void>;
+  updateGrad(async: boolean, grad: NativeArray, oldPart: NativeArray, newPart: NativeArray, unused: number,
+    out: NativeArray): undefined | Promise<void>;
   gemm(async: boolean, A: FloatArray, B: FloatArray, C: FloatArray, m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number): undefined | Promise<void>;
-  gemmFloor(async: boolean, X: FloatArray, W: FloatArray, H: FloatArray, N: number, F: number, K: number, beta: number,
-    hPos: FloatArray, hNeg: FloatArray, wPos: FloatArray, wNeg: FloatArray): undefined | Promise<void>;
+  gemmFloor(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
+    hPos: NativeArray, hNeg: NativeArray, wPos: NativeArray, wNeg: NativeArray): undefined | Promise<void>;
   config(): NativeConfig;
+  cudaInfo(): CudaInfo;
+  deviceAlloc(float32: boolean, length: number): DeviceHandle;
+  deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
+  deviceDownload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
+  deviceFree(handle: DeviceHandle): void;
   setNumThreads(n: number): number;
 }
 

@@ -1,7 +1,7 @@
 // Argument checks, done once at the edge before any native work starts: TypeError for a
 // wrong kind of value, RangeError for a wrong shape or value.
 import { describe, rangeError, typeError } from './errors';
-import { allocate, Matrix, type DType } from './matrix';
+import { Matrix, zeros, type Device, type DType } from './matrix';
 
 export function checkMatrix(name: string, value: unknown): Matrix {
   if (!(value instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', value);
@@ -40,6 +40,14 @@ export interface Factors {
   F: number;
   K: number;
   dtype: DType;
+  device: Device;
+}
+
+/** Operands of one call must live on one device (an Error otherwise: move them with to()). */
+export function checkSameDevice(name: string, m: Matrix, ref: Matrix, refName: string): void {
+  if (m.device !== ref.device) {
+    throw new Error(`${name}: expected a matrix on ${ref.device} like ${refName}, received one on ${m.device} (move it with .to('${ref.device}'))`);
+  }
 }
 
 export function checkFactors(X: unknown, W: unknown, H: unknown): Factors {
@@ -48,10 +56,12 @@ export function checkFactors(X: unknown, W: unknown, H: unknown): Factors {
   const h = checkMatrix('H', H);
   checkDType('W', w, x.dtype, 'X');
   checkDType('H', h, x.dtype, 'X');
+  checkSameDevice('W', w, x, 'X');
+  checkSameDevice('H', h, x, 'X');
   const N = x.rows, F = x.cols, K = h.cols;
   if (h.rows !== N) throw rangeError('H', `${N} rows (N = X.rows)`, `${h.rows}×${h.cols}`);
   checkShape('W', w, F, K, 'F×K with F = X.cols and K = H.cols');
-  return { X: x, W: w, H: h, N, F, K, dtype: x.dtype };
+  return { X: x, W: w, H: h, N, F, K, dtype: x.dtype, device: x.device };
 }
 
 export function checkOptions(options: unknown): Record<string, unknown> {
@@ -62,12 +72,14 @@ export function checkOptions(options: unknown): Record<string, unknown> {
   return options as Record<string, unknown>;
 }
 
-/** An optional output matrix: the given one after checks, or a new one of zeros. */
-export function outputMatrix(name: string, value: unknown, rows: number, cols: number, dtype: DType, why: string): Matrix {
-  if (value === undefined) return new Matrix(allocate(dtype, rows * cols), rows, cols);
+/** An optional output matrix: the given one after checks, or a new one of zeros on `device`. */
+export function outputMatrix(name: string, value: unknown, rows: number, cols: number, dtype: DType, why: string,
+  device: Device = 'cpu'): Matrix {
+  if (value === undefined) return zeros(rows, cols, dtype, device);
   const m = checkMatrix(name, value);
   checkDType(name, m, dtype, 'the inputs');
   checkShape(name, m, rows, cols, why);
+  if (m.device !== device) throw new Error(`${name}: expected a matrix on ${device} like the inputs, received one on ${m.device}`);
   return m;
 }
 
@@ -81,6 +93,7 @@ export function outputGroup(value: unknown, keys: readonly string[]): Record<str
 }
 
 function overlap(a: Matrix, b: Matrix): boolean {
+  if (a.device !== 'cpu' || b.device !== 'cpu') return a === b;
   if (a.data.buffer !== b.data.buffer) return false;
   const a0 = a.data.byteOffset, a1 = a0 + a.data.byteLength;
   const b0 = b.data.byteOffset, b1 = b0 + b.data.byteLength;

@@ -1,8 +1,9 @@
 // `betanmf bench`: one full MU iteration (H then W, as the mu_batch solver runs it with one
-// batch) per β, timed next to the GEMM-only floor on the same shapes.
+// batch) per β, timed next to the GEMM-only floor on the same shapes, on the CPU or the GPU
+// (each timed call waits for the device, so the times are real).
 import { resolveDevice } from '../device';
 import { randomFactor } from '../init';
-import { allocate, type DType } from '../matrix';
+import { allocate, Matrix, type DType } from '../matrix';
 import { addon } from '../native';
 import { mmExponent } from '../betanmf';
 import { Random } from '../random';
@@ -11,7 +12,7 @@ import { syntheticSpectrogram } from '../synthetic';
 export interface BenchResult {
   beta: number;
   dtype: DType;
-  device: 'cpu';
+  device: 'cpu' | 'cuda';
   N: number;
   F: number;
   K: number;
@@ -45,22 +46,26 @@ function timeBoth(iters: number, a: () => void, b: () => void): [number, number]
 export function bench(shape: [number, number, number], betas: number[], dtype: DType, device: string | undefined, iters: number): BenchResult[] {
   const dev = resolveDevice(device, '--device');
   const [N, F, K] = shape;
-  const X = syntheticSpectrogram(N, F, { dtype, seed: 3 });
+  const X = syntheticSpectrogram(N, F, { dtype, seed: 3 }).to(dev);
   const rng = new Random(5);
   const results: BenchResult[] = [];
+  const on = (rows: number, cols: number, fill?: boolean) => {
+    const m = new Matrix(allocate(dtype, rows * cols), rows, cols);
+    if (fill) randomFactor(m.data, 1, K, rng);
+    return m.to(dev);
+  };
   for (const beta of betas) {
-    const W = allocate(dtype, F * K), H = allocate(dtype, N * K);
-    randomFactor(W, 1, K, rng);
-    randomFactor(H, 1, K, rng);
-    const gradPos = allocate(dtype, F * K), gradNeg = allocate(dtype, F * K);
-    const hPos = allocate(dtype, N * K), hNeg = allocate(dtype, N * K);
+    const W = on(F, K, true), H = on(N, K, true);
+    const gradPos = on(F, K), gradNeg = on(F, K), hPos = on(N, K), hNeg = on(N, K);
     const vFloor = beta < 2 ? 2 ** -23 : 0;
     const gamma = mmExponent(beta);
     const iteration = () =>
-      addon.epoch(false, X.data, W, H, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true, gradPos, gradNeg);
-    const floor = () => addon.gemmFloor(false, X.data, W, H, N, F, K, beta, hPos, hNeg, gradPos, gradNeg);
+      addon.epoch(false, X.native, W.native, H.native, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true,
+        gradPos.native, gradNeg.native);
+    const floor = () => addon.gemmFloor(false, X.native, W.native, H.native, N, F, K, beta, hPos.native, hNeg.native, gradPos.native, gradNeg.native);
     const [msPerIter, floorMs] = timeBoth(iters, iteration, floor);
     results.push({ beta, dtype, device: dev, N, F, K, msPerIter, floorMs });
+    for (const m of [W, H, gradPos, gradNeg, hPos, hNeg]) m.dispose();
   }
   return results;
 }

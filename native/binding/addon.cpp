@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 
+#include "binding/device.h"
 #include "binding/kernels.h"
 #include "cpu/parallel.h"
 
@@ -16,7 +17,11 @@ Napi::Value config(const Napi::CallbackInfo& info) {
   o.Set("openblasConfig", openblas_get_config());
   o.Set("openblasCore", openblas_get_corename());
   o.Set("openblasThreads", openblas_get_num_threads());
+#ifdef BETANMF_WITH_CUDA
+  o.Set("cudaCompiled", true);
+#else
   o.Set("cudaCompiled", false);
+#endif
 #if defined(__x86_64__) || defined(__i386__)
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("avx2", __builtin_cpu_supports("avx2") != 0);
@@ -40,6 +45,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // never oversubscribe the cores.
   openblas_set_num_threads(1);
   bnmf::binding::registerKernels(env, exports);
+  bnmf::binding::registerDevice(env, exports);
   exports.Set("config", Napi::Function::New(env, config, "config"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   return exports;

@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "binding/device.h"
+#include "core/backend.h"
 #include "core/matrix.h"
 
 namespace bnmf::binding {
@@ -20,6 +24,8 @@ struct ArrayArg {
   void* data = nullptr;
   std::size_t length = 0;  // elements
   DType dtype = DType::Float64;
+  bool device = false;  // device memory (a DeviceArray handle) rather than a typed array
+  std::shared_ptr<void> owner;  // keeps device memory allocated while a job uses it
 
   const char* begin() const { return static_cast<const char*>(data); }
   const char* end() const { return begin() + length * (dtype == DType::Float32 ? 4 : 8); }
@@ -32,6 +38,15 @@ inline ArrayArg arrayArg(const Napi::CallbackInfo& info, std::size_t i, const ch
   ArrayArg a;
   a.value = info[i];
   if (optional && (a.value.IsNull() || a.value.IsUndefined())) return a;
+  if (DeviceArray* d = deviceArrayOf(a.value)) {
+    if (!d->owner) throw Napi::Error::New(env, std::string(name) + ": the device matrix was disposed");
+    a.device = true;
+    a.data = d->data;
+    a.length = d->length;
+    a.dtype = d->float32 ? DType::Float32 : DType::Float64;
+    a.owner = d->owner;
+    return a;
+  }
   if (!a.value.IsTypedArray())
     throw Napi::TypeError::New(env, std::string(name) + ": expected a Float32Array or Float64Array");
   // napi_get_typedarray_info gives the first element's address for any backing store
@@ -77,28 +92,39 @@ Mat<T> matArg(Napi::Env env, const ArrayArg& a, Index rows, Index cols, const ch
   return Mat<T>(static_cast<T*>(a.data), rows, cols);
 }
 
-// A result matrix. When it shares memory with an input the work goes to a scratch copy and
-// is copied over at the end, so `out` may alias any input.
+// A result matrix. When it shares memory with an input the work goes to scratch memory of
+// the backend and is copied over at the end, so `out` may alias any input.
 template <typename T>
 class Output {
  public:
   Output() = default;
   Output(Mat<T> target, bool viaScratch) : target_(target), viaScratch_(viaScratch) {}
 
-  Mat<T> prepare() {  // on the worker thread
+  Mat<T> prepare(Backend<T>& be) {  // on the worker thread
     if (!viaScratch_ || target_.data == nullptr) return target_;
-    scratch_.assign(static_cast<std::size_t>(target_.size()), T(0));
-    return Mat<T>(scratch_.data(), target_.rows, target_.cols);
+    scratch_ = be.allocate(target_.size());
+    return Mat<T>(scratch_->data(), target_.rows, target_.cols);
   }
-  void commit() {
-    if (viaScratch_ && target_.data) std::copy(scratch_.begin(), scratch_.end(), target_.data);
+  void commit(Backend<T>& be) {
+    if (scratch_) be.copy(Mat<T>(scratch_->data(), target_.rows, target_.cols), target_);
   }
 
  private:
   Mat<T> target_;
   bool viaScratch_ = false;
-  std::vector<T> scratch_;
+  std::unique_ptr<Buffer<T>> scratch_;
 };
+
+// All operands of one call must live in the same place (the CPU or the device).
+inline bool sameDevice(Napi::Env env, std::initializer_list<const ArrayArg*> args) {
+  bool first = true, device = false;
+  for (const ArrayArg* a : args) {
+    if (!a->data && !a->device && a->length == 0 && (a->value.IsNull() || a->value.IsUndefined())) continue;
+    if (first) device = a->device, first = false;
+    else if (a->device != device) throw Napi::Error::New(env, "operands on different devices (move them with Matrix#to)");
+  }
+  return device;
+}
 
 // Whether an output must go through scratch memory: it overlaps an input, unless the kernel
 // is elementwise and the output is exactly that input (in-place is then safe).

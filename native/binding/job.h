@@ -22,10 +22,17 @@ class Job {
   void keep(std::initializer_list<Napi::Value> values) {
     for (const Napi::Value& v : values)
       if (v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+      else if (v.IsExternal()) externals_.push_back(Napi::Persistent(v));
+  }
+  // Keeps device memory allocated until the work has finished, even if it is disposed meanwhile.
+  void hold(std::shared_ptr<void> owner) {
+    if (owner) owners_.push_back(std::move(owner));
   }
 
  private:
   std::vector<Napi::ObjectReference> refs_;
+  std::vector<Napi::Reference<Napi::Value>> externals_;
+  std::vector<std::shared_ptr<void>> owners_;
 };
 
 // Runs the job now (sync) or returns a Promise for it (async). `what` names the public

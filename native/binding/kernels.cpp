@@ -28,7 +28,9 @@ struct FactorArgs {
     K = dimArg(info, first + 5, "K");
     beta = numberArg(info, first + 6, "beta");
     if (!std::isfinite(beta)) throw Napi::RangeError::New(info.Env(), "beta: expected a finite number");
+    device = sameDevice(info.Env(), {&X, &W, &H});
   }
+  bool device = false;
   std::vector<const ArrayArg*> inputs() const { return {&X, &W, &H}; }
   template <typename T>
   void views(Napi::Env env, CMat<T>& x, CMat<T>& w, CMat<T>& h) const {
@@ -39,6 +41,23 @@ struct FactorArgs {
 };
 
 bool asyncFlag(const Napi::CallbackInfo& info) { return info[0].ToBoolean().Value(); }
+
+// Runs body(backend) where the operands live (holding the device lock there) and waits for it.
+template <typename T, typename Fn>
+void onBackend(bool device, Fn&& body) {
+  DeviceLock lock(device);
+  Backend<T>& be = backendFor<T>(device);
+  body(be);
+  be.finish();
+}
+
+// Keeps the arrays' JS objects and any device memory behind them until the job ends.
+void keepArgs(Job& job, std::initializer_list<const ArrayArg*> args) {
+  for (const ArrayArg* a : args) {
+    job.keep({a->value});
+    job.hold(a->owner);
+  }
+}
 
 // Calls make<float>() or make<double>() after the dtype of `lead`.
 template <template <typename> class J, typename... A>
@@ -69,23 +88,26 @@ class PartsJob final : public Job {
     pos_ = outputArg<T>(env, pos, rows, a.K, "pos", a.inputs(), false);
     neg_ = outputArg<T>(env, neg, rows, a.K, "neg", a.inputs(), false);
     diff_ = outputArg<T>(env, diff, rows, a.K, "diff", a.inputs(), false);
-    keep({a.X.value, a.W.value, a.H.value, pos.value, neg.value, diff.value});
+    device_ = sameDevice(env, {&a.X, &pos, &neg, &diff}) || a.device;
+    keepArgs(*this, {&a.X, &a.W, &a.H, &pos, &neg, &diff});
   }
   void execute() override {
-    Parts<T> parts;
-    parts.pos = pos_.prepare();
-    parts.neg = neg_.prepare();
-    parts.diff = diff_.prepare();
-    auto& be = cpu::backend<T>();
-    if (forW_) be.wParts(X_, W_, H_, beta_, parts);
-    else be.hParts(X_, W_, H_, beta_, parts);
-    pos_.commit();
-    neg_.commit();
-    diff_.commit();
+    onBackend<T>(device_, [&](Backend<T>& be) {
+      Parts<T> parts;
+      parts.pos = pos_.prepare(be);
+      parts.neg = neg_.prepare(be);
+      parts.diff = diff_.prepare(be);
+      if (forW_) be.wParts(X_, W_, H_, beta_, parts);
+      else be.hParts(X_, W_, H_, beta_, parts);
+      pos_.commit(be);
+      neg_.commit(be);
+      diff_.commit(be);
+    });
   }
 
  private:
   bool forW_;
+  bool device_ = false;
   CMat<T> X_, W_, H_;
   Beta beta_;
   Output<T> pos_, neg_, diff_;
@@ -107,18 +129,22 @@ class MuUpdateHJob final : public Job {
     hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", hInputs, false);
     pos_ = outputArg<T>(env, pos, a.N, a.K, "out.pos", a.inputs(), false);
     neg_ = outputArg<T>(env, neg, a.N, a.K, "out.neg", a.inputs(), false);
-    keep({a.X.value, a.W.value, a.H.value, hOut.value, pos.value, neg.value});
+    device_ = sameDevice(env, {&a.X, &hOut, &pos, &neg}) || a.device;
+    keepArgs(*this, {&a.X, &a.W, &a.H, &hOut, &pos, &neg});
   }
   void execute() override {
-    Mat<T> pos = pos_.prepare(), neg = neg_.prepare();
-    Mat<T> h = hOut_.prepare();
-    muUpdateH(cpu::backend<T>(), X_, W_, H_, beta_, eps_, h, pos, neg);
-    pos_.commit();
-    neg_.commit();
-    hOut_.commit();
+    onBackend<T>(device_, [&](Backend<T>& be) {
+      Mat<T> pos = pos_.prepare(be), neg = neg_.prepare(be);
+      Mat<T> h = hOut_.prepare(be);
+      muUpdateH(be, X_, W_, H_, beta_, eps_, h, pos, neg);
+      pos_.commit(be);
+      neg_.commit(be);
+      hOut_.commit(be);
+    });
   }
 
  private:
+  bool device_ = false;
   CMat<T> X_, W_, H_;
   Beta beta_;
   T eps_ = 0;
@@ -133,9 +159,12 @@ class DivergenceJob final : public Job {
     a.views<T>(info.Env(), X_, W_, H_);
     beta_ = Beta::of(a.beta);
     vFloor_ = static_cast<T>(numberArg(info, 8, "vFloor"));
-    keep({a.X.value, a.W.value, a.H.value});
+    device_ = a.device;
+    keepArgs(*this, {&a.X, &a.W, &a.H});
   }
-  void execute() override { value_ = cpu::backend<T>().betaDivergence(X_, W_, H_, beta_, vFloor_); }
+  void execute() override {
+    onBackend<T>(device_, [&](Backend<T>& be) { value_ = be.betaDivergence(X_, W_, H_, beta_, vFloor_); });
+  }
   Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, value_); }
 
  private:
@@ -143,6 +172,7 @@ class DivergenceJob final : public Job {
   Beta beta_;
   T vFloor_ = 0;
   double value_ = 0;
+  bool device_ = false;
 };
 
 // The GEMMs of one MU iteration (H parts, then W parts) with the elementwise work left out:
@@ -162,15 +192,18 @@ class FloorJob final : public Job {
     w_.pos = matArg<T>(env, wp, a.F, a.K, "wPos");
     w_.neg = matArg<T>(env, wn, a.F, a.K, "wNeg");
     h_.gemmOnly = w_.gemmOnly = true;
-    keep({a.X.value, a.W.value, a.H.value, hp.value, hn.value, wp.value, wn.value});
+    device_ = sameDevice(env, {&a.X, &hp, &hn, &wp, &wn}) || a.device;
+    keepArgs(*this, {&a.X, &a.W, &a.H, &hp, &hn, &wp, &wn});
   }
   void execute() override {
-    auto& be = cpu::backend<T>();
-    be.hParts(X_, W_, H_, beta_, h_);
-    be.wParts(X_, W_, H_, beta_, w_);
+    onBackend<T>(device_, [&](Backend<T>& be) {
+      be.hParts(X_, W_, H_, beta_, h_);
+      be.wParts(X_, W_, H_, beta_, w_);
+    });
   }
 
  private:
+  bool device_ = false;
   CMat<T> X_, W_, H_;
   Beta beta_;
   Parts<T> h_, w_;
@@ -183,6 +216,7 @@ class GemmJob final : public Job {
   explicit GemmJob(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const ArrayArg a = arrayArg(info, 1, "A"), b = arrayArg(info, 2, "B"), c = arrayArg(info, 3, "C");
+    if (a.device || b.device || c.device) throw Napi::TypeError::New(env, "gemm: expected host typed arrays");
     const Index m = dimArg(info, 4, "m"), n = dimArg(info, 5, "n"), k = dimArg(info, 6, "k");
     transA_ = info[7].ToBoolean().Value();
     transB_ = info[8].ToBoolean().Value();
@@ -242,11 +276,16 @@ class EpochJob final : public Job {
     const ArrayArg gp = arrayArg(info, 19, "gradPos"), gn = arrayArg(info, 20, "gradNeg");
     gradPos_ = matArg<T>(env, gp, a.F, a.K, "gradPos");
     gradNeg_ = matArg<T>(env, gn, a.F, a.K, "gradNeg");
-    keep({a.X.value, a.W.value, a.H.value, order, gp.value, gn.value});
+    device_ = sameDevice(env, {&a.X, &gp, &gn}) || a.device;
+    keepArgs(*this, {&a.X, &a.W, &a.H, &gp, &gn});
+    keep({order});
   }
-  void execute() override { runEpochSlice(cpu::backend<T>(), X_, W_, H_, gradPos_, gradNeg_, spec_); }
+  void execute() override {
+    onBackend<T>(device_, [&](Backend<T>& be) { runEpochSlice(be, X_, W_, H_, gradPos_, gradNeg_, spec_); });
+  }
 
  private:
+  bool device_ = false;
   CMat<T> X_;
   Mat<T> W_, H_, gradPos_, gradNeg_;
   EpochSpec<T> spec_;
@@ -267,17 +306,20 @@ class ElementwiseJob final : public Job {
     b_ = matArg<T>(env, b, 1, n, names[1]);
     c_ = matArg<T>(env, c, 1, n, names[2]);
     out_ = outputArg<T>(env, out, 1, n, "out", {&a, &b, &c}, true);
-    keep({a.value, b.value, c.value, out.value});
+    device_ = sameDevice(env, {&a, &b, &c, &out});
+    keepArgs(*this, {&a, &b, &c, &out});
   }
   void execute() override {
-    Mat<T> o = out_.prepare();
-    auto& be = cpu::backend<T>();
-    if (isMu_) be.muUpdate(a_, b_, c_, eps_, 1.0, o);
-    else be.updateGrad(a_, b_, c_, o);
-    out_.commit();
+    onBackend<T>(device_, [&](Backend<T>& be) {
+      Mat<T> o = out_.prepare(be);
+      if (isMu_) be.muUpdate(a_, b_, c_, eps_, 1.0, o);
+      else be.updateGrad(a_, b_, c_, o);
+      out_.commit(be);
+    });
   }
 
  private:
+  bool device_ = false;
   bool isMu_;
   CMat<T> a_, b_, c_;
   T eps_ = 0;

@@ -61,6 +61,13 @@ class Backend {
   // Scratch memory for `count` elements, where this backend computes.
   virtual std::unique_ptr<Buffer<T>> allocate(Index count) = 0;
 
+  // dst = src (same shape, this backend's memory).
+  virtual void copy(CMat<T> src, Mat<T> dst) = 0;
+
+  // Waits until the work queued so far is done, and reports any failure in it (a device
+  // backend computes asynchronously; the CPU's work is done when its calls return).
+  virtual void finish() {}
+
   // out = grad − oldPart + newPart; out may be any of the inputs.
   virtual void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) = 0;
 };

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace bnmf {
 
@@ -25,7 +26,9 @@ struct Mat {
   bool empty() const { return data == nullptr; }
   // Rows [r0, r1) as a view.
   Mat rowBlock(Index r0, Index r1) const { return Mat(data + r0 * ld, r1 - r0, cols, ld); }
-  operator Mat<const T>() const { return Mat<const T>(data, rows, cols, ld); }
+  // A read-only view of a writable matrix (only declared for non-const T).
+  template <typename U = T, typename = std::enable_if_t<!std::is_const_v<U>>>
+  operator Mat<const U>() const { return Mat<const U>(data, rows, cols, ld); }
 };
 
 template <typename T>

@@ -289,6 +289,10 @@ class CpuBackend final : public Backend<T> {
 
   std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<PooledBuffer<T>>(count); }
 
+  void copy(CMat<T> src, Mat<T> dst) override {
+    for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(i));
+  }
+
   void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {
     forEachRange(out.size(), [&](Index i0, Index i1) {
       const T *g = grad.data, *a = oldPart.data, *b = newPart.data;

@@ -1,0 +1,348 @@
+// CUDA implementation of core/backend.h. Each elementwise kernel is a grid-stride loop over a
+// block of rows calling the same β functions (core/beta.h) as the CPU loops; GEMMs go to
+// cuBLAS (row-major C = op(A)·op(B) computed as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ);
+// reductions accumulate in double, per thread block, and are summed on the host in block
+// order (deterministic).
+#include "cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <initializer_list>
+#include <limits>
+#include <vector>
+
+#include "cuda/context.h"
+#include "cuda/cuda_check.h"
+
+namespace bnmf::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kMaxBlocks = 4096;
+
+int blocksFor(Index n) { return static_cast<int>(std::max<Index>(1, std::min<Index>((n + kThreads - 1) / kThreads, kMaxBlocks))); }
+
+// Rows per block so that a block×cols scratch matrix holds at most 16M elements.
+Index blockRows(Index rows, Index cols) { return std::max<Index>(1, std::min<Index>(rows, (Index(1) << 24) / std::max<Index>(cols, 1))); }
+
+#define GRID_STRIDE(i, n) for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += Index(gridDim.x) * blockDim.x)
+
+enum PartsMode { kDifference = 0, kBoth = 1, kNegOnly = 2 };
+
+// A holds V (rows×cols, dense); X is rows×cols with row stride ldx.
+template <typename T, typename Pow>
+__global__ void partsKernel(Pow pw, int mode, T lo, const T* X, Index ldx, T* A, T* B, Index rows, Index cols) {
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    const T x = X[i * ldx + j];
+    const T v = clipV(A[idx], lo);
+    if (mode == kDifference) {
+      A[idx] = gradientPart(pw, x, v);
+    } else if (mode == kBoth) {
+      T r, p;
+      muParts(pw, x, v, r, p);
+      A[idx] = r;
+      B[idx] = p;
+    } else {
+      A[idx] = pw(v) * x;
+    }
+  }
+}
+
+template <typename T, typename Pow>
+__global__ void divergenceKernel(Pow pw, double beta, T lo, const T* X, Index ldx, const T* V, Index rows, Index cols, double* partial) {
+  __shared__ double s[kThreads];
+  double acc = 0.0;
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    acc += divergenceTerm(pw, beta, double(X[i * ldx + j]), double(clipV(V[idx], lo)));
+  }
+  s[threadIdx.x] = acc;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (int(threadIdx.x) < w) s[threadIdx.x] += s[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = s[0];
+}
+
+template <typename T, typename Step>
+__global__ void muStepKernel(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+  GRID_STRIDE(i, count) o[i] = muStep(step, f[i], p[i], n[i], eps);
+}
+
+template <typename T>
+__global__ void sagKernel(const T* g, const T* a, const T* b, T* o, Index count) {
+  GRID_STRIDE(i, count) o[i] = sagStep(g[i], a[i], b[i]);
+}
+
+// out row r ← scale·row + keep·(out row r); keep = 0 overwrites.
+template <typename T>
+__global__ void broadcastRowKernel(const T* row, T scale, T keep, T* out, Index ld, Index rows, Index cols) {
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    T& o = out[i * ld + j];
+    o = scale * row[j] + (keep == T(0) ? T(0) : keep * o);
+  }
+}
+
+template <typename T>
+__global__ void scaleKernel(T* m, Index ld, Index rows, Index cols, T keep) {
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    T& o = m[i * ld + j];
+    o = keep == T(0) ? T(0) : keep * o;
+  }
+}
+
+// sums[j] = Σ_i A[i, j]: one thread per column (adjacent threads read adjacent columns).
+template <typename T>
+__global__ void columnSumsKernel(const T* A, Index ld, Index rows, Index cols, T* sums) {
+  GRID_STRIDE(j, cols) {
+    T s = T(0);
+    for (Index i = 0; i < rows; ++i) s += A[i * ld + j];
+    sums[j] = s;
+  }
+}
+
+template <typename T>
+__global__ void gatherKernel(const T* src, Index lds, const std::uint32_t* rows, T* dst, Index ldd, Index n, Index cols) {
+  GRID_STRIDE(idx, n * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    dst[i * ldd + j] = src[Index(rows[i]) * lds + j];
+  }
+}
+
+template <typename T>
+__global__ void scatterKernel(const T* src, Index lds, const std::uint32_t* rows, T* dst, Index ldd, Index n, Index cols) {
+  GRID_STRIDE(idx, n * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    dst[Index(rows[i]) * ldd + j] = src[i * lds + j];
+  }
+}
+
+template <typename T>
+__global__ void copyKernel(const T* src, Index lds, T* dst, Index ldd, Index rows, Index cols) {
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    dst[i * ldd + j] = src[i * lds + j];
+  }
+}
+
+template <typename T>
+class DeviceBuffer final : public Buffer<T> {
+ public:
+  explicit DeviceBuffer(Index n) : mem_(static_cast<std::size_t>(n) * sizeof(T)) {}
+  T* data() override { return static_cast<T*>(mem_.get()); }
+
+ private:
+  DeviceMemory mem_;
+};
+
+void launchCheck(const char* what) { check(cudaGetLastError(), what); }
+
+template <typename T>
+void scale(Mat<T> m, T keep, cudaStream_t s) {
+  if (m.size() == 0) return;
+  scaleKernel<T><<<blocksFor(m.size()), kThreads, 0, s>>>(m.data, m.ld, m.rows, m.cols, keep);
+  launchCheck("scaleKernel");
+}
+
+template <typename T>
+void gemm(Context& ctx, bool ta, bool tb, T alpha, CMat<T> A, CMat<T> B, T beta, Mat<T> C) {
+  const Index m = C.rows, n = C.cols, k = ta ? A.rows : A.cols;
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale(C, beta, ctx.stream());
+  const int opA = ta ? Cublas::T : Cublas::N, opB = tb ? Cublas::T : Cublas::N;
+  int status;
+  if constexpr (sizeof(T) == 4) {
+    status = ctx.api().sgemm(ctx.blas(), opB, opA, int(n), int(m), int(k), &alpha, B.data, int(B.ld), A.data, int(A.ld), &beta, C.data, int(C.ld));
+  } else {
+    status = ctx.api().dgemm(ctx.blas(), opB, opA, int(n), int(m), int(k), &alpha, B.data, int(B.ld), A.data, int(A.ld), &beta, C.data, int(C.ld));
+  }
+  checkCublas(status, sizeof(T) == 4 ? "cublasSgemm" : "cublasDgemm");
+}
+
+template <typename T>
+class CudaBackend final : public Backend<T> {
+ public:
+  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+    Context& ctx = Context::get();
+    const Index N = X.rows, F = X.cols, K = W.cols;
+    if (N == 0 || K == 0) return;
+    const bool diff = out.differenceOnly();
+    if (beta.kind == BetaKind::Two) {  // never forms V: H·(WᵀW) and X·W
+      DeviceBuffer<T> g(K * K);
+      Mat<T> G(g.data(), K, K);
+      gemm<T>(ctx, true, false, T(1), W, W, T(0), G);
+      Mat<T> neg = diff ? out.diff : out.neg;
+      gemm<T>(ctx, false, false, out.scale, X, W, out.keep, neg);
+      if (diff) gemm<T>(ctx, false, false, -out.scale, H, G, T(1), neg);
+      else gemm<T>(ctx, false, false, out.scale, H, G, out.keep, out.pos);
+      return;
+    }
+    const bool needPos = !diff && beta.kind != BetaKind::One;
+    const Index rb = blockRows(N, F);
+    DeviceBuffer<T> a(rb * F), b(needPos ? rb * F : 0), colSum(K);
+    if (!diff && beta.kind == BetaKind::One) columnSums(W, colSum.data(), ctx.stream());
+    for (Index r0 = 0; r0 < N; r0 += rb) {
+      const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
+      Mat<T> A(a.data(), n, F), B(b.data(), n, F);
+      gemm<T>(ctx, false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
+      if (out.gemmOnly) B = A;
+      else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), A, B, ctx.stream());
+      if (diff) {
+        gemm<T>(ctx, false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
+        continue;
+      }
+      gemm<T>(ctx, false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
+      if (needPos) gemm<T>(ctx, false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
+      else broadcast(colSum.data(), out.scale, out.keep, out.pos.rowBlock(r0, r1), ctx.stream());
+    }
+  }
+
+  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+    Context& ctx = Context::get();
+    const Index N = X.rows, F = X.cols, K = W.cols;
+    if (F == 0 || K == 0) return;
+    if (N == 0) {
+      const Mat<T> outs[3] = {out.pos, out.neg, out.diff};
+      for (const Mat<T>& m : outs)
+        if (!m.empty()) scale(m, out.keep, ctx.stream());
+      return;
+    }
+    const bool diff = out.differenceOnly();
+    if (beta.kind == BetaKind::Two) {  // W·(HᵀH) and Xᵀ·H
+      DeviceBuffer<T> g(K * K);
+      Mat<T> G(g.data(), K, K);
+      gemm<T>(ctx, true, false, T(1), H, H, T(0), G);
+      Mat<T> neg = diff ? out.diff : out.neg;
+      gemm<T>(ctx, true, false, out.scale, X, H, out.keep, neg);
+      if (diff) gemm<T>(ctx, false, false, -out.scale, W, G, T(1), neg);
+      else gemm<T>(ctx, false, false, out.scale, W, G, out.keep, out.pos);
+      return;
+    }
+    const bool needPos = !diff && beta.kind != BetaKind::One;
+    const Index rb = blockRows(N, F);
+    DeviceBuffer<T> a(rb * F), b(needPos ? rb * F : 0), colSum(K);
+    if (!diff && beta.kind == BetaKind::One) {
+      columnSums(H, colSum.data(), ctx.stream());
+      broadcast(colSum.data(), out.scale, out.keep, out.pos, ctx.stream());
+    }
+    Mat<T> target = diff ? out.diff : out.neg;
+    for (Index r0 = 0; r0 < N; r0 += rb) {
+      const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
+      const T keep = r0 == 0 ? out.keep : T(1);
+      Mat<T> A(a.data(), n, F), B(b.data(), n, F);
+      CMat<T> Hb = H.rowBlock(r0, r1);
+      gemm<T>(ctx, false, true, T(1), Hb, W, T(0), A);
+      if (out.gemmOnly) B = A;
+      else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), A, B, ctx.stream());
+      gemm<T>(ctx, true, false, out.scale, A, Hb, keep, target);
+      if (needPos) gemm<T>(ctx, true, false, out.scale, B, Hb, keep, out.pos);
+    }
+  }
+
+  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
+    Context& ctx = Context::get();
+    const Index N = X.rows, F = X.cols;
+    if (N == 0 || F == 0) return 0.0;
+    const Index rb = blockRows(N, F);
+    DeviceBuffer<T> a(rb * F);
+    const T lo = vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity();
+    std::vector<double> partial;
+    double total = 0.0;
+    DeviceMemory sums(sizeof(double) * kMaxBlocks);
+    for (Index r0 = 0; r0 < N; r0 += rb) {
+      const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
+      Mat<T> A(a.data(), n, F);
+      gemm<T>(ctx, false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
+      const int blocks = blocksFor(n * F);
+      withBetaPower(beta, [&](auto pw) {
+        divergenceKernel<T><<<blocks, kThreads, 0, ctx.stream()>>>(pw, beta.value, lo, X.row(r0), X.ld, A.data, n, F,
+                                                                    static_cast<double*>(sums.get()));
+      });
+      launchCheck("divergenceKernel");
+      partial.resize(blocks);
+      check(cudaMemcpyAsync(partial.data(), sums.get(), sizeof(double) * blocks, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+      ctx.synchronize();
+      for (double v : partial) total += v;
+    }
+    return total;
+  }
+
+  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
+    const Index n = out.size();
+    if (n == 0) return;
+    withStepExponent(gamma, [&](auto step) {
+      muStepKernel<T><<<blocksFor(n), kThreads, 0, Context::get().stream()>>>(step, factor.data, pos.data, neg.data, eps, out.data, n);
+    });
+    launchCheck("muStepKernel");
+  }
+
+  void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {
+    const Index n = out.size();
+    if (n == 0) return;
+    sagKernel<T><<<blocksFor(n), kThreads, 0, Context::get().stream()>>>(grad.data, oldPart.data, newPart.data, out.data, n);
+    launchCheck("sagKernel");
+  }
+
+  void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override { moveRows(src, rows, dst, true); }
+  void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override { moveRows(src, rows, dst, false); }
+
+  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<DeviceBuffer<T>>(count); }
+
+  void copy(CMat<T> src, Mat<T> dst) override {
+    if (src.size() == 0) return;
+    copyKernel<T><<<blocksFor(src.size()), kThreads, 0, Context::get().stream()>>>(src.data, src.ld, dst.data, dst.ld, src.rows, src.cols);
+    launchCheck("copyKernel");
+  }
+
+  void finish() override { Context::get().synchronize(); }
+
+ private:
+  static void elementwise(const Beta& beta, int mode, T vFloor, CMat<T> Xb, Mat<T> A, Mat<T> B, cudaStream_t s) {
+    const T lo = vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity();
+    withBetaPower(beta, [&](auto pw) {
+      partsKernel<T><<<blocksFor(A.size()), kThreads, 0, s>>>(pw, mode, lo, Xb.data, Xb.ld, A.data, B.data, A.rows, A.cols);
+    });
+    launchCheck("partsKernel");
+  }
+
+  static void columnSums(CMat<T> A, T* sums, cudaStream_t s) {
+    columnSumsKernel<T><<<blocksFor(A.cols), kThreads, 0, s>>>(A.data, A.ld, A.rows, A.cols, sums);
+    launchCheck("columnSumsKernel");
+  }
+
+  static void broadcast(const T* row, T scale, T keep, Mat<T> out, cudaStream_t s) {
+    if (out.size() == 0) return;
+    broadcastRowKernel<T><<<blocksFor(out.size()), kThreads, 0, s>>>(row, scale, keep, out.data, out.ld, out.rows, out.cols);
+    launchCheck("broadcastRowKernel");
+  }
+
+  // Row indices come from the host (the solver's shuffle); they are copied over first.
+  static void moveRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst, bool gather) {
+    const Index n = gather ? dst.rows : src.rows, cols = src.cols;
+    if (n == 0 || cols == 0) return;
+    Context& ctx = Context::get();
+    DeviceMemory idx(sizeof(std::uint32_t) * n);
+    check(cudaMemcpyAsync(idx.get(), rows, sizeof(std::uint32_t) * n, cudaMemcpyHostToDevice, ctx.stream()), "cudaMemcpyAsync");
+    auto* d = static_cast<const std::uint32_t*>(idx.get());
+    if (gather) gatherKernel<T><<<blocksFor(n * cols), kThreads, 0, ctx.stream()>>>(src.data, src.ld, d, dst.data, dst.ld, n, cols);
+    else scatterKernel<T><<<blocksFor(n * cols), kThreads, 0, ctx.stream()>>>(src.data, src.ld, d, dst.data, dst.ld, n, cols);
+    launchCheck(gather ? "gatherKernel" : "scatterKernel");
+  }
+};
+
+}  // namespace
+
+template <typename T>
+Backend<T>& backend() {
+  Context::get();  // throws when CUDA is unavailable
+  static CudaBackend<T> instance;
+  return instance;
+}
+
+template Backend<float>& backend<float>();
+template Backend<double>& backend<double>();
+
+}  // namespace bnmf::cuda
