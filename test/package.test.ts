@@ -1,6 +1,8 @@
 // The package as users load it: require and import by name (built dist/), the seed subpath.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as b from '../lib';
 import * as seed from '../lib/seed';
@@ -76,4 +78,46 @@ describe('betanmf/seed: the seed names over the same kernels', () => {
       assert.equal(seed.beta_div(X, W, H, beta), b.betaDivergence(X, W, H, beta));
     });
   }
+});
+
+describe('one portable binary', function () {
+  this.timeout(600000);
+
+  it('needs no shared OpenBLAS, CUDA runtime or cuBLAS library to load', () => {
+    const binary = path.join(root, 'build', 'Release', 'betanmf.node');
+    const deps = execFileSync('ldd', [binary], { encoding: 'utf8' });
+    assert.doesNotMatch(deps, /openblas|libblas|cudart|cublas|libcuda\.so/);
+    // And it loads with no library path at all.
+    const out = execFileSync(process.execPath, ['-e', `console.log(typeof require(${JSON.stringify(binary)}).hParts)`],
+      { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    assert.equal(out.trim(), 'function');
+  });
+
+  it('npm pack ships the compiled JS, the CLI, the native sources and the prebuilds folder', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
+    for (const f of ['dist/index.js', 'dist/seed.js', 'dist/cli/main.js', 'bin/betanmf.js', 'native/core/beta.h',
+      'native/cuda/cuda_backend.cu', 'CMakeLists.txt', 'scripts/install.js', 'prebuilds/README.md']) {
+      assert.ok(files.includes(f), `${f} missing from the package`);
+    }
+    assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('build/')), 'tests or build outputs in the package');
+  });
+
+  // Installs the packed tarball into a fresh folder (npm fetches the runtime dependencies).
+  // CI runs it after `npm run prebuilds`; elsewhere set BETANMF_PACK_TEST=1.
+  it('installs from the tarball and runs with the prebuilt binary', function () {
+    if (!process.env.BETANMF_PACK_TEST) this.skip();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-pack-'));
+    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
+    fs.writeFileSync(path.join(tmp, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}');
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: tmp, stdio: 'pipe' });
+    const out = execFileSync(process.execPath, ['-e', `
+      const b = require('betanmf');
+      const X = b.matrix([[1, 2], [3, 4]]), W = b.matrix([[1], [1]]), H = b.matrix([[1], [2]]);
+      console.log(JSON.stringify({ g: b.gradientH(X, W, H, 2).toArray(), native: require.resolve('betanmf/package.json') }));`],
+      { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    assert.deepEqual(JSON.parse(out).g, [[1], [3]]);
+    assert.ok(fs.existsSync(path.join(tmp, 'node_modules', 'betanmf', 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node')));
+    assert.ok(!fs.existsSync(path.join(tmp, 'node_modules', 'betanmf', 'build')), 'the install built from source instead of using the prebuild');
+  });
 });
