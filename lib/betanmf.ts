@@ -302,9 +302,11 @@ export class BetaNMF {
     const W0 = this.initialFactor('W', F, K, dtype);
     const H0 = this.initialFactor('H', N, K, dtype);
     if (!W0.given || !H0.given) this.initialise(X, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
-    // Everything the epochs touch lives on the device from here on (one upload of X, W, H).
+    // Everything the epochs touch lives on the device from here on (one upload of X, W, H),
+    // unless cacheRows bounds the rows of X (and H) resident there at once.
     const device = resolveDevice(o.device);
-    const Xd = X.to(device), W = W0.m.to(device), H = H0.m.to(device);
+    const cached = o.cacheRows > 0 && o.cacheRows < N;
+    const Xd = cached ? X : X.to(device), W = W0.m.to(device), H = cached ? H0.m : H0.m.to(device);
     this.W = W;
     this.H = H;
     this.gradPos = zeros(F, K, dtype, device);
@@ -313,16 +315,18 @@ export class BetaNMF {
     this.nIter = 0;
     const update = { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') };
     let seconds = 0;
-    let previous = (yield this.costStep(Xd, W, H)) as number;
+    const costOf = () => this.costStep(Xd, cached ? W.to('cpu') : W, H);
+    let previous = (yield costOf()) as number;
     this.history.push({ epoch: 0, cost: previous, seconds: 0 });
     for (let epoch = 1; epoch <= o.maxIter; epoch++) {
       const t0 = performance.now();
       const order = o.shuffle ? this.rng.permutation(N) : null;
-      yield* this.epochSteps(Xd, W, H, o.solver, o.batchSize, order, update, async);
+      if (cached) yield* this.cachedEpochSteps(X, W, H, order, update, async);
+      else yield* this.epochSteps(Xd, W, H, o.solver, o.batchSize, order, update, async);
       seconds += (performance.now() - t0) / 1000;
       this.nIter = epoch;
       const evaluate = epoch % o.costEvery === 0 || epoch === o.maxIter;
-      const cost = evaluate ? ((yield this.costStep(Xd, W, H)) as number) : undefined;
+      const cost = evaluate ? ((yield costOf()) as number) : undefined;
       this.history.push(cost === undefined ? { epoch, seconds } : { epoch, cost, seconds });
       if (run.onEpoch?.({ epoch, cost, seconds }) === false) break;
       if (cost !== undefined) {
@@ -331,7 +335,7 @@ export class BetaNMF {
       }
     }
     const last = this.history[this.history.length - 1];
-    if (last.cost === undefined) last.cost = (yield this.costStep(Xd, W, H)) as number;
+    if (last.cost === undefined) last.cost = (yield costOf()) as number;
     return this;
   }
 
@@ -409,9 +413,42 @@ export class BetaNMF {
     return this;
   }
 
-  /** The native calls of one epoch: all batches at once (sync), or slices of ~FLOPS_PER_CALL (async). */
+  /**
+   * One epoch with at most cacheRows rows of X (and H) resident where the model computes: the
+   * shuffled rows are cut into caches of whole batches; each cache's X and H rows travel there,
+   * its batches run, and its H rows travel back. W and the gradient state stay put.
+   */
+  private *cachedEpochSteps(X: Matrix, W: Matrix, H: Matrix, order: Uint32Array | null, update: { H: boolean; W: boolean },
+    async: boolean): Steps<void> {
+    const o = this.options;
+    const [N, F, K] = [X.rows, X.cols, W.cols];
+    const perCache = Math.max(o.batchSize, Math.floor(o.cacheRows / o.batchSize) * o.batchSize);
+    for (let c0 = 0; c0 < N; c0 += perCache) {
+      const c1 = Math.min(N, c0 + perCache), n = c1 - c0;
+      const Xc = new Matrix(allocate(X.dtype, n * F), n, F), Hc = new Matrix(allocate(H.dtype, n * K), n, K);
+      for (let i = 0; i < n; i++) {
+        const r = order ? order[c0 + i] : c0 + i;
+        Xc.data.set(X.data.subarray(r * F, (r + 1) * F), i * F);
+        Hc.data.set(H.data.subarray(r * K, (r + 1) * K), i * K);
+      }
+      const Xg = Xc.to(W.device), Hg = Hc.to(W.device);
+      yield* this.epochSteps(Xg, W, Hg, o.solver, o.batchSize, null, update, async, undefined, { starts: c0 === 0, ends: c1 === N });
+      const back = Hg.toTypedArray();
+      for (let i = 0; i < n; i++) {
+        const r = order ? order[c0 + i] : c0 + i;
+        H.data.set(back.subarray(i * K, (i + 1) * K), r * K);
+      }
+      if (Xg !== Xc) [Xg, Hg].forEach((m) => m.dispose());
+    }
+  }
+
+  /**
+   * The native calls of one epoch: all batches at once (sync), or slices of ~FLOPS_PER_CALL
+   * (async). `span` says whether X's first batch opens the epoch and its last closes it (not
+   * so for the caches of cachedEpochSteps).
+   */
   private *epochSteps(X: Matrix, W: Matrix, H: Matrix, solver: Solver, batchSize: number, order: Uint32Array | null,
-    update: { H: boolean; W: boolean }, async: boolean, state?: Matrix): Steps<void> {
+    update: { H: boolean; W: boolean }, async: boolean, state?: Matrix, span = { starts: true, ends: true }): Steps<void> {
     const o = this.options;
     const [N, F, K] = [X.rows, X.cols, W.cols];
     const nBatches = Math.ceil(N / batchSize);
@@ -425,20 +462,22 @@ export class BetaNMF {
     // On the CPU: the factors at the start of the epoch, restored if the solver diverges in it,
     // and the scale rebalancing after every call. On a device only W is checked, once an epoch
     // (downloading H every call would cost more than the epoch).
+    // (Not for a cache: H's other rows would not be rescaled with it.)
     const host = W.device === 'cpu';
-    const saved = host && update.H && update.W ? [W.data.slice(), H.data.slice(), gp.data.slice(), gn.data.slice()] : undefined;
+    const whole = span.starts && span.ends;
+    const saved = host && whole && update.H && update.W ? [W.data.slice(), H.data.slice(), gp.data.slice(), gn.data.slice()] : undefined;
     for (let b0 = 0; b0 < nBatches; b0 += slice) {
       const b1 = Math.min(nBatches, b0 + slice);
       yield {
         run: (a) => addon.epoch(a, X.native, W.native, H.native, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
-          o.eps, gamma, forget, vFloor, update.H, update.W, gp.native, gn.native),
+          o.eps, gamma, forget, vFloor, update.H, update.W, gp.native, gn.native, span.starts, span.ends && b1 === nBatches),
       };
       if (saved && !rebalance(W, H, [gp.data, gn.data])) {
         [W.data, H.data, gp.data, gn.data].forEach((d, i) => d.set(saved[i]));
         throw diverged(solver, true);
       }
     }
-    if (!host && update.W && !W.toTypedArray().every(Number.isFinite)) throw diverged(solver, false);
+    if ((!host || !whole) && span.ends && update.W && !W.toTypedArray().every(Number.isFinite)) throw diverged(solver, false);
   }
 
   private costStep(X: Matrix, W: Matrix, H: Matrix): Step {

@@ -43,7 +43,7 @@ export interface NativeAddon {
   epoch(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
     solver: number, batchSize: number, firstBatch: number, endBatch: number, order: Uint32Array | null, eps: number,
     gamma: number, forget: number, vFloor: number, updateH: boolean, updateW: boolean, gradPos: NativeArray,
-    gradNeg: NativeArray): undefined | Promise<void>;
+    gradNeg: NativeArray, startsEpoch: boolean, endsEpoch: boolean): undefined | Promise<void>;
   muUpdate(async: boolean, factor: NativeArray, pos: NativeArray, neg: NativeArray, eps: number,
     out: NativeArray): undefined | Promise<void>;
   updateGrad(async: boolean, grad: NativeArray, oldPart: NativeArray, newPart: NativeArray, unused: number,

@@ -51,7 +51,7 @@ async function main() {
     () => addon.hParts(false, new Float64Array(4), new Float64Array(4), new Float64Array(4), 2, 3, 2, 1, null, null, null),
     () => addon.muUpdate(false, new Float32Array(3), new Float32Array(2), new Float32Array(3), 0, new Float32Array(3)),
     () => addon.epoch(false, new Float64Array(6), new Float64Array(6), new Float64Array(4), 2, 3, 2, 1, 0, 1, 0, 2,
-      new Uint32Array([0, 5]), 0, 1, 1, 0, true, true, new Float64Array(6), new Float64Array(6)),
+      new Uint32Array([0, 5]), 0, 1, 1, 0, true, true, new Float64Array(6), new Float64Array(6), true, true),
   ]) {
     try { bad(); throw new Error('expected an exception'); } catch (e) { if (e.message === 'expected an exception') throw e; }
   }

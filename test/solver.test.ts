@@ -192,6 +192,17 @@ describe('BetaNMF behaviour', () => {
     for (const f of [m.W!, m.H!]) assert.ok(f.data.every((v) => Number.isFinite(v) && v >= 0));
   });
 
+  for (const solver of ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'] as const) {
+    it(`cacheRows: ${solver} over caches of rows gives the same result as with all rows resident`, async () => {
+      const opts = { nComponents: K, beta: 1.5, solver, sagMemory: 2, batchSize: 16, maxIter: 4, tol: 0, seed: 12 };
+      const all = new b.BetaNMF(opts).fitSync(X);
+      const cached = await new b.BetaNMF({ ...opts, cacheRows: 40 }).fit(X); // 40 → caches of 32 rows (2 batches)
+      assert.ok(relError(cached.W!, all.W!.toArray()) < 1e-12, `W: ${relError(cached.W!, all.W!.toArray())}`);
+      assert.ok(relError(cached.H!, all.H!.toArray()) < 1e-12);
+      assert.ok(Math.abs(cached.cost! - all.cost!) <= 1e-12 * all.cost!);
+    });
+  }
+
   it('a second fit while one runs is refused', async () => {
     const m = new b.BetaNMF({ nComponents: K, maxIter: 3 });
     const first = m.fit(X);

@@ -61,7 +61,7 @@ export function bench(shape: [number, number, number], betas: number[], dtype: D
     const gamma = mmExponent(beta);
     const iteration = () =>
       addon.epoch(false, X.native, W.native, H.native, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true,
-        gradPos.native, gradNeg.native);
+        gradPos.native, gradNeg.native, true, true);
     const floor = () => addon.gemmFloor(false, X.native, W.native, H.native, N, F, K, beta, hPos.native, hNeg.native, gradPos.native, gradNeg.native);
     const [msPerIter, floorMs] = timeBoth(iters, iteration, floor);
     results.push({ beta, dtype, device: dev, N, F, K, msPerIter, floorMs });

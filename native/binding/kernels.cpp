@@ -274,6 +274,8 @@ class EpochJob final : public Job {
     spec_.updateH = info[17].ToBoolean().Value();
     spec_.updateW = info[18].ToBoolean().Value();
     const ArrayArg gp = arrayArg(info, 19, "gradPos"), gn = arrayArg(info, 20, "gradNeg");
+    spec_.startsEpoch = info[21].ToBoolean().Value();
+    spec_.endsEpoch = info[22].ToBoolean().Value();
     gradPos_ = matArg<T>(env, gp, a.F, a.K, "gradPos");
     gradNeg_ = matArg<T>(env, gn, a.F, a.K, "gradNeg");
     device_ = sameDevice(env, {&a.X, &gp, &gn}) || a.device;

@@ -1,7 +1,9 @@
 // One slice of an epoch of the original package's mini-batch solvers, over any backend.
 // Rows are cut into batches of `batchSize` (in the order given by `order`, else row order);
 // batches [firstBatch, endBatch) are processed, and the end-of-epoch W update happens when
-// the slice reaches the last batch. For each batch:
+// the slice reaches the last batch. When X is only part of the epoch's rows (cacheRows: the
+// rows resident on the device at once), startsEpoch / endsEpoch say whether its first batch
+// opens the epoch and whether its last one closes it. For each batch:
 //   every solver   H_b ← H_b ⊙ (neg_H / (pos_H + eps))^γ on that batch
 //   mu_batch       W parts summed over the epoch's batches; W updated once at the end
 //                  (exactly full-batch MU, computed batch by batch)
@@ -32,6 +34,8 @@ struct EpochSpec {
   Index batchSize = 100;
   Index firstBatch = 0;
   Index endBatch = 0;                  // exclusive
+  bool startsEpoch = true;              // batch 0 of X is the epoch's first
+  bool endsEpoch = true;                // the last batch of X is the epoch's last
   const std::uint32_t* order = nullptr;  // row permutation (N entries) or null
 };
 
@@ -78,16 +82,16 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
     wp.neg = gradNeg;
     wp.vFloor = s.vFloor;
     if (s.solver == SolverKind::MuBatch) {
-      wp.keep = b == 0 ? T(0) : T(1);  // the epoch's sum starts afresh
+      wp.keep = b == 0 && s.startsEpoch ? T(0) : T(1);  // the epoch's sum starts afresh
       be.wParts(Xb, W, Hb, s.beta, wp);
-    } else if (perBatchW || (firstBatchW && b == 0)) {
+    } else if (perBatchW || (firstBatchW && b == 0 && s.startsEpoch)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);
       if (perBatchW) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
     }
   }
-  const bool epochEnds = s.endBatch >= nBatches;
+  const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;
   if (s.updateW && epochEnds && !perBatchW && N > 0) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
 }
 
