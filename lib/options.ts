@@ -54,7 +54,7 @@ export interface BetaNMFOptions {
   device?: 'auto' | 'cpu' | 'cuda';
   /** Computation dtype. Default: the dtype of X (X is converted when it differs). */
   dtype?: DType;
-  /** Rows of X resident on the device at once (a multiple of batchSize; 0 = all). The CPU keeps all of X. Default 0. */
+  /** Rows of X (and H) resident where the model computes at once, rounded down to whole batches (0 = all); each epoch the rows travel there cache by cache. Default 0. */
   cacheRows?: number;
   /** Aborts fit/transform/partialFit: they reject with an AbortError, keeping the last consistent W and H. */
   signal?: AbortSignal;
