@@ -2,6 +2,7 @@
  * betanmf: nonnegative matrix factorisation with the β-divergence and multiplicative updates,
  * on a native OpenBLAS core. Shapes follow the seed: X ≈ H·Wᵀ with X N×F, W F×K, H N×K.
  */
+import { describe, rangeError, typeError } from './errors';
 import { addon } from './native';
 
 export { Matrix, matrix, zeros, isMatrix, type DType, type Device, type MatrixOptions } from './matrix';
@@ -10,12 +11,13 @@ export {
   gradientW, gradientWAsync, gradientWMu, gradientWMuAsync,
   muUpdateH, muUpdateHAsync, muUpdate, muUpdateAsync,
   updateGradW, updateGradWAsync, betaDivergence, betaDivergenceAsync,
-  type Parts, type OutOption, type MuUpdateHResult, type FloatArray,
+  type Parts, type OutOption, type MuUpdateHResult,
 } from './kernels';
+export type { FloatArray } from './native';
 
 export { BetaNMF, AbortError, mmExponent, type HistoryEntry, type RunOptions, type TransformOptions, type SavedModel } from './betanmf';
 export { type BetaNMFOptions, type EpochInfo, type Solver, type BetaName } from './options';
-export { devices, type DeviceInfo } from './device';
+export { devices, type DeviceInfo, type DeviceRequest } from './device';
 export { syntheticSpectrogram, type SpectrogramOptions } from './synthetic';
 
 /** How the native core is set up: its threads and the OpenBLAS build it carries. */
@@ -34,9 +36,7 @@ export function nativeConfig(): {
  * variable, else the number of cores); 0 restores the default. Returns the setting in force.
  */
 export function setNumThreads(threads: number): number {
-  if (typeof threads !== 'number') throw new TypeError(`threads: expected a number, received ${typeof threads}`);
-  if (!Number.isInteger(threads) || threads < 0 || threads > 1024) {
-    throw new RangeError(`threads: expected an integer in [0, 1024], received ${threads}`);
-  }
+  if (typeof threads !== 'number') throw typeError('threads', 'a number', threads);
+  if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw rangeError('threads', 'an integer in [0, 1024]', describe(threads));
   return addon.setNumThreads(threads);
 }

@@ -1,7 +1,7 @@
 // The seed's update kernels (X N×F, W F×K, H N×K, V = H·Wᵀ), each in a sync form and an
 // Async form that runs on a worker thread. Every kernel returns new matrices unless
 // `options.out` names where to write (which may be one of the inputs: in-place updates).
-import { addon, type FloatArray } from './native';
+import { addon } from './native';
 import { typeError } from './errors';
 import { Matrix } from './matrix';
 import {
@@ -227,4 +227,3 @@ export function betaDivergenceAsync(X: Matrix, W: Matrix, H: Matrix, beta: numbe
   return runAsync(() => prepareBetaDivergence(X, W, H, beta));
 }
 
-export type { FloatArray };
