@@ -6,7 +6,7 @@ import { resolveDevice } from './device';
 import { describe, rangeError, typeError } from './errors';
 import { mean, nndsvd, randomFactor } from './init';
 import { allocate, Matrix, zeros, type DType } from './matrix';
-import { addon, type FloatArray } from './native';
+import { addon } from './native';
 import { checkMatrix } from './validate';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
@@ -64,42 +64,8 @@ const FLOPS_PER_CALL = 5e8;
 /** H-only iterations that fit a new chunk's activations before partialFit updates W. */
 const PARTIAL_FIT_H_ITERATIONS = 30;
 
-/** Column scales of W and H further apart than this are rebalanced (see rebalance). */
-const MAX_SCALE_RATIO = 1e6;
 /** Batches per native call of a sync fit, so scale drift is caught between calls. */
 const MAX_BATCHES_PER_CALL = 32;
-
-/**
- * X ≈ H·Wᵀ does not change when column k of W is divided by c and column k of H multiplied
- * by c, and neither do the multiplicative updates (both parts of a ratio scale alike; the
- * W-gradient sums and averages are linear in H's columns, so they are scaled too). The
- * stochastic solvers can drift along this direction until W or H overflows; this pulls the
- * columns back to equal scale whenever they are more than MAX_SCALE_RATIO apart. For
- * well-scaled runs it never triggers, so it does not alter them.
- */
-function rebalance(W: Matrix, H: Matrix, sums: FloatArray[]): boolean {
-  const K = W.cols;
-  const wMax = new Float64Array(K), hMax = new Float64Array(K);
-  for (let i = 0; i < W.data.length; i++) wMax[i % K] = Math.max(wMax[i % K], W.data[i]);
-  for (let i = 0; i < H.data.length; i++) hMax[i % K] = Math.max(hMax[i % K], H.data[i]);
-  // Math.max propagates NaN, so a non-finite maximum means a non-finite entry somewhere.
-  if (!wMax.every(Number.isFinite) || !hMax.every(Number.isFinite)) return false;
-  const c = new Float64Array(K).fill(1);
-  let any = false;
-  for (let k = 0; k < K; k++) {
-    if (!(wMax[k] > 0 && hMax[k] > 0)) continue;
-    const ratio = wMax[k] / hMax[k];
-    if (ratio > MAX_SCALE_RATIO || ratio < 1 / MAX_SCALE_RATIO) {
-      c[k] = Math.sqrt(ratio);
-      any = true;
-    }
-  }
-  if (!any) return true;
-  for (let i = 0; i < W.data.length; i++) W.data[i] /= c[i % K];
-  for (let i = 0; i < H.data.length; i++) H.data[i] *= c[i % K];
-  for (const s of sums) for (let i = 0; i < s.length; i++) s[i] *= c[i % K];
-  return true;
-}
 
 /**
  * Refuses, before allocating anything, a model whose factors and solver buffers (about
@@ -459,25 +425,25 @@ export class BetaNMF {
     const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
     const vFloor = o.beta < 2 ? V_FLOOR : 0;
     const gp = state ?? this.gradPos!, gn = state ?? this.gradNeg!;
-    // On the CPU: the factors at the start of the epoch, restored if the solver diverges in it,
-    // and the scale rebalancing after every call. On a device only W is checked, once an epoch
-    // (downloading H every call would cost more than the epoch).
-    // (Not for a cache: H's other rows would not be rescaled with it.)
-    const host = W.device === 'cpu';
-    const whole = span.starts && span.ends;
-    const saved = host && whole && update.H && update.W ? [W.data.slice(), H.data.slice(), gp.data.slice(), gn.data.slice()] : undefined;
+    // After every call, the scale guard (native rebalance: see core/solver.h); on the CPU the
+    // factors at the start of the epoch are kept too, and restored if the solver diverges in it.
+    // (Not for a cache of rows: H's other rows would not be rescaled with it; W is checked instead.)
+    const guard = span.starts && span.ends && update.H && update.W;
+    const saved = guard && W.device === 'cpu' ? [W.data.slice(), H.data.slice(), gp.data.slice(), gn.data.slice()] : undefined;
     for (let b0 = 0; b0 < nBatches; b0 += slice) {
       const b1 = Math.min(nBatches, b0 + slice);
       yield {
         run: (a) => addon.epoch(a, X.native, W.native, H.native, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
-          o.eps, gamma, forget, vFloor, update.H, update.W, gp.native, gn.native, span.starts, span.ends && b1 === nBatches),
+          o.eps, gamma, forget, vFloor, update.H, update.W, gp.native, gn.native, span.starts, span.ends),
       };
-      if (saved && !rebalance(W, H, [gp.data, gn.data])) {
-        [W.data, H.data, gp.data, gn.data].forEach((d, i) => d.set(saved[i]));
-        throw diverged(solver, true);
+      if (!guard) continue;
+      const finite = (yield { run: (a) => addon.rebalance(a, W.native, H.native, gp.native, gn.native, N, F, K) }) as boolean;
+      if (!finite) {
+        if (saved) [W.data, H.data, gp.data, gn.data].forEach((d, i) => d.set(saved[i]));
+        throw diverged(solver, saved !== undefined);
       }
     }
-    if ((!host || !whole) && span.ends && update.W && !W.toTypedArray().every(Number.isFinite)) throw diverged(solver, false);
+    if (!guard && span.ends && update.W && !W.toTypedArray().every(Number.isFinite)) throw diverged(solver, false);
   }
 
   private costStep(X: Matrix, W: Matrix, H: Matrix): Step {

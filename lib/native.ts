@@ -48,6 +48,8 @@ export interface NativeAddon {
     out: NativeArray): undefined | Promise<void>;
   updateGrad(async: boolean, grad: NativeArray, oldPart: NativeArray, newPart: NativeArray, unused: number,
     out: NativeArray): undefined | Promise<void>;
+  rebalance(async: boolean, W: NativeArray, H: NativeArray, gradPos: NativeArray, gradNeg: NativeArray, N: number, F: number,
+    K: number): boolean | Promise<boolean>;
   gemm(async: boolean, A: FloatArray, B: FloatArray, C: FloatArray, m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number): undefined | Promise<void>;
   gemmFloor(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,

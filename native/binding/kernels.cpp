@@ -209,6 +209,34 @@ class FloorJob final : public Job {
   Parts<T> h_, w_;
 };
 
+// The solver's scale guard (core/solver.h rebalance) on W, H and the W-gradient state;
+// resolves to false when W or H holds a non-finite value.
+template <typename T>
+class RebalanceJob final : public Job {
+ public:
+  explicit RebalanceJob(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const ArrayArg w = arrayArg(info, 1, "W"), h = arrayArg(info, 2, "H"), gp = arrayArg(info, 3, "gradPos"),
+                   gn = arrayArg(info, 4, "gradNeg");
+    const Index N = dimArg(info, 5, "N"), F = dimArg(info, 6, "F"), K = dimArg(info, 7, "K");
+    W_ = matArg<T>(env, w, F, K, "W");
+    H_ = matArg<T>(env, h, N, K, "H");
+    gp_ = matArg<T>(env, gp, F, K, "gradPos");
+    gn_ = matArg<T>(env, gn, F, K, "gradNeg");
+    device_ = sameDevice(env, {&w, &h, &gp, &gn});
+    keepArgs(*this, {&w, &h, &gp, &gn});
+  }
+  void execute() override {
+    onBackend<T>(device_, [&](Backend<T>& be) { finite_ = rebalance(be, W_, H_, gp_, gn_); });
+  }
+  Napi::Value result(Napi::Env env) override { return Napi::Boolean::New(env, finite_); }
+
+ private:
+  Mat<T> W_, H_, gp_, gn_;
+  bool device_ = false;
+  bool finite_ = true;
+};
+
 // C = alpha·op(A)·op(B) + beta·C on row-major arrays (used by the solver's initialisation).
 template <typename T>
 class GemmJob final : public Job {
@@ -355,6 +383,9 @@ Napi::Value betaDivergence(const Napi::CallbackInfo& info) {
 Napi::Value gemmFloor(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<FloorJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "bench");
 }
+Napi::Value rebalanceEntry(const Napi::CallbackInfo& info) {
+  return run(info.Env(), makeJob<RebalanceJob>(arrayArg(info, 1, "W"), info), asyncFlag(info), "BetaNMF.fit");
+}
 Napi::Value gemm(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<GemmJob>(arrayArg(info, 1, "A"), info), asyncFlag(info), "gemm");
 }
@@ -376,6 +407,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("muUpdateH", Napi::Function::New<guarded<muUpdateHEntry>>(env, "muUpdateH"));
   exports.Set("betaDivergence", Napi::Function::New<guarded<betaDivergence>>(env, "betaDivergence"));
   exports.Set("gemmFloor", Napi::Function::New<guarded<gemmFloor>>(env, "gemmFloor"));
+  exports.Set("rebalance", Napi::Function::New<guarded<rebalanceEntry>>(env, "rebalance"));
   exports.Set("gemm", Napi::Function::New<guarded<gemm>>(env, "gemm"));
   exports.Set("epoch", Napi::Function::New<guarded<epoch>>(env, "epoch"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));

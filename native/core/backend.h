@@ -61,6 +61,12 @@ class Backend {
   // Scratch memory for `count` elements, where this backend computes.
   virtual std::unique_ptr<Buffer<T>> allocate(Index count) = 0;
 
+  // out[j] = max over i of A[i, j] (host array of A.cols); false when A holds NaN or ±Inf.
+  virtual bool columnMax(CMat<T> A, double* out) = 0;
+
+  // Column j of A multiplied by factors[j] (host array), or divided by it.
+  virtual void scaleColumns(Mat<T> A, const T* factors, bool divide) = 0;
+
   // dst = src (same shape, this backend's memory).
   virtual void copy(CMat<T> src, Mat<T> dst) = 0;
 

@@ -13,7 +13,9 @@
 // variants and 1 for the plain stochastic ones; it lives in gradPos / gradNeg between calls.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "core/backend.h"
 
@@ -93,6 +95,38 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
   }
   const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;
   if (s.updateW && epochEnds && !perBatchW && N > 0) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+}
+
+// X ≈ H·Wᵀ does not change when column k of W is divided by c and column k of H multiplied by
+// c, and neither do the multiplicative updates (both parts of each ratio scale alike; the
+// W-gradient sums and averages are linear in H's columns, so they are scaled too). The
+// stochastic solvers can drift along this direction until W or H overflows; rebalance pulls
+// the columns back to equal scale whenever they are more than kMaxScaleRatio apart, which
+// never happens in a well-scaled run, so it does not alter those. Returns false when W or H
+// holds a non-finite value (the solver diverged).
+constexpr double kMaxScaleRatio = 1e6;
+
+template <typename T>
+bool rebalance(Backend<T>& be, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg) {
+  const Index K = W.cols;
+  std::vector<double> w(static_cast<std::size_t>(K)), h(static_cast<std::size_t>(K));
+  if (!be.columnMax(W, w.data()) || !be.columnMax(H, h.data())) return false;
+  std::vector<T> c(static_cast<std::size_t>(K), T(1));
+  bool any = false;
+  for (Index k = 0; k < K; ++k) {
+    if (!(w[k] > 0 && h[k] > 0)) continue;
+    const double ratio = w[k] / h[k];
+    if (ratio > kMaxScaleRatio || ratio < 1 / kMaxScaleRatio) {
+      c[k] = static_cast<T>(std::sqrt(ratio));
+      any = true;
+    }
+  }
+  if (!any) return true;
+  be.scaleColumns(W, c.data(), true);
+  be.scaleColumns(H, c.data(), false);
+  be.scaleColumns(gradPos, c.data(), false);
+  be.scaleColumns(gradNeg, c.data(), false);
+  return true;
 }
 
 }  // namespace bnmf

@@ -1,6 +1,7 @@
 #include "cpu/cpu_backend.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <vector>
@@ -288,6 +289,26 @@ class CpuBackend final : public Backend<T> {
   }
 
   std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<PooledBuffer<T>>(count); }
+
+  bool columnMax(CMat<T> A, double* out) override {
+    std::fill(out, out + A.cols, 0.0);
+    bool finite = true;
+    for (Index i = 0; i < A.rows; ++i) {
+      const T* a = A.row(i);
+      for (Index j = 0; j < A.cols; ++j) {
+        finite &= std::isfinite(a[j]);
+        out[j] = std::max(out[j], double(a[j]));
+      }
+    }
+    return finite;
+  }
+
+  void scaleColumns(Mat<T> A, const T* factors, bool divide) override {
+    for (Index i = 0; i < A.rows; ++i) {
+      T* a = A.row(i);
+      for (Index j = 0; j < A.cols; ++j) a[j] = divide ? a[j] / factors[j] : a[j] * factors[j];
+    }
+  }
 
   void copy(CMat<T> src, Mat<T> dst) override {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(i));

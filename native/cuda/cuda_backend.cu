@@ -128,6 +128,31 @@ __global__ void copyKernel(const T* src, Index lds, T* dst, Index ldd, Index row
   }
 }
 
+// out[j] = max_i A[i, j] in double; *nonFinite set when an entry is NaN or ±Inf.
+template <typename T>
+__global__ void columnMaxKernel(const T* A, Index ld, Index rows, Index cols, double* out, int* nonFinite) {
+  GRID_STRIDE(j, cols) {
+    double m = 0.0;
+    bool bad = false;
+    for (Index i = 0; i < rows; ++i) {
+      const double v = double(A[i * ld + j]);
+      bad |= !isfinite(v);
+      m = v > m ? v : m;
+    }
+    out[j] = m;
+    if (bad) *nonFinite = 1;
+  }
+}
+
+template <typename T>
+__global__ void scaleColumnsKernel(T* A, Index ld, Index rows, Index cols, const T* f, bool divide) {
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    T& a = A[i * ld + j];
+    a = divide ? a / f[j] : a * f[j];
+  }
+}
+
 template <typename T>
 class DeviceBuffer final : public Buffer<T> {
  public:
@@ -290,6 +315,33 @@ class CudaBackend final : public Backend<T> {
   void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override { moveRows(src, rows, dst, false); }
 
   std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<DeviceBuffer<T>>(count); }
+
+  bool columnMax(CMat<T> A, double* out) override {
+    Context& ctx = Context::get();
+    if (A.cols == 0) return true;
+    DeviceMemory mem(sizeof(double) * A.cols + sizeof(int));
+    auto* dOut = static_cast<double*>(mem.get());
+    auto* dFlag = reinterpret_cast<int*>(dOut + A.cols);
+    check(cudaMemsetAsync(dFlag, 0, sizeof(int), ctx.stream()), "cudaMemsetAsync");
+    columnMaxKernel<T><<<blocksFor(A.cols), kThreads, 0, ctx.stream()>>>(A.data, A.ld, A.rows, A.cols, dOut, dFlag);
+    launchCheck("columnMaxKernel");
+    int flag = 0;
+    check(cudaMemcpyAsync(out, dOut, sizeof(double) * A.cols, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    check(cudaMemcpyAsync(&flag, dFlag, sizeof(int), cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    ctx.synchronize();
+    return flag == 0;
+  }
+
+  void scaleColumns(Mat<T> A, const T* factors, bool divide) override {
+    if (A.size() == 0) return;
+    Context& ctx = Context::get();
+    DeviceMemory f(sizeof(T) * A.cols);
+    check(cudaMemcpyAsync(f.get(), factors, sizeof(T) * A.cols, cudaMemcpyHostToDevice, ctx.stream()), "cudaMemcpyAsync");
+    scaleColumnsKernel<T><<<blocksFor(A.size()), kThreads, 0, ctx.stream()>>>(A.data, A.ld, A.rows, A.cols,
+                                                                               static_cast<const T*>(f.get()), divide);
+    launchCheck("scaleColumnsKernel");
+    ctx.synchronize();  // the factors live on the host stack of the caller
+  }
 
   void copy(CMat<T> src, Mat<T> dst) override {
     if (src.size() == 0) return;
