@@ -99,7 +99,7 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
   writeNpy(path.join(f.out, 'W.npy'), model.W!);
   writeNpy(path.join(f.out, 'H.npy'), model.H!);
   const summary = {
-    components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: 'cpu',
+    components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: model.W!.device,
     dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds,
   };
   fs.writeFileSync(path.join(f.out, 'history.json'), JSON.stringify({ ...summary, input: path.resolve(input),
