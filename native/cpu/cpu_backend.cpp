@@ -28,6 +28,19 @@ Index blockRows(Index cols) {
   return std::clamp<Index>(target, 16, 512);
 }
 
+// Rows per block for a pass over `rows` rows: about cache-sized, and an equal number of blocks
+// for every thread (a mini-batch of 100–300 rows would otherwise leave a core idle or
+// unbalanced). Below ~96 rows a share is not worth it: each block packs W again.
+template <typename T>
+Index rowBlocks(Index rows, Index cols, double flops) {
+  const Index rb = blockRows<T>(cols);
+  const Index threads = flops < 1e6 ? 1 : maxThreads();
+  if (threads <= 1) return rb;
+  const Index perThread = std::max<Index>(1, (2 * rows + 3 * rb * threads - 1) / (3 * rb * threads));  // blocks ≤ 1.5·rb
+  const Index share = (rows + threads * perThread - 1) / (threads * perThread);
+  return share >= 96 ? share : rb;
+}
+
 // Threads worth using for `units` independent pieces of work totalling `flops`.
 int threadsFor(Index units, double flops) {
   if (flops < 1e6 || units < 2) return 1;
@@ -146,7 +159,7 @@ class CpuBackend final : public Backend<T> {
 
     const bool diff = out.differenceOnly();
     const bool needPos = !diff && beta.kind != BetaKind::One;
-    const Index rb = blockRows<T>(F);
+    const Index rb = rowBlocks<T>(N, F, 6.0 * N * F * K);
     const Index nBlocks = (N + rb - 1) / rb;
     const int parts = threadsFor(nBlocks, 6.0 * N * F * K);
 
@@ -238,7 +251,7 @@ class CpuBackend final : public Backend<T> {
   double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
-    const Index rb = blockRows<T>(F);
+    const Index rb = rowBlocks<T>(N, F, 2.0 * N * F * (W.cols + 10));
     const Index nBlocks = (N + rb - 1) / rb;
     const int parts = threadsFor(nBlocks, 2.0 * N * F * (W.cols + 10));
     Arena arena(parts * Arena::roundUp(rb * F * sizeof(T)) + Arena::roundUp(nBlocks * sizeof(double)));

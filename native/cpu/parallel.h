@@ -1,7 +1,5 @@
-// Runs fn(part) for part in [0, parts) on `parts` threads (the caller is one of them), with
-// denormals flushed, and rethrows the first exception after all have finished. Threads are created per call: the
-// kernels are long enough for that not to matter, and nothing outlives the call (no pool to
-// shut down when a worker_thread exits).
+// Parallel loops over a persistent pool of worker threads, and the denormal guard every kernel
+// thread runs under.
 #pragma once
 #include <exception>
 #include <thread>
@@ -33,6 +31,14 @@ class FlushDenormals {
 int maxThreads();
 void setMaxThreads(int n);
 
+// Runs part(p) for every p in [0, parts): the caller and the process's pool of worker
+// threads take parts from a shared counter. Returns false, running nothing, when the pool is
+// already serving another call (the caller then runs the parts itself).
+bool runOnPool(int parts, void (*part)(void*, int), void* context);
+
+// Runs fn(part) for part in [0, parts) on up to `parts` threads (the caller is one of them,
+// the others come from a persistent pool, so short calls do not pay for thread creation),
+// with denormals flushed, and rethrows the first exception after all parts have finished.
 template <typename Fn>
 void parallelFor(int parts, Fn&& fn) {
   if (parts <= 1) {
@@ -40,27 +46,22 @@ void parallelFor(int parts, Fn&& fn) {
     if (parts == 1) fn(0);
     return;
   }
-  std::vector<std::exception_ptr> errors(parts);
-  std::vector<std::thread> threads;
-  threads.reserve(parts - 1);
-  auto guarded = [&](int p) {
+  struct Context {
+    Fn* fn;
+    std::vector<std::exception_ptr> errors;
+  } ctx{&fn, std::vector<std::exception_ptr>(parts)};
+  auto part = [](void* c, int p) {
+    auto* x = static_cast<Context*>(c);
     try {
       FlushDenormals ftz;
-      fn(p);
+      (*x->fn)(p);
     } catch (...) {
-      errors[p] = std::current_exception();
+      x->errors[p] = std::current_exception();
     }
   };
-  for (int p = 1; p < parts; ++p) {
-    try {
-      threads.emplace_back(guarded, p);
-    } catch (...) {
-      guarded(p);  // no thread to be had: do that part here
-    }
-  }
-  guarded(0);
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
+  if (!runOnPool(parts, part, &ctx))
+    for (int p = 0; p < parts; ++p) part(&ctx, p);
+  for (auto& e : ctx.errors)
     if (e) std::rethrow_exception(e);
 }
 
