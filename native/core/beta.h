@@ -162,12 +162,6 @@ BNMF_HD T muStep(Step step, T f, T p, T n, T eps) {
   return f * step(n / (p + eps));
 }
 
-// γ(β) of Févotte & Idier (2011): 1/(2−β) for β < 1, 1 for 1 ≤ β ≤ 2, 1/(β−1) for β > 2.
-inline double mmExponent(double beta) {
-  if (beta < 1.0) return 1.0 / (2.0 - beta);
-  if (beta > 2.0) return 1.0 / (beta - 1.0);
-  return 1.0;
-}
 
 // The running SAG sum: grad − old + new.
 template <typename T>
