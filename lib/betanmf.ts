@@ -121,19 +121,16 @@ export function mmExponent(beta: number): number {
   return 1;
 }
 
-/** m on the CPU in `dtype` (m itself when it already is). */
-function hostAs(m: Matrix, dtype: DType): Matrix {
-  if (m.dtype === dtype && m.device === 'cpu') return m;
-  const data = allocate(dtype, m.rows * m.cols);
-  data.set(m.toTypedArray());
-  return new Matrix(data, m.rows, m.cols);
-}
-
 /** A copy of m on the CPU in `dtype`. */
 function copyAs(m: Matrix, dtype: DType): Matrix {
   const data = allocate(dtype, m.rows * m.cols);
   data.set(m.toTypedArray());
   return new Matrix(data, m.rows, m.cols);
+}
+
+/** m on the CPU in `dtype` (m itself when it already is). */
+function hostAs(m: Matrix, dtype: DType): Matrix {
+  return m.dtype === dtype && m.device === 'cpu' ? m : copyAs(m, dtype);
 }
 
 /** Checks that a factor or data matrix holds finite nonnegative numbers. */

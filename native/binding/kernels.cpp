@@ -88,7 +88,7 @@ class PartsJob final : public Job {
     pos_ = outputArg<T>(env, pos, rows, a.K, "pos", a.inputs(), false);
     neg_ = outputArg<T>(env, neg, rows, a.K, "neg", a.inputs(), false);
     diff_ = outputArg<T>(env, diff, rows, a.K, "diff", a.inputs(), false);
-    device_ = sameDevice(env, {&a.X, &pos, &neg, &diff}) || a.device;
+    device_ = sameDevice(env, {&a.X, &pos, &neg, &diff});
     keepArgs(*this, {&a.X, &a.W, &a.H, &pos, &neg, &diff});
   }
   void execute() override {
@@ -129,7 +129,7 @@ class MuUpdateHJob final : public Job {
     hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", hInputs, false);
     pos_ = outputArg<T>(env, pos, a.N, a.K, "out.pos", a.inputs(), false);
     neg_ = outputArg<T>(env, neg, a.N, a.K, "out.neg", a.inputs(), false);
-    device_ = sameDevice(env, {&a.X, &hOut, &pos, &neg}) || a.device;
+    device_ = sameDevice(env, {&a.X, &hOut, &pos, &neg});
     keepArgs(*this, {&a.X, &a.W, &a.H, &hOut, &pos, &neg});
   }
   void execute() override {
@@ -192,7 +192,7 @@ class FloorJob final : public Job {
     w_.pos = matArg<T>(env, wp, a.F, a.K, "wPos");
     w_.neg = matArg<T>(env, wn, a.F, a.K, "wNeg");
     h_.gemmOnly = w_.gemmOnly = true;
-    device_ = sameDevice(env, {&a.X, &hp, &hn, &wp, &wn}) || a.device;
+    device_ = sameDevice(env, {&a.X, &hp, &hn, &wp, &wn});
     keepArgs(*this, {&a.X, &a.W, &a.H, &hp, &hn, &wp, &wn});
   }
   void execute() override {
@@ -306,7 +306,7 @@ class EpochJob final : public Job {
     spec_.endsEpoch = info[22].ToBoolean().Value();
     gradPos_ = matArg<T>(env, gp, a.F, a.K, "gradPos");
     gradNeg_ = matArg<T>(env, gn, a.F, a.K, "gradNeg");
-    device_ = sameDevice(env, {&a.X, &gp, &gn}) || a.device;
+    device_ = sameDevice(env, {&a.X, &gp, &gn});
     keepArgs(*this, {&a.X, &a.W, &a.H, &gp, &gn});
     keep({order});
   }
