@@ -3,6 +3,7 @@
 // block and parallelise as suits its hardware; the arithmetic of each entry comes from
 // core/beta.h so every backend computes the same formulas.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -28,6 +29,13 @@ struct Parts {
   bool gemmOnly = false;
   bool differenceOnly() const { return !diff.empty(); }
 };
+
+// Backend buffers allocated and not yet freed, over all backends (tests check that fits,
+// transforms, aborts and errors bring it back to its baseline).
+inline std::atomic<long long>& liveBuffers() {
+  static std::atomic<long long> count{0};
+  return count;
+}
 
 // A backend-owned scratch array (host or device memory).
 template <typename T>
@@ -66,6 +74,9 @@ class Backend {
 
   // Column j of A multiplied by factors[j] (host array), or divided by it.
   virtual void scaleColumns(Mat<T> A, const T* factors, bool divide) = 0;
+
+  // m = 0 (whatever its memory held before).
+  virtual void zero(Mat<T> m) = 0;
 
   // dst = src (same shape, this backend's memory).
   virtual void copy(CMat<T> src, Mat<T> dst) = 0;
