@@ -1,5 +1,6 @@
 // Redis connections: one spelling of "where is Redis" (a URL or host/port options) for BullMQ
 // and for the epoch exchange, and a fast, one-line failure when it cannot be reached.
+import * as net from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** A redis:// URL, or ioredis-style options. */
@@ -49,6 +50,21 @@ export function redisClient(c: Connection): Redis {
 
 /** Resolves when Redis answers PING; otherwise rejects within ~timeoutMs with one line saying so. */
 export async function checkReachable(c: Connection, timeoutMs = 3000): Promise<void> {
+  // A plain TCP connect first: a refused or silent port fails at once, without ioredis's teardown delay.
+  const o = redisOptions(c);
+  await new Promise<void>((resolve, reject) => {
+    const sock = net.connect({ host: o.host ?? '127.0.0.1', port: o.port ?? 6379 });
+    const fail = (why: string) => {
+      sock.destroy();
+      reject(new Error(`cannot reach Redis at ${describeConnection(c)} (${why})`));
+    };
+    sock.setTimeout(timeoutMs, () => fail('timed out'));
+    sock.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve();
+    });
+  });
   const probe = new Redis({ ...redisOptions(c), lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0, enableOfflineQueue: false });
   let first: NodeJS.ErrnoException | undefined;
