@@ -19,10 +19,10 @@
 // equals the uninterrupted fit. (H-only iterations from the last W would give a different H.)
 import * as path from 'node:path';
 import { describe, rangeError } from '../errors';
-import { mmExponent } from '../betanmf';
+import { mmExponent, NativeFitHandle } from '../fit';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
-import { addon, type FloatArray } from '../native';
+import type { FloatArray } from '../native';
 import { resolveOptions, type ResolvedOptions } from '../options';
 import { Random } from '../random';
 import type { Exchange } from './exchange';
@@ -30,7 +30,6 @@ import { arrayOf, bytesOf } from './exchange';
 import type { FitSummary, JobFitOptions, JobProgress } from './jobs';
 import type { Storage } from './storage';
 
-const SOLVER_ID = { mu_batch: 0, asg_mu: 1, gsg_mu: 2, asag_mu: 3, gsag_mu: 4 } as const;
 /** As BetaNMF: V clipped at the float32 epsilon where β < 2. */
 const V_FLOOR = 2 ** -23;
 
@@ -271,12 +270,11 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   const n = r1 - r0, F = meta.F, K = meta.K, f32 = meta.dtype === 'float32';
   if (l.rows !== meta.N || l.cols !== F) throw new Error(`${d.input}: changed during the fit (${l.rows}×${l.cols}, was ${meta.N}×${F})`);
   const X = asDType(await storage.readRows(d.input, r0, r1), meta.dtype);
-  const solver = o.solver, id = SOLVER_ID[solver];
+  const solver = o.solver;
   const local = solver === 'asg_mu' || solver === 'asag_mu';
   const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
   const vFloor = o.beta < 2 ? V_FLOOR : 0;
   const forget = solver === 'asag_mu' ? 1 / (o.sagMemory + 1) : 1;
-  const nBatches = Math.max(1, Math.ceil(n / o.batchSize));
   // Resume from this shard's last checkpoint (epoch 0: the initial H the coordinator drew).
   const c = Number((await ex.redis.hget(ex.key('ckpt'), String(s))) ?? 0);
   const H = asDType(await storage.read(checkpointRef(d, s, c)), meta.dtype);
@@ -288,22 +286,37 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
     gn.set(a.subarray(F * K));
   }
   const getW = (e: number) => ex.waitFor(() => ex.getBuffer(`W:${e}`), signal).then((b) => arrayOf(b, f32));
-  for (let e = c; ; e++) {
-    if (costEpoch(e, o)) {
+  // The shard's native fit: its rows of X, its H and the W-gradient state live there.
+  const fit = new NativeFitHandle({
+    X: X.data, H: H.data, N: n, F, K, dtype: meta.dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps, gamma,
+    forget: local ? forget : 1, vFloor, updateH: true, updateW: true, shuffle: 'none', positive: false,
+  }, 'cpu');
+  try {
+    fit.fit.write('gradPos', gp);
+    fit.fit.write('gradNeg', gn);
+    for (let e = c; ; e++) {
+      if (costEpoch(e, o)) {
+        fit.fit.write('W', await getW(e));
+        const cost = (await fit.fit.cost(true)) as number;
+        await ex.hset(`cost:${e}`, s, String(cost));
+        if ((await ex.waitFor(() => ex.get(`decision:${e}`), signal)) === 'stop') break;
+      }
+      if (e > c && e % d.checkpointEvery === 0) await checkpoint(e);
       const W = await getW(e);
-      const cost = (await addon.betaDivergence(true, X.data, W, H.data, n, F, K, o.beta, vFloor)) as number;
-      await ex.hset(`cost:${e}`, s, String(cost));
-      if ((await ex.waitFor(() => ex.get(`decision:${e}`), signal)) === 'stop') break;
+      fit.fit.write('W', W);
+      // One epoch over this shard's rows with W from the coordinator: H updated batch by batch;
+      // the W parts summed (mu_batch), of the first batch (gsg/gsag, shard 0), or W stepped locally (asg/asag).
+      const starts = local || solver === 'mu_batch' || s === 0;
+      await fit.fit.run(true, { starts, ends: local });
+      if (local) fit.fit.read('W', W);
+      fit.fit.read('gradPos', gp);
+      fit.fit.read('gradNeg', gn);
+      const part = local ? bytesOf(W) : starts ? Buffer.concat([bytesOf(gp), bytesOf(gn)]) : Buffer.alloc(0);
+      await ex.hset(`parts:${e + 1}`, s, part);
     }
-    if (e > c && e % d.checkpointEvery === 0) await checkpoint(e);
-    const W = await getW(e);
-    // One epoch over this shard's rows with W from the coordinator: H updated batch by batch;
-    // the W parts summed (mu_batch), of the first batch (gsg/gsag, shard 0), or W stepped locally (asg/asag).
-    const starts = local || solver === 'mu_batch' || s === 0;
-    await addon.epoch(true, X.data, W, H.data, n, F, K, o.beta, id, o.batchSize, 0, nBatches, null, o.eps, gamma,
-      local ? forget : 1, vFloor, true, true, gp, gn, starts, local);
-    const part = local ? bytesOf(W) : starts ? Buffer.concat([bytesOf(gp), bytesOf(gn)]) : Buffer.alloc(0);
-    await ex.hset(`parts:${e + 1}`, s, part);
+    fit.fit.read('H', H.data);
+  } finally {
+    fit.dispose();
   }
   await storage.writeRows(tmpH(d), r0, H);
   await ex.hset('done', s, '1');
@@ -311,6 +324,7 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   async function checkpoint(e: number): Promise<void> {
     const prev = Number((await ex.redis.hget(ex.key('ckpt'), String(s))) ?? 0);
     if (prev >= e) return; // a replaying shard passes checkpoints it already has
+    fit.fit.read('H', H.data);
     await storage.write(checkpointRef(d, s, e), H);
     await ex.redis.multi().hset(ex.key('ckstate'), String(s), Buffer.concat([bytesOf(gp), bytesOf(gn)]))
       .hset(ex.key('ckpt'), String(s), String(e)).exec();
