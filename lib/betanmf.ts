@@ -178,6 +178,20 @@ export class BetaNMF {
     return this.exclusiveSync(() => runSync(this.partialFitSteps(X, run, false), run.signal, 'BetaNMF.partialFit'));
   }
 
+  /**
+   * Frees the model's factors and solver state now (device memory on CUDA, instead of when the
+   * collector gets to them). The options and history stay; fitting again works.
+   * `using model = new BetaNMF(…)` calls it at the end of the scope.
+   */
+  dispose(): void {
+    for (const m of [this.W, this.H, this.gradPos, this.gradNeg]) m?.dispose();
+    this.W = this.H = this.gradPos = this.gradNeg = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** A JSON-safe snapshot: options, seed, history and the factors. */
   toJSON(): SavedModel {
     const save = (m: Matrix | undefined): SavedMatrix | null =>
@@ -224,9 +238,9 @@ export class BetaNMF {
       this.rng = new Random(this.seed);
       const W0 = this.initialFactor('W', F, K, h.dtype), H0 = this.initialFactor('H', N, K, h.dtype);
       if (!W0.given || !H0.given) this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
-      h.write('W', W0.m.to(device));
+      h.write('W', W0.m);
       if (cached) Hhost = H0.m;
-      else h.write('H', H0.m.to(device));
+      else h.write('H', H0.m);
       started = true;
       this.history = [];
       this.nIter = 0;
@@ -257,10 +271,7 @@ export class BetaNMF {
       // a divergence, which has restored the epoch's start), then the native memory goes.
       try {
         if (started) {
-          this.W = h.read('W');
-          this.H = cached ? Hhost : h.read('H');
-          this.gradPos = h.read('gradPos');
-          this.gradNeg = h.read('gradNeg');
+          this.replaceState(h.read('W'), cached ? Hhost : h.read('H'), h.read('gradPos'), h.read('gradNeg'));
         }
       } finally {
         data.dispose();
@@ -281,7 +292,7 @@ export class BetaNMF {
     const [N, K] = [X.rows, W0.cols];
     let H: Matrix | undefined;
     try {
-      h.write('W', (W0.dtype === h.dtype ? W0 : hostAs(W0, h.dtype)).to(device));
+      h.write('W', W0);
       let Hhost: Matrix;
       if (Hstart !== undefined) {
         checkMatrix('options.H', Hstart);
@@ -292,7 +303,7 @@ export class BetaNMF {
         Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
         randomFactor(Hhost.data, data.mean, K, new Random(this.seed ^ 0x5bd1e995));
       }
-      h.write('H', Hhost.to(device));
+      h.write('H', Hhost);
       const plan = this.plan('mu_batch', N, { H: true, W: false }, false);
       let previous = (yield h.cost()) as number;
       for (let it = 1; it <= o.maxIter; it++) {
@@ -336,7 +347,7 @@ export class BetaNMF {
       }
       const Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
       randomFactor(Hhost.data, data.mean, K, this.rng);
-      h.write('H', Hhost.to(device));
+      h.write('H', Hhost);
       const t0 = performance.now();
       const hOnly = this.plan('mu_batch', N, { H: true, W: false }, false);
       for (let it = 0; it < PARTIAL_FIT_H_ITERATIONS; it++) yield* epochSteps(h, hOnly, async);
@@ -345,15 +356,23 @@ export class BetaNMF {
       this.nIter += 1;
       const cost = (yield h.cost()) as number;
       this.history.push({ epoch: this.nIter, cost, seconds: this.partialSeconds });
-      this.W = h.read('W');
-      this.H = h.read('H');
-      this.gradPos = h.read('gradPos');
-      this.gradNeg = h.read('gradNeg');
+      this.replaceState(h.read('W'), h.read('H'), h.read('gradPos'), h.read('gradNeg'));
       run.onEpoch?.({ epoch: this.nIter, cost, seconds: this.partialSeconds });
     } finally {
       data.dispose();
     }
     return this;
+  }
+
+  /**
+   * The model's factors and gradient state after a call. Device memory of what they replace is
+   * freed now (a refit in a loop holds no GPU memory for the collector); CPU matrices are left
+   * to their holders.
+   */
+  private replaceState(W: Matrix, H: Matrix | undefined, gradPos: Matrix, gradNeg: Matrix): void {
+    const old = [this.W, this.H, this.gradPos, this.gradNeg];
+    [this.W, this.H, this.gradPos, this.gradNeg] = [W, H, gradPos, gradNeg];
+    for (const m of old) if (m && m.device !== 'cpu' && ![W, H, gradPos, gradNeg].includes(m)) m.dispose();
   }
 
   /** How one epoch of `solver` runs: batches, their order this epoch, the SAG weight, the guard. */
@@ -463,7 +482,9 @@ export class BetaNMF {
     for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
     if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
     if (rows === 'cache') {
-      const h = new NativeFitHandle({ ...spec, X: new Matrix(allocate(dtype, 0), 0, F).to(device).native }, device);
+      const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
+      const h = new NativeFitHandle({ ...spec, X: empty.native }, device);
+      empty.dispose();
       return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
     }
     const Xd = Xin.device === device && Xin.dtype === dtype ? Xin : Xh.to(device);

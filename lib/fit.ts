@@ -85,6 +85,12 @@ export function divergedError(solver: Solver, restored: boolean): Error {
     (restored ? '; W and H are as before this epoch' : '') + ". Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
 }
 
+function convert(a: ArrayLike<number>, dtype: DType): Float32Array | Float64Array {
+  const out = allocate(dtype, a.length);
+  out.set(a);
+  return out;
+}
+
 /** A native fit and the facts the driver needs about it. Dispose it when the call ends. */
 export class NativeFitHandle {
   readonly fit: NativeFit;
@@ -118,8 +124,16 @@ export class NativeFitHandle {
     return m;
   }
 
+  /** Copies m (any device or dtype) into the fit; temporaries made on the way are freed now. */
   write(name: FitMatrixName, m: Matrix): void {
-    this.fit.write(name, m.native);
+    if (m.device === this.device && m.dtype === this.dtype) return this.fit.write(name, m.native);
+    const host = m.dtype === this.dtype ? m : new Matrix(convert(m.toTypedArray(), this.dtype), m.rows, m.cols);
+    const there = host.to(this.device);
+    try {
+      this.fit.write(name, there.native);
+    } finally {
+      if (there !== m) there.dispose();
+    }
   }
 
   dispose(): void {

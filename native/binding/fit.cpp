@@ -338,6 +338,9 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     be.zero(s.Gn);
     be.finish();
     state_ = st;
+    // X's copy, W, H, the gradient state and (later) the snapshot: what this object holds.
+    reported_ = std::int64_t(sizeof(T)) * ((s.device ? 0 : N * F) + 2 * (N * K + 2 * F * K));
+    Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
   }
 
   template <typename T>
@@ -462,12 +465,22 @@ class Fit final : public Napi::ObjectWrap<Fit> {
 
   // dispose(): frees the native memory now (a job still running keeps it until it ends).
   Napi::Value dispose(const Napi::CallbackInfo& info) {
-    state_.reset();
+    release(info.Env());
     return info.Env().Undefined();
+  }
+
+  // The collector's safety net for a fit nobody disposed.
+  void Finalize(Napi::Env env) override { release(env); }
+
+  void release(Napi::Env env) {
+    state_.reset();
+    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+    reported_ = 0;
   }
 
   bool float32_ = true;
   std::shared_ptr<FitStateBase> state_;
+  std::int64_t reported_ = 0;  // bytes reported to V8 as held by this small JS object
 };
 
 Napi::Value liveBuffersEntry(const Napi::CallbackInfo& info) {
