@@ -228,7 +228,7 @@ export class BetaNMF {
     const o = this.options;
     const device = resolveDevice(o.device);
     const cached = device !== 'cpu' && o.cacheRows > 0 && o.cacheRows < Xin.rows;
-    const data = this.openFit(Xin, device, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
+    const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     // With cacheRows, X and H stay on the host; the native fit owns W and the gradient state.
@@ -287,7 +287,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (Xin.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
+    const data = this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
     const { h, X } = data;
     const [N, K] = [X.rows, W0.cols];
     let H: Matrix | undefined;
@@ -327,7 +327,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (this.W && this.W.rows !== Xin.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
+    const data = this.openFit(Xin, device, async, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     try {
@@ -441,11 +441,12 @@ export class BetaNMF {
 
   /**
    * Checks X and opens the native fit that owns its working copy: on the CPU, X is copied and
-   * checked in one native pass; on the device, X is checked on the host and uploaded once (or
-   * used where it is). With cacheRows ('cache'), X stays on the host and the fit owns W and the
-   * gradient state only.
+   * checked in one native pass (a synchronous call reads it in place instead: no JS runs while
+   * it computes, and the fit checks before every call that X's memory is unchanged); on the
+   * device, X is checked on the host and uploaded once (or used where it is). With cacheRows
+   * ('cache'), X stays on the host and the fit owns W and the gradient state only.
    */
-  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
+  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
     dtypeHint?: DType, K = this.options.nComponents): { h: NativeFitHandle; X: Matrix; mean: number; dispose(): void } {
     const o = this.options;
     const name = 'X';
@@ -462,7 +463,7 @@ export class BetaNMF {
       shuffle: o.shuffle, positive,
     };
     if (device === 'cpu' && Xin.device === 'cpu') {
-      const h = new NativeFitHandle({ ...spec, X: Xin.native }, device);
+      const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async }, device);
       const scan = h.fit.dataScan();
       if (scan.index !== undefined || scan.allZero) {
         h.dispose();

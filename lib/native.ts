@@ -54,6 +54,8 @@ export interface FitSpec {
   shuffle: 'none' | 'batches' | 'rows';
   /** Whether X must be positive (β ≤ 0) rather than nonnegative, for dataScan. */
   positive: boolean;
+  /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
+  borrowX?: boolean;
 }
 
 /** One slice of an epoch: positions [first, end) of the epoch's batches (overrides optional). */
