@@ -355,8 +355,14 @@ export function program(): Command {
 /** commander's error as our one line: its own words, ours where we gave them, a suggestion when we know one. */
 function commanderMessage(e: Error & { code: string }): string {
   let msg = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-  const ours = /is invalid\. (.*)$/.exec(msg);
-  if (ours) msg = ours[1];
+  const invalid = /^option '([^']+)' argument '(.*)' is invalid\. (.*)$/.exec(msg);
+  if (invalid) {
+    const [, flags, arg, detail] = invalid;
+    const name = /--[\w-]+/.exec(flags)?.[0] ?? flags;
+    // Our parsers already say "<option>: expected …, received …"; commander's choices do not.
+    msg = detail.startsWith('--') ? detail
+      : `${name}: expected ${detail.replace(/^Allowed choices are /, 'one of ').replace(/\.$/, '')}, received ${JSON.stringify(arg)}`;
+  }
   if (e.code === 'commander.unknownOption' && !/did you mean/i.test(msg)) {
     const flag = /'([^'=]+)/.exec(msg)?.[1];
     if (flag && OPTION_ALIASES[flag]) msg += ` (Did you mean ${OPTION_ALIASES[flag]}?)`;
