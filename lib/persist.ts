@@ -168,13 +168,19 @@ export async function writeFolder(dir: string, options: WriteFolderOptions, writ
     await write(staging);
     // Checked again: something may have appeared while we wrote.
     checkFolderTarget(dir, options);
+    // The swap is synchronous: no signal handler or other callback runs between the two renames.
     let aside: string | undefined;
     if (fs.existsSync(dir)) {
       aside = tempNameFor(path.resolve(dir)) + '-old';
-      await fsp.rename(dir, aside);
+      fs.renameSync(dir, aside);
     }
-    await fsp.rename(staging, dir);
-    if (aside) await fsp.rm(aside, { recursive: true, force: true });
+    try {
+      fs.renameSync(staging, dir);
+    } catch (err) {
+      if (aside) fs.renameSync(aside, dir);
+      throw err;
+    }
+    if (aside) fs.rmSync(aside, { recursive: true, force: true });
   } catch (err) {
     await fsp.rm(staging, { recursive: true, force: true });
     throw err;

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { matrix, readNpySync, syntheticSpectrogram, writeNpySync } from '../lib';
+import { fsErrorText } from '../lib/cli/io';
 
 const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-cli-'));
@@ -299,6 +300,40 @@ print(json.dumps([list(W.shape), list(H.shape), str(W.dtype), float(W.sum())]))`
         }
       });
     });
+  });
+
+  it('a signal at any moment leaves the old set or the new one whole, never a mixture (12 random moments)', async () => {
+    const data = path.join(tmp, 'mixture-X.npy');
+    writeNpySync(data, syntheticSpectrogram(3000, 200, { components: 6, seed: 5 }));
+    const out = path.join(tmp, 'mixture');
+    assert.equal(cli('fit', data, '-k', '2', '--max-iter', '2', '--out', out, '--no-progress').code, 0);
+    const codes: number[] = [];
+    for (let round = 0; round < 12; round++) {
+      const k = 3 + (round % 4);
+      const child = spawn(process.execPath, [bin, 'fit', data, '-k', String(k), '--max-iter', '40', '--tol', '0', '--out', out, '--force', '--no-progress'],
+        { env: { ...process.env, BETANMF_DEVICE: '' }, stdio: 'ignore' });
+      const signal = round % 2 ? 'SIGINT' : 'SIGTERM';
+      const timer = setTimeout(() => child.kill(signal), 100 + Math.random() * 1400);
+      const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s === 'SIGINT' ? 130 : 143))));
+      clearTimeout(timer);
+      codes.push(code);
+      assert.ok([0, 130, 143].includes(code), `exit code ${code}`);
+      const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
+      const W = readNpySync(path.join(out, 'W.npy')), H = readNpySync(path.join(out, 'H.npy'));
+      assert.deepEqual([W.cols, H.cols, W.rows, H.rows], [history.components, history.components, 200, 3000], `round ${round}: a mixture`);
+      if (code === 0) assert.equal(history.components, k);
+      assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.startsWith('.mixture')), [], `round ${round}: staging left behind`);
+    }
+    assert.ok(codes.some((c) => c !== 0), `no round was interrupted: ${codes.join(' ')}`);
+  });
+
+  it('file-system errors are said in words with the path', () => {
+    assert.equal(fsErrorText(Object.assign(new Error('x'), { code: 'ENOSPC', path: '/data/out/W.npy', syscall: 'write' })),
+      '/data/out/W.npy: no space left on the device; free some space or write elsewhere (write)');
+    assert.equal(fsErrorText(new Error('plain')), undefined);
+    const r = cli('plot', tmp, '-o', path.join(tmp, 'p.svg'));
+    assert.equal(r.code, 2);
+    assert.equal(r.err, `betanmf: ${tmp}: is a folder where a file was expected (read)\n`);
   });
 
   describe('errors: one line "betanmf: …" on stderr, exit code 2 for the command line, 1 for failures', () => {

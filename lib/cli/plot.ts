@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempNameFor } from '../io';
-import { UsageError } from './io';
+import { fsErrorText, UsageError } from './io';
 
 export interface Series {
   label: string;
@@ -128,8 +128,8 @@ export function readHistory(file: string): Run {
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : `not a readable history.json (${(err as Error).message})`}`);
+    const fsError = fsErrorText(err);
+    throw new UsageError(fsError ? `${fsError.startsWith(file) ? '' : `${file}: `}${fsError}` : `${file}: not a readable history.json (${(err as Error).message})`);
   }
   if (typeof json !== 'object' || json === null || !Array.isArray(json.history)) {
     throw new UsageError(`${file}: expected a history.json from \`betanmf fit\` (no "history" array)`);
