@@ -24,6 +24,7 @@ export class DataFileError extends Error {
 }
 
 const MAGIC = '\x93NUMPY';
+const littleEndian = os.endianness() === 'LE';
 /** Bytes per read: large enough to stream at disk speed, small next to any matrix worth a file. */
 const CHUNK = 16 * 2 ** 20;
 const ITEM_BYTES: Record<string, number> = { i1: 1, u1: 1, b1: 1, i2: 2, u2: 2, f2: 2, i4: 4, u4: 4, f4: 4, i8: 8, u8: 8, f8: 8 };
@@ -138,6 +139,11 @@ function allocateFor(file: string, layout: NpyLayout): FloatArray {
 /** True when the file's items are the target array's items bit for bit (float32 → float32, float64 → float64). */
 const direct = (layout: NpyLayout) => layout.type === 'f4' || layout.type === 'f8';
 
+type IntView = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+const VIEWS: Record<string, new (buffer: ArrayBufferLike, byteOffset: number, length: number) => IntView> = {
+  i1: Int8Array, u1: Uint8Array, b1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array, i8: BigInt64Array, u8: BigUint64Array,
+};
+
 function halfToNumber(h: number): number {
   const e = (h >> 10) & 0x1f, f = h & 0x3ff, s = h & 0x8000 ? -1 : 1;
   if (e === 0) return s * f * 2 ** -24;
@@ -150,6 +156,16 @@ function convert(layout: NpyLayout, bytes: Buffer, out: FloatArray, at: number):
   const size = ITEM_BYTES[layout.type];
   const n = bytes.length / size;
   const le = !layout.bigEndian;
+  if (le && littleEndian && bytes.byteOffset % size === 0 && layout.type in VIEWS) {
+    // The common case: a typed view of the chunk, converted by the engine (BigInts one by one).
+    const view = new VIEWS[layout.type](bytes.buffer, bytes.byteOffset, n);
+    if (view instanceof BigInt64Array || view instanceof BigUint64Array) {
+      for (let i = 0; i < n; i++) out[at + i] = Number(view[i]);
+    } else {
+      out.set(view, at);
+    }
+    return;
+  }
   switch (layout.type) {
     case 'i1': for (let i = 0; i < n; i++) out[at + i] = bytes.readInt8(i); break;
     case 'u1': case 'b1': for (let i = 0; i < n; i++) out[at + i] = bytes[i]; break;
@@ -280,7 +296,6 @@ function checkMatrix(m: unknown): Matrix {
   return m;
 }
 
-const littleEndian = os.endianness() === 'LE';
 /** The matrix's values as little-endian bytes (a view of its data on the CPU; a copy from a device). */
 function bytesOf(m: Matrix): Uint8Array {
   const data = m.device === 'cpu' ? m.data : m.toTypedArray();
