@@ -92,11 +92,12 @@ describe('readNpy / readNpySync', function () {
     }
     // Negative integers, on the fast (typed view) path.
     const negatives = [-1, -128, 127, 0, -32768, 5];
-    assert.deepEqual(Array.from(readNpySync(writeFile('neg1.npy', npyBytes(dict('|i1', '(2, 3)'), bytesOf(new Int8Array(negatives.map((v) => Math.max(-128, Math.min(127, v))))))).data),
-      [-1, -128, 127, 0, -128, 5]);
-    assert.deepEqual(Array.from(readNpySync(writeFile('neg4.npy', npyBytes(dict('<i4', '(2, 3)'), bytesOf(new Int32Array(negatives))))).data), negatives);
-    assert.deepEqual(Array.from((await readNpy(writeFile('neg8.npy', npyBytes(dict('<i8', '(3, 2)'), bytesOf(new BigInt64Array([-(2n ** 53n), -1n, 0n, 1n, 2n ** 53n, -7n])))))).data),
-      [-(2 ** 53), -1, 0, 1, 2 ** 53, -7]);
+    const i1 = new Int8Array(negatives.map((v) => Math.max(-128, Math.min(127, v))));
+    assert.deepEqual(Array.from(readNpySync(writeFile('neg1.npy', npyBytes(dict('|i1', '(2, 3)'), bytesOf(i1)))).data), [-1, -128, 127, 0, -128, 5]);
+    const i4 = new Int32Array(negatives);
+    assert.deepEqual(Array.from(readNpySync(writeFile('neg4.npy', npyBytes(dict('<i4', '(2, 3)'), bytesOf(i4)))).data), negatives);
+    const i8 = new BigInt64Array([-(2n ** 53n), -1n, 0n, 1n, 2n ** 53n, -7n]);
+    assert.deepEqual(Array.from((await readNpy(writeFile('neg8.npy', npyBytes(dict('<i8', '(3, 2)'), bytesOf(i8))))).data), [-(2 ** 53), -1, 0, 1, 2 ** 53, -7]);
     // Big-endian floats and integers; float16 (numpy's half: 1, -2, 0.5, 65504, 2^-24, -0).
     const be = Buffer.alloc(6 * 8);
     values.forEach((v, i) => be.writeDoubleBE(v + 0.25, 8 * i));
