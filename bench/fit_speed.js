@@ -6,7 +6,7 @@
 'use strict';
 const { parseArgs } = require('node:util');
 const b = require('../dist');
-const { readMatrix } = require('../dist/cli/io');
+const { readNpySync: readMatrix } = require('../dist/io');
 const { bench } = require('../dist/cli/bench');
 
 const { values, positionals } = parseArgs({

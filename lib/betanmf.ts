@@ -14,6 +14,7 @@ import { addon } from './native';
 import { checkMatrix } from './validate';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
+import { decodeMatrix, encodeMatrix, loadModel, saveModel, type SavedModel, type SaveOptions } from './persist';
 
 export { AbortError, mmExponent };
 
@@ -37,24 +38,7 @@ export interface TransformOptions extends RunOptions {
   H?: Matrix;
 }
 
-/** The saved form of a model (JSON-safe). */
-export interface SavedModel {
-  format: 'betanmf-model';
-  version: 1;
-  options: Omit<ResolvedOptions, 'seed'>;
-  seed: number;
-  nIter: number;
-  history: HistoryEntry[];
-  W: SavedMatrix | null;
-  H: SavedMatrix | null;
-}
-
-interface SavedMatrix {
-  rows: number;
-  cols: number;
-  dtype: DType;
-  data: number[];
-}
+export type { SavedModel, SaveOptions } from './persist';
 
 /** V is clipped at the float32 machine epsilon where β < 2 (as scikit-learn does). */
 const V_FLOOR = 2 ** -23;
@@ -192,27 +176,38 @@ export class BetaNMF {
     this.dispose();
   }
 
-  /** A JSON-safe snapshot: options, seed, history and the factors. */
+  /** A JSON-safe snapshot: options, seed, history and the factors (base64 of their little-endian bytes). */
   toJSON(): SavedModel {
-    const save = (m: Matrix | undefined): SavedMatrix | null =>
-      m ? { rows: m.rows, cols: m.cols, dtype: m.dtype, data: Array.from(m.toTypedArray()) } : null;
     const { seed: _seed, ...options } = this.options;
-    return { format: 'betanmf-model', version: 1, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })), W: save(this.W), H: save(this.H) };
+    return { format: 'betanmf-model', version: 2, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })),
+      W: this.W ? encodeMatrix(this.W) : null, H: this.H ? encodeMatrix(this.H) : null };
   }
 
-  /** A model from toJSON() output (or its JSON text). */
+  /** A model from toJSON() output (or its JSON text); reads version 1 (factors as number arrays) too. */
   static fromJSON(json: SavedModel | string): BetaNMF {
     const o = typeof json === 'string' ? (JSON.parse(json) as SavedModel) : json;
-    if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || o.version !== 1) {
-      throw typeError('json', "a saved model (format 'betanmf-model', version 1)", o);
+    if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || (o.version !== 1 && o.version !== 2)) {
+      throw typeError('json', "a saved model (format 'betanmf-model', version 1 or 2)", o);
     }
-    const load = (name: string, m: SavedMatrix | null): Matrix | undefined => {
-      if (m === null || m === undefined) return undefined;
-      if (!Array.isArray(m.data)) throw typeError(`json.${name}.data`, 'an array of numbers', m.data);
-      return new Matrix(m.dtype === 'float32' ? Float32Array.from(m.data) : Float64Array.from(m.data), m.rows, m.cols);
-    };
+    return BetaNMF.restore(o, decodeMatrix('json.W', o.W), decodeMatrix('json.H', o.H));
+  }
+
+  /** Writes the model as a folder: model.json, W.npy and H.npy (numpy reads them), all at once. */
+  async save(path: string, options: SaveOptions = {}): Promise<void> {
+    await saveModel(path, this.toJSON(), this.W, this.H, options);
+  }
+
+  /** A model from a folder written by save(). */
+  static async load(path: string): Promise<BetaNMF> {
+    const { json, W, H } = await loadModel(path);
+    if (typeof json !== 'object' || json === null || json.format !== 'betanmf-model' || (json.version !== 1 && json.version !== 2)) {
+      throw typeError(`${path}/model.json`, "a saved model (format 'betanmf-model', version 1 or 2)", json);
+    }
+    return BetaNMF.restore(json, W, H);
+  }
+
+  private static restore(o: SavedModel, W: Matrix | undefined, H: Matrix | undefined): BetaNMF {
     const { init, fixed, ...rest } = o.options;
-    const W = load('W', o.W), H = load('H', o.H);
     const model = new BetaNMF({ ...rest, device: rest.device ?? undefined, dtype: rest.dtype ?? undefined, fixed, seed: o.seed,
       init: init === 'custom' && !(W && H) ? 'random' : init });
     model.W = W;

@@ -71,12 +71,3 @@ export function bench(shape: [number, number, number], betas: number[], dtype: D
   }
   return results;
 }
-
-/** "NxFxK" → [N, F, K]. */
-export function parseShape(s: string): [number, number, number] {
-  const m = /^(\d+)x(\d+)x(\d+)$/i.exec(s.trim());
-  if (!m) throw new Error(`--shape: expected NxFxK such as 10000x513x50, received ${JSON.stringify(s)}`);
-  const dims = [Number(m[1]), Number(m[2]), Number(m[3])] as [number, number, number];
-  if (dims.some((d) => d < 1)) throw new Error(`--shape: expected positive dimensions, received ${s}`);
-  return dims;
-}
