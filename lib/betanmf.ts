@@ -455,7 +455,7 @@ export class BetaNMF {
     const spec = {
       N: rows === 'cache' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
       gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH, updateW,
-      shuffle: o.shuffle, positive,
+      shuffle: o.shuffle, positive, averageTargets: o.update === 'mm',
     };
     if (device === 'cpu' && Xin.device === 'cpu') {
       const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async }, device);

@@ -56,6 +56,8 @@ export interface FitSpec {
   shuffle: 'none' | 'batches' | 'rows';
   /** Whether X must be positive (β ≤ 0) rather than nonnegative, for dataScan. */
   positive: boolean;
+  /** The SAG variants average the batches' targets W^(1/γ)⊙neg instead of their parts (update 'mm'). */
+  averageTargets?: boolean;
   /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
   borrowX?: boolean;
 }

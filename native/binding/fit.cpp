@@ -102,7 +102,7 @@ struct FitState final : FitStateBase {
   EpochSpec<T> spec;
   Shuffle shuffle = Shuffle::None;
   std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn;
-  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows;
+  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows, wPos, wNeg, zeros, ones;
   Index scratchRows = 0;
   std::shared_ptr<void> xOwner;  // a device X referenced rather than copied
   CMat<T> X;
@@ -128,7 +128,16 @@ struct FitState final : FitStateBase {
         hRows = be().allocate(scratchRows * K);
       }
     }
-    return {hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
+    SliceScratch<T> sc{hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
+    if (spec.averageTargets) {
+      if (!wPos) {
+        own(wPos, F, K), own(wNeg, F, K);
+        be().zero(own(zeros, F, K));
+        be().fill(own(ones, F, K), T(1));
+      }
+      sc.wPos = wPos->data(), sc.wNeg = wNeg->data(), sc.zeros = zeros->data(), sc.ones = ones->data();
+    }
+    return sc;
   }
 
   void snapshot() {
@@ -211,7 +220,9 @@ class RunJob final : public Job {
     }
     const SliceScratch<T> scratch = s.scratch(std::min(spec_.batchSize, X_.rows), spec_.rowOrder != nullptr);
     runEpochSlice(be, X_, s.W, H_, s.Gp, s.Gn, spec_, scratch);
-    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn);
+    const bool sag = spec_.solver == SolverKind::Asag || spec_.solver == SolverKind::Gsag;
+    const double negExponent = sag && spec_.averageTargets ? 1.0 - 1.0 / spec_.gamma : 1.0;
+    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn, negExponent);
     else if (cached_) {
       std::vector<double> w(static_cast<std::size_t>(s.K));
       finite_ = be.columnMax(s.W, w.data());
@@ -324,6 +335,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     p.vFloor = static_cast<T>(numberField(o, "vFloor", 0.0));
     p.updateH = flagField(o, "updateH", true);
     p.updateW = flagField(o, "updateW", true);
+    p.averageTargets = flagField(o, "averageTargets", false);
     const std::string shuffle = stringField(o, "shuffle", "none");
     s.shuffle = shuffle == "rows" ? Shuffle::Rows : shuffle == "batches" ? Shuffle::Batches : Shuffle::None;
 

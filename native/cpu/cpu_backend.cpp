@@ -342,7 +342,9 @@ class CpuBackend final : public Backend<T> {
     }
   }
 
-  void zero(Mat<T> m) override { scaleInPlace<T>(m, T(0)); }
+  void fill(Mat<T> m, T value) override {
+    for (Index i = 0; i < m.rows; ++i) std::fill(m.row(i), m.row(i) + m.cols, value);
+  }
 
   void copy(CMat<T> src, Mat<T> dst) override {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(i));
