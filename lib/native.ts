@@ -90,6 +90,9 @@ export interface NativeFit {
   run(async: boolean, spec: RunSpec): boolean | Promise<boolean>;
   cost(async: boolean): number | Promise<number>;
   restore(): boolean;
+  /** Keeps W and H aside as the best seen so far / brings them back (false when none was kept). */
+  saveBest(): void;
+  restoreBest(): boolean;
   read(name: FitMatrixName, out: NativeArray): void;
   write(name: FitMatrixName, src: NativeArray): void;
   /** The scan of X's working copy (CPU fits): sum, all zero, first invalid entry. */
