@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 
+#include "binding/cpuinfo.h"
 #include "binding/device.h"
 #include "binding/kernels.h"
 #include "cpu/parallel.h"
@@ -46,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   openblas_set_num_threads(1);
   bnmf::binding::registerKernels(env, exports);
   bnmf::binding::registerDevice(env, exports);
+  bnmf::binding::registerCpuInfo(env, exports);
   exports.Set("config", Napi::Function::New(env, config, "config"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   return exports;

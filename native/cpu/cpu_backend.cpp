@@ -4,18 +4,25 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/blas.h"
 #include "cpu/parallel.h"
 #include "cpu/workspace.h"
 
-// The elementwise loops are compiled twice, for AVX2+FMA and for baseline x86-64, and the
-// loader picks the clone the CPU supports (the binary still runs on any x86-64).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNMF_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#include "cpu/isa.h"
+#include "cpu/vecmath.h"
+
+// The elementwise loops are compiled three times: for baseline x86-64, x86-64-v3 (AVX2+FMA) and
+// x86-64-v4 (AVX-512, with explicit AVX-512 maths for float from cpu/vecmath.h). cpu/isa.h
+// picks one once per process (the CPU's best, or BETANMF_CPU_ISA), so the binary runs on any
+// x86-64. The bodies are always_inline so that each copy is compiled for its own target.
+#if BNMF_HAVE_AVX512_LOOPS
+#define BNMF_LOOP_BODY __attribute__((always_inline)) inline
+#define BNMF_TARGET_AVX2 __attribute__((target("arch=x86-64-v3")))
 #else
-#define BNMF_VECTOR_CLONES
+#define BNMF_LOOP_BODY inline
 #endif
 
 namespace bnmf::cpu {
@@ -95,7 +102,7 @@ void gram(CMat<T> A, Mat<T> G) {
 // V is clipped at `floor` in the same pass (a floor of 0 means no clipping: the kernels'
 // exact formulas, for any sign).
 template <typename T, typename Pow>
-BNMF_VECTOR_CLONES void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
   const Index rows = A.rows, cols = A.cols;
   const T lo = floor > T(0) ? floor : -std::numeric_limits<T>::infinity();
   for (Index i = 0; i < rows; ++i) {
@@ -114,8 +121,91 @@ BNMF_VECTOR_CLONES void blockParts(Pow pw, bool difference, bool needPos, T floo
 
 // o = f ⊙ step(n / (p + eps)) over n entries (o may be f).
 template <typename T, typename Step>
-BNMF_VECTOR_CLONES void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
   for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
+}
+
+#if BNMF_HAVE_AVX512_LOOPS
+template <typename T, typename Pow>
+BNMF_TARGET_AVX2 void blockPartsAvx2(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+  blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+}
+
+template <typename T, typename Step>
+BNMF_TARGET_AVX2 void muStepAvx2(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+  muStepLoop<T>(step, f, p, n, eps, o, count);
+}
+
+// float: the same pass 16 lanes at a time with cpu/vecmath.h's maths (a masked tail, no
+// scalar remainder); double: the compiler's AVX-512 vectorisation of the plain loop.
+template <typename T, typename Pow>
+BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+  if constexpr (!std::is_same_v<T, float>) {
+    blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+  } else {
+    const vec::Power<Pow> power(pw);
+    const __m512 lo = _mm512_set1_ps(floor > 0.0f ? floor : -std::numeric_limits<float>::infinity());
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (Index i = 0; i < A.rows; ++i) {
+      const float* x = Xb.row(i);
+      float* a = A.row(i);
+      float* b = needPos ? B.row(i) : nullptr;
+      for (Index j = 0; j < A.cols; j += 16) {
+        const __mmask16 m = vec::firstLanes(A.cols - j);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
+        // max(lo, v) returns v when v is NaN, as clipV does; idle lanes hold 1.
+        const __m512 v = _mm512_max_ps(lo, _mm512_mask_loadu_ps(one, m, a + j));
+        const __m512 t = power(v);
+        if (difference) {
+          _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, _mm512_sub_ps(xv, v)));
+        } else {
+          _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, xv));
+          if (needPos) _mm512_mask_storeu_ps(b + j, m, _mm512_mul_ps(t, v));
+        }
+      }
+    }
+  }
+}
+
+template <typename T, typename Step>
+BNMF_TARGET_AVX512 void muStepAvx512(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+  if constexpr (!std::is_same_v<T, float>) {
+    muStepLoop<T>(step, f, p, n, eps, o, count);
+  } else {
+    const vec::StepOf<Step> stepv(step);
+    const __m512 e = _mm512_set1_ps(eps), one = _mm512_set1_ps(1.0f);
+    for (Index i = 0; i < count; i += 16) {
+      const __mmask16 m = vec::firstLanes(count - i);
+      const __m512 d = _mm512_add_ps(_mm512_mask_loadu_ps(one, m, p + i), e);
+      const __m512 q = vec::divide(_mm512_mask_loadu_ps(one, m, n + i), d);
+      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, f + i), stepv(q)));
+    }
+  }
+}
+#endif
+
+template <typename T, typename Pow>
+void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+#if BNMF_HAVE_AVX512_LOOPS
+  switch (loopIsa().active) {
+    case LoopIsa::Avx512: return blockPartsAvx512<T>(pw, difference, needPos, floor, Xb, A, B);
+    case LoopIsa::Avx2: return blockPartsAvx2<T>(pw, difference, needPos, floor, Xb, A, B);
+    default: break;
+  }
+#endif
+  blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+}
+
+template <typename T, typename Step>
+void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+#if BNMF_HAVE_AVX512_LOOPS
+  switch (loopIsa().active) {
+    case LoopIsa::Avx512: return muStepAvx512<T>(step, f, p, n, eps, o, count);
+    case LoopIsa::Avx2: return muStepAvx2<T>(step, f, p, n, eps, o, count);
+    default: break;
+  }
+#endif
+  muStepLoop<T>(step, f, p, n, eps, o, count);
 }
 
 // Scratch buffers for the solver, recycled per thread: a solver calls allocate() for the same
