@@ -6,12 +6,12 @@
 # other processes hits all alike; the table gives medians over rounds of ratios taken within
 # each round, and their spread.
 #
-#   bench/isa_compare.sh [--shape 10000x513x50] [--beta 0,0.5,1,1.5,2] [--iters 10] [--rounds 3] [--out DIR]
+#   bench/isa_compare.sh [--shape 10000x513x50] [--beta 0,0.5,1,1.25,1.5,2] [--iters 10] [--rounds 3] [--out DIR]
 #
 # Needs a built addon (build/Release) and dist/ (npx tsc), python3 with numpy.
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
-shape=10000x513x50 beta=0,0.5,1,1.5,2 iters=10 rounds=3 out=
+shape=10000x513x50 beta=0,0.5,1,1.25,1.5,2 iters=10 rounds=3 out=
 while [ $# -gt 0 ]; do
   case "$1" in
     --shape) shape=$2; shift 2 ;;

@@ -15,7 +15,7 @@
 #include "cpu/vecmath.h"
 
 // The elementwise loops are compiled three times: for baseline x86-64, x86-64-v3 (AVX2+FMA) and
-// x86-64-v4 (AVX-512, with explicit AVX-512 maths for float from cpu/vecmath.h). cpu/isa.h
+// x86-64-v4 (AVX-512, with cpu/vecmath.h's vectorised pow for float). cpu/isa.h
 // picks one once per process (the CPU's best, or BETANMF_CPU_ISA), so the binary runs on any
 // x86-64. The bodies are always_inline so that each copy is compiled for its own target.
 #if BNMF_HAVE_AVX512_LOOPS
@@ -136,14 +136,15 @@ BNMF_TARGET_AVX2 void muStepAvx2(Step step, const T* f, const T* p, const T* n, 
   muStepLoop<T>(step, f, p, n, eps, o, count);
 }
 
-// float: the same pass 16 lanes at a time with cpu/vecmath.h's maths (a masked tail, no
-// scalar remainder); double: the compiler's AVX-512 vectorisation of the plain loop.
+// The compiler's AVX-512 vectorisation of the plain loops, except float with a general
+// exponent: there the scalar powf does not vectorise, and cpu/vecmath.h's does (16 lanes, a
+// masked tail).
 template <typename T, typename Pow>
 BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
-  if constexpr (!std::is_same_v<T, float>) {
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
     blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
   } else {
-    const vec::Power<Pow> power(pw);
+    const float e = static_cast<float>(pw.e);
     const __m512 lo = _mm512_set1_ps(floor > 0.0f ? floor : -std::numeric_limits<float>::infinity());
     const __m512 one = _mm512_set1_ps(1.0f);
     for (Index i = 0; i < A.rows; ++i) {
@@ -155,7 +156,7 @@ BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, 
         const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
         // max(lo, v) returns v when v is NaN, as clipV does; idle lanes hold 1.
         const __m512 v = _mm512_max_ps(lo, _mm512_mask_loadu_ps(one, m, a + j));
-        const __m512 t = power(v);
+        const __m512 t = vec::powPositive(v, e);
         if (difference) {
           _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, _mm512_sub_ps(xv, v)));
         } else {
@@ -169,16 +170,16 @@ BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, 
 
 template <typename T, typename Step>
 BNMF_TARGET_AVX512 void muStepAvx512(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
-  if constexpr (!std::is_same_v<T, float>) {
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
     muStepLoop<T>(step, f, p, n, eps, o, count);
   } else {
-    const vec::StepOf<Step> stepv(step);
+    const float gamma = static_cast<float>(step.gamma);
     const __m512 e = _mm512_set1_ps(eps), one = _mm512_set1_ps(1.0f);
     for (Index i = 0; i < count; i += 16) {
       const __mmask16 m = vec::firstLanes(count - i);
       const __m512 d = _mm512_add_ps(_mm512_mask_loadu_ps(one, m, p + i), e);
-      const __m512 q = vec::divide(_mm512_mask_loadu_ps(one, m, n + i), d);
-      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, f + i), stepv(q)));
+      const __m512 q = _mm512_div_ps(_mm512_mask_loadu_ps(one, m, n + i), d);
+      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, f + i), vec::powPositive(q, gamma)));
     }
   }
 }
