@@ -7,7 +7,7 @@ namespace bnmf::cpu {
 namespace {
 
 LoopIsa detect() {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)  // GCC: target("arch=…") and cpu levels
   __builtin_cpu_init();
   // The same feature sets the compiled copies target (-march=x86-64-v4 / -v3); libgcc checks
   // that the OS saves the AVX / AVX-512 registers too.

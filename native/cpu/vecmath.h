@@ -14,7 +14,7 @@
 // negative, denormal, Inf, NaN) take powf, so special values keep their meaning.
 #pragma once
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)  // GCC: target("arch=…") and cpu levels
 #define BNMF_HAVE_AVX512_LOOPS 1
 
 // GCC 12 warns on the intrinsics' own "undefined vector" idiom (__Y = __Y; GCC bug 105593).
