@@ -15,12 +15,11 @@
 #include "cpu/vecmath.h"
 
 // The elementwise loops are compiled three times: for baseline x86-64, x86-64-v3 (AVX2+FMA) and
-// x86-64-v4 (AVX-512, with cpu/vecmath.h's vectorised pow for float). cpu/isa.h
+// x86-64-v4 (AVX-512), with cpu/vecmath.h's vectorised float pow in the last two. cpu/isa.h
 // picks one once per process (the CPU's best, or BETANMF_CPU_ISA), so the binary runs on any
 // x86-64. The bodies are always_inline so that each copy is compiled for its own target.
 #if BNMF_HAVE_AVX512_LOOPS
 #define BNMF_LOOP_BODY __attribute__((always_inline)) inline
-#define BNMF_TARGET_AVX2 __attribute__((target("arch=x86-64-v3")))
 #else
 #define BNMF_LOOP_BODY inline
 #endif
@@ -126,14 +125,55 @@ BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T 
 }
 
 #if BNMF_HAVE_AVX512_LOOPS
+// The compiler's AVX2 vectorisation of the plain loops, except float with a general exponent:
+// there the scalar powf does not vectorise, and cpu/vecmath.h's does (8 lanes, scalar tail).
 template <typename T, typename Pow>
 BNMF_TARGET_AVX2 void blockPartsAvx2(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
-  blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
+    blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+  } else {
+    const float e = static_cast<float>(pw.e);
+    const float flo = floor > 0.0f ? floor : -std::numeric_limits<float>::infinity();
+    const __m256 lo = _mm256_set1_ps(flo);
+    const Index cols = A.cols, full = cols - cols % 8;
+    for (Index i = 0; i < A.rows; ++i) {
+      const float* x = Xb.row(i);
+      float* a = A.row(i);
+      float* b = needPos ? B.row(i) : nullptr;
+      for (Index j = 0; j < full; j += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + j);
+        const __m256 v = _mm256_max_ps(lo, _mm256_loadu_ps(a + j));  // v when v is NaN, as clipV
+        const __m256 t = vec::powPositive(v, e);
+        if (difference) {
+          _mm256_storeu_ps(a + j, _mm256_mul_ps(t, _mm256_sub_ps(xv, v)));
+        } else {
+          _mm256_storeu_ps(a + j, _mm256_mul_ps(t, xv));
+          if (needPos) _mm256_storeu_ps(b + j, _mm256_mul_ps(t, v));
+        }
+      }
+      for (Index j = full; j < cols; ++j) {
+        if (difference) a[j] = gradientPart(pw, x[j], clipV(a[j], flo));
+        else if (needPos) muParts(pw, x[j], clipV(a[j], flo), a[j], b[j]);
+        else a[j] = pw(clipV(a[j], flo)) * x[j];
+      }
+    }
+  }
 }
 
 template <typename T, typename Step>
 BNMF_TARGET_AVX2 void muStepAvx2(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
-  muStepLoop<T>(step, f, p, n, eps, o, count);
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
+    muStepLoop<T>(step, f, p, n, eps, o, count);
+  } else {
+    const float gamma = static_cast<float>(step.gamma);
+    const __m256 e = _mm256_set1_ps(eps);
+    const Index full = count - count % 8;
+    for (Index i = 0; i < full; i += 8) {
+      const __m256 q = _mm256_div_ps(_mm256_loadu_ps(n + i), _mm256_add_ps(_mm256_loadu_ps(p + i), e));
+      _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(f + i), vec::powPositive(q, gamma)));
+    }
+    muStepLoop<T>(step, f + full, p + full, n + full, eps, o + full, count - full);
+  }
 }
 
 // The compiler's AVX-512 vectorisation of the plain loops, except float with a general
