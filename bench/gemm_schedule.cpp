@@ -11,7 +11,8 @@
 //             W: per thread a slice of F; V = H_b·W_sᵀ; neg_s += Aᵀ·H_b; pos_s += Bᵀ·H_b
 //   stacked   the two part products as one call: [A; B]·W for H, [A B]ᵀ·H_b for W
 // Prints JSON: { core, peakGflops, schedules: [{ part, rows, stacked, ms, gflops, ofPeak }] }, medians
-// over rounds in which every case runs once (ofPeak taken within each round; Min/Max: the spread).
+// over rounds in which every case runs once (ofPeak taken within each round; Min/Max: the spread;
+// msMin, the fastest round, is the least disturbed by other load on a shared machine).
 #include <cblas.h>
 
 #include <algorithm>
@@ -160,10 +161,10 @@ int main(int argc, char** argv) {
   for (const Case& c : cases) {
     const double ms = median(c.ms);
     std::printf("%s\n  {\"part\": \"%s\", \"rows\": %ld, \"stacked\": %s, \"ms\": %.3f, \"gflops\": %.1f, "
-                "\"ofPeak\": %.3f, \"ofPeakMin\": %.3f, \"ofPeakMax\": %.3f}",
+                "\"ofPeak\": %.3f, \"ofPeakMin\": %.3f, \"ofPeakMax\": %.3f, \"msMin\": %.3f}",
                 first ? "" : ",", c.part.c_str(), c.rows, c.stacked ? "true" : "false", ms, flopsPart / ms / 1e6,
                 median(c.ofPeak), *std::min_element(c.ofPeak.begin(), c.ofPeak.end()),
-                *std::max_element(c.ofPeak.begin(), c.ofPeak.end()));
+                *std::max_element(c.ofPeak.begin(), c.ofPeak.end()), *std::min_element(c.ms.begin(), c.ms.end()));
     first = false;
   }
   std::printf("\n]}\n");
