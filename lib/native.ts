@@ -31,6 +31,17 @@ export interface NativeConfig {
   cpuFeatures?: { avx2: boolean; fma: boolean; avx512f: boolean };
 }
 
+/** The CPU's vector ISA and the copy of the elementwise loops in use (native/cpu/isa.h). */
+export type IsaName = 'baseline' | 'avx2' | 'avx512';
+export interface CpuIsa {
+  cpu: IsaName;
+  loops: IsaName;
+  /** BETANMF_CPU_ISA as read when the addon loaded. */
+  requested: string | null;
+  note?: string;
+  features: Record<string, boolean>;
+}
+
 type Out = NativeArray | null;
 
 /** What `new addon.Fit(spec)` reads, by name (see native/binding/fit.cpp). */
@@ -121,6 +132,7 @@ export interface NativeAddon {
   gemmFloor(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
     hPos: NativeArray, hNeg: NativeArray, wPos: NativeArray, wNeg: NativeArray): undefined | Promise<void>;
   config(): NativeConfig;
+  cpuIsa(): CpuIsa;
   cudaInfo(): CudaInfo;
   deviceAlloc(float32: boolean, length: number): DeviceHandle;
   deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
