@@ -184,13 +184,15 @@ describe('betanmf/queue (Redis)', function () {
     const missing = path.join(tmp, 'missing.npy');
     const garbage = path.join(tmp, 'garbage.npy');
     fs.writeFileSync(garbage, 'not a matrix');
-    for (const [input, extra, options] of [
-      [missing, [], { nComponents: 2, seed: 1 }],
-      [garbage, [], { nComponents: 2, seed: 1 }],
-      [xPath, ['--init', 'nndsvd'], { nComponents: 40, init: 'nndsvd', seed: 1 }],
+    // The CLI's exit code says whose mistake it is (2: the command line names no such file; 1: the data or the fit fails).
+    for (const [input, extra, options, code] of [
+      [missing, [], { nComponents: 2, seed: 1 }, 2],
+      [garbage, [], { nComponents: 2, seed: 1 }, 1],
+      [xPath, ['--init', 'nndsvd'], { nComponents: 40, init: 'nndsvd', seed: 1 }, 1],
     ] as const) {
       const r = cli('fit', input, '-k', String(options.nComponents), ...extra, '--out', path.join(tmp, 'bad'));
-      assert.equal(r.code, 1);
+      assert.equal(r.code, code, r.err);
+      assert.match(r.err, /^betanmf: [^\n]+\n$/);
       const job = await q.submitFit({ input, out: path.join(tmp, 'bad'), options });
       await assert.rejects(job.wait(), (err: Error) => {
         assert.equal(`betanmf: ${err.message}\n`, r.err);
@@ -199,6 +201,7 @@ describe('betanmf/queue (Redis)', function () {
     }
     const failed = (await q.jobs()).filter((j) => j.state === 'failed');
     assert.equal(failed.length, 3);
+    assert.deepEqual(failed.map((j) => j.attempts), [1, 1, 1]); // no retries
     // Options are checked where they are submitted, as BetaNMF checks them.
     await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 0 } }), RangeError);
     await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 2, beta: 'kl' as never } }), TypeError);
@@ -397,4 +400,57 @@ describe('betanmf/queue (Redis)', function () {
       assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('assembled')), ['assembled.npy']);
     });
   });
+});
+
+describe('queue commands on the command line (no Redis needed)', () => {
+  const nowhere = ['--redis', 'redis://127.0.0.1:1'];
+
+  it('submit fit takes every option fit takes (less the local --plot and --force), defined once', async () => {
+    const { program } = await import('../lib/cli/main');
+    const cli = program();
+    const longs = (names: string[]) => {
+      let c = cli;
+      for (const n of names) c = c.commands.find((x) => x.name() === n)!;
+      return new Map(c.options.map((o) => [o.long!, o.description]));
+    };
+    const fit = longs(['fit']), submitted = longs(['submit', 'fit']);
+    assert.deepEqual([...fit.keys()].filter((o) => !submitted.has(o)), ['--plot', '--force']);
+    // The model options are one definition (same words); --seed, --out, --json and --no-progress say what differs.
+    const own = ['--seed', '--out', '--json', '--no-progress'];
+    for (const [o, description] of fit) if (submitted.has(o) && !own.includes(o)) assert.equal(submitted.get(o), description, o);
+    const transform = longs(['transform']), submittedT = longs(['submit', 'transform']);
+    assert.deepEqual([...transform.keys()].filter((o) => !submittedT.has(o)), ['--force']);
+    // All of them parse (the command gets as far as Redis).
+    const r = cli_(['submit', 'fit', 'X.npy', '-k', '2', '-o', 'out', '-b', 'kl', '-s', 'asg_mu', '--batch-size', '10', '--sag-memory', '2',
+      '--max-iter', '3', '--tol', '0', '--cost-every', '1', '--init', 'nndsvd', '--seed', '3', '--device', 'cpu', '--dtype', 'float64', ...nowhere]);
+    assert.match(r.err, /^betanmf: cannot reach Redis/);
+  });
+
+  it('unknown, missing and wrong options are the same one line, exit 2, as for fit and transform', () => {
+    for (const [args, line] of [
+      [['submit', 'fit', 'X.npy', '-n', '5', '-o', 'out'], "unknown option '-n' (Did you mean --components?) (see --help)"],
+      [['submit', 'fit', 'X.npy', '-o', 'out'], "required option '-k, --components <K>' not specified (see betanmf submit fit --help)"],
+      [['submit', 'fit', 'X.npy', '-k', '2'], "required option '-o, --out <DIR>' not specified (see betanmf submit fit --help)"],
+      [['submit', 'transform', 'Y.npy', '-o', 'H.npy'], "required option '--w <FILE>' not specified (see betanmf submit transform --help)"],
+      [['submit', 'fit', 'X.npy', '-k', '2', '-o', 'out', '-b', 'foo'], null],
+      [['submit', 'fit', 'X.npy', '-k', '0', '-o', 'out'], null],
+      [['worker', '--concurrency', '0'], '--concurrency: expected an integer ≥ 1, received 0'],
+      [['jobs', '--concurency', '2'], null],
+    ] as const) {
+      const r = cli_([...args, ...nowhere]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^betanmf: [^\n]+\n$/, args.join(' '));
+      if (line) assert.equal(r.err, `betanmf: ${line}\n`);
+      if (args[0] === 'submit' && args[1] === 'fit' && !line) {
+        // The same words as `betanmf fit` with the same mistake.
+        const local = cli_(args.slice(1) as string[]);
+        assert.equal(r.err, local.err);
+      }
+    }
+  });
+
+  function cli_(args: string[]) {
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  }
 });
