@@ -364,6 +364,8 @@ describe('betanmf/queue (Redis)', function () {
   });
 
   describe('.npy row reads', () => {
+    const f64Path = () => path.join(tmp, 'rows-float64.npy');
+
     it('readNpyRows reads rows at their offsets, as readMatrix reads them', async () => {
       const f32 = matrix(Float32Array.from({ length: 7 * 5 }, (_, i) => i / 3), 7, 5);
       const f64 = float64(f32);
@@ -384,7 +386,28 @@ describe('betanmf/queue (Redis)', function () {
       fs.writeFileSync(ints, Buffer.concat([header, Buffer.from(new Int16Array([1, -2, 3, 4, 5, 600]).buffer)]));
       assert.deepEqual(Array.from((await readNpyRows(ints, 1, 2)).data), [4, 5, 600]);
       assert.deepEqual(Array.from(readMatrix(ints).data), [1, -2, 3, 4, 5, 600]);
-      await assert.rejects(readNpyRows(path.join(tmp, 'nope.npy'), 0, 1), /nope\.npy: no such file/);
+      // Big-endian and float16 rows convert as readNpy converts them.
+      const be = path.join(tmp, 'be.npy');
+      const beHead = '{\'descr\': \'>f8\', \'fortran_order\': False, \'shape\': (3, 2), }';
+      const bePad = 64 - ((10 + beHead.length + 1) % 64);
+      const beData = Buffer.alloc(6 * 8);
+      [0.5, -1, 2.25, 3, 1e-300, 7].forEach((v, i) => beData.writeDoubleBE(v, 8 * i));
+      fs.writeFileSync(be, Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([(beHead.length + bePad + 1) & 255, 0]),
+        Buffer.from(beHead + ' '.repeat(bePad) + '\n', 'latin1'), beData]));
+      assert.deepEqual(Array.from((await readNpyRows(be, 1, 3)).data), [2.25, 3, 1e-300, 7]);
+      assert.deepEqual(Array.from((await readNpyRows(be, 1, 3)).data), Array.from(readMatrix(be).data.subarray(2)));
+      // Errors are readNpy's: the same DataFileError line, the same Node error for a missing file.
+      const bad = path.join(tmp, 'bad-rows.npy');
+      fs.writeFileSync(bad, 'not a matrix');
+      await assert.rejects(readNpyRows(bad, 0, 1), (err: Error) => {
+        assert.throws(() => readMatrix(bad), { name: err.name, message: err.message });
+        return err.name === 'DataFileError';
+      });
+      await assert.rejects(readNpyRows(path.join(tmp, 'nope.npy'), 0, 1), { code: 'ENOENT' });
+      // Storage says it as the CLI does.
+      await assert.rejects(new FileStorage().readRows(path.join(tmp, 'nope.npy'), 0, 1), /^UsageError: .*nope\.npy: no such file$/);
+      const l = await new FileStorage().layout(f64Path());
+      assert.deepEqual([l.rows, l.cols, l.type], [7, 5, 'f8']);
     });
 
     it('rows written at offsets form one .npy that readMatrix loads; writes are atomic', async () => {

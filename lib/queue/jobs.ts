@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { AbortError, BetaNMF } from '../betanmf';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo } from '../options';
 import { rangeError } from '../errors';
+import { fsErrorText } from '../cli/io';
 import type { Storage } from './storage';
 
 /** Fit options a job can carry: BetaNMF's, less those that are not data (factors, callbacks). */
@@ -74,10 +75,10 @@ export function checkJobOptions(kind: 'fit' | 'transform', options: unknown): vo
   resolveOptions(options as BetaNMFOptions);
 }
 
-/** An error's first line, as the CLI prints it (without the `betanmf: ` prefix). */
+/** An error's first line, as the CLI prints it (without the `betanmf: ` prefix; file-system errors in words, with their path). */
 export function oneLine(err: unknown): string {
   const e = err as Error;
-  return String(e?.message ?? err).split('\n')[0];
+  return (fsErrorText(e) ?? String(e?.message ?? err)).split('\n')[0];
 }
 
 type Progress = (p: JobProgress) => void;
