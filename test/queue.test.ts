@@ -4,49 +4,18 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BetaNMF, matrix, syntheticSpectrogram, type Matrix } from '../lib';
 import { readNpySync as readMatrix, writeNpySync as writeNpy } from '../lib/io';
-import { checkReachable, FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
+import { FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
 import { FileStorage } from '../lib/queue/storage';
+import { findRedis, redisRequired } from './support/redis';
 
 const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-queue-'));
 let redisUrl = '';
-let ownServer: ChildProcess | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** REDIS_URL or 127.0.0.1:6379; else a redis-server of our own on a free port; else undefined. */
-async function findRedis(): Promise<string | undefined> {
-  const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  try {
-    await checkReachable(url, 1500);
-    return url;
-  } catch { /* try our own */ }
-  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
-  const port = await freePort();
-  ownServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const own = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50; i++) {
-    try {
-      await checkReachable(own, 500);
-      return own;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return undefined;
-}
+let stopRedis = () => {};
 
 let unique = 0;
 function queueName(): string {
@@ -88,13 +57,14 @@ describe('betanmf/queue (Redis)', function () {
   const cleanups: (() => Promise<void> | void)[] = [];
 
   before(async function () {
-    const url = await findRedis();
-    if (!url) {
-      if (process.env.CI === 'true' || process.env.BETANMF_REQUIRE_REDIS === '1') throw new Error('no Redis reachable and no redis-server to start (CI must run these tests)');
+    const redis = await findRedis();
+    if (!redis) {
+      if (redisRequired()) throw new Error('no Redis reachable and no redis-server to start (CI must run these tests)');
       console.log('    (skipped: no Redis at REDIS_URL or 127.0.0.1:6379, and no redis-server binary)');
       this.skip();
     }
-    redisUrl = url!;
+    redisUrl = redis!.url;
+    stopRedis = redis!.stop;
   });
 
   afterEach(async () => {
@@ -102,7 +72,7 @@ describe('betanmf/queue (Redis)', function () {
   });
 
   after(() => {
-    ownServer?.kill();
+    stopRedis();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
