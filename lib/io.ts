@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as csvParse } from 'csv-parse';
 import { typeError } from './errors';
-import { isMatrix, Matrix } from './matrix';
+import { isMatrix, Matrix, type DType } from './matrix';
 import type { FloatArray } from './native';
 
 /** A data file that cannot be read as a matrix: the message names the file and what is wrong. */
@@ -33,8 +33,8 @@ const DTYPE_NAMES: Record<string, string> = {
   f4: 'float32', i8: 'int64', u8: 'uint64', f8: 'float64',
 };
 
-/** What a .npy header says, checked against the file's size. */
-interface NpyLayout {
+/** What a .npy header says, checked against the file's size: what a positional read needs. */
+export interface NpyLayout {
   rows: number;
   cols: number;
   /** Kind and size without byte order, as in ITEM_BYTES ('f4', 'i8', …). */
@@ -199,40 +199,117 @@ function shortRead(file: string): DataFileError {
   return new DataFileError(file, 'the file became shorter while it was read (is another program writing it?)');
 }
 
+/** Reads buf.length bytes at pos (fewer only at the end of the file); returns how many were read. */
+async function readAt(fh: fsp.FileHandle, buf: Uint8Array, pos: number): Promise<number> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, pos + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** The layout of an open .npy file: its header, parsed and checked against the file's size. */
+async function layoutOf(file: string, fh: fsp.FileHandle): Promise<NpyLayout> {
+  const size = (await fh.stat()).size;
+  let prefix = Buffer.alloc(Math.min(size, 4096));
+  await readAt(fh, prefix, 0);
+  const layout = parseNpyHeader(file, prefix, size);
+  if (!('headerBytes' in layout)) return layout;
+  prefix = Buffer.alloc(layout.headerBytes);
+  await readAt(fh, prefix, 0);
+  return parseNpyHeader(file, prefix, size) as NpyLayout;
+}
+
 /** Reads a 2-D .npy file (C order; float16/32/64, integer or bool) into a Matrix: float32 stays float32, the rest becomes float64. */
 export async function readNpy(file: string): Promise<Matrix> {
   checkPath('file', file);
   const fh = await fsp.open(file, 'r');
   try {
-    const size = (await fh.stat()).size;
-    const readAt = async (buf: Uint8Array, pos: number) => {
-      let done = 0;
-      while (done < buf.length) {
-        const { bytesRead } = await fh.read(buf, done, buf.length - done, pos + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    };
-    let prefix = Buffer.alloc(Math.min(size, 4096));
-    await readAt(prefix, 0);
-    let layout = parseNpyHeader(file, prefix, size);
-    if ('headerBytes' in layout) {
-      prefix = Buffer.alloc(layout.headerBytes);
-      await readAt(prefix, 0);
-      layout = parseNpyHeader(file, prefix, size) as NpyLayout;
-    }
-    const l = layout;
+    const l = await layoutOf(file, fh);
     const out = allocateFor(file, l);
     const scratch = direct(l) ? undefined : Buffer.alloc(Math.min(CHUNK, l.rows * l.cols * ITEM_BYTES[l.type]));
     for (const [pos, at, n] of chunks(l)) {
       const bytes = n * ITEM_BYTES[l.type];
       const target = scratch ? scratch.subarray(0, bytes) : new Uint8Array(out.buffer, out.byteOffset + at * out.BYTES_PER_ELEMENT, bytes);
-      if ((await readAt(target, pos)) !== bytes) throw shortRead(file);
+      if ((await readAt(fh, target, pos)) !== bytes) throw shortRead(file);
       if (scratch) convert(l, target as Buffer, out, at);
       else if (l.bigEndian) swapInPlace(l, out, at, at + n);
     }
     return new Matrix(out, l.rows, l.cols);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The rows, columns, element type and data offset of a 2-D .npy file, from its header alone (checked against the file's size). */
+export async function readNpyLayout(file: string): Promise<NpyLayout> {
+  checkPath('file', file);
+  const fh = await fsp.open(file, 'r');
+  try {
+    return await layoutOf(file, fh);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Rows [r0, r1) of a 2-D .npy file, read at their offsets (the rest of the data is not read), as
+ * readNpy would give them: float32 stays float32, the rest becomes float64.
+ */
+export async function readNpyRows(file: string, r0: number, r1: number): Promise<Matrix> {
+  checkPath('file', file);
+  const fh = await fsp.open(file, 'r');
+  try {
+    const l = await layoutOf(file, fh);
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 <= r1 && r1 <= l.rows)) {
+      throw new RangeError(`rows: expected a range within [0, ${l.rows}] of ${file}, received [${r0}, ${r1})`);
+    }
+    const part: NpyLayout = { ...l, rows: r1 - r0, dataOffset: l.dataOffset + r0 * l.cols * ITEM_BYTES[l.type] };
+    const out = allocateFor(file, part);
+    const bytes = part.rows * part.cols * ITEM_BYTES[l.type];
+    const target = direct(l) ? new Uint8Array(out.buffer, out.byteOffset, bytes) : Buffer.alloc(bytes);
+    if ((await readAt(fh, target, part.dataOffset)) !== bytes) throw shortRead(file);
+    if (!direct(l)) convert(part, target as Buffer, out, 0);
+    else if (l.bigEndian) swapInPlace(part, out, 0, out.length);
+    return new Matrix(out, part.rows, part.cols);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Creates a .npy file of rows×cols zeros (sparse where the file system allows), to be filled by
+ * writeNpyRows — for example by several processes, each writing its own rows. Write it under a
+ * temporary name and rename it when complete, as writeNpy does.
+ */
+export async function createNpy(file: string, rows: number, cols: number, dtype: DType): Promise<void> {
+  checkPath('file', file);
+  const header = npyHeaderFor(rows, cols, dtype);
+  const fh = await fsp.open(file, 'w');
+  try {
+    await fh.write(header, 0, header.length, 0);
+    await fh.truncate(header.length + rows * cols * (dtype === 'float32' ? 4 : 8));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes m's rows at row r0 of a .npy file (little-endian float32 or float64 of m's dtype and width), durably. */
+export async function writeNpyRows(file: string, r0: number, matrix: Matrix): Promise<void> {
+  checkPath('file', file);
+  const m = checkMatrix(matrix);
+  const fh = await fsp.open(file, 'r+');
+  try {
+    const l = await layoutOf(file, fh);
+    const want = m.dtype === 'float32' ? 'f4' : 'f8';
+    if (l.type !== want || l.bigEndian || l.cols !== m.cols || !(Number.isInteger(r0) && r0 >= 0 && r0 + m.rows <= l.rows)) {
+      throw new RangeError(`${file}: expected rows of its ${l.rows}×${l.cols} ${DTYPE_NAMES[l.type]} array, received ${m.rows}×${m.cols} ${m.dtype} at row ${r0}`);
+    }
+    const bytes = bytesOf(m);
+    await fh.write(bytes, 0, bytes.length, l.dataOffset + r0 * l.cols * ITEM_BYTES[l.type]);
+    await fh.sync();
   } finally {
     await fh.close();
   }
@@ -279,7 +356,11 @@ export function readNpySync(file: string): Matrix {
 
 /** The .npy header numpy writes: version 1.0, padded with spaces so the data starts at a multiple of 64. */
 function npyHeader(m: Matrix): Buffer {
-  const dict = `{'descr': '<${m.dtype === 'float32' ? 'f4' : 'f8'}', 'fortran_order': False, 'shape': (${m.rows}, ${m.cols}), }`;
+  return npyHeaderFor(m.rows, m.cols, m.dtype);
+}
+
+function npyHeaderFor(rows: number, cols: number, dtype: DType): Buffer {
+  const dict = `{'descr': '<${dtype === 'float32' ? 'f4' : 'f8'}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
   const total = Math.ceil((10 + dict.length + 1) / 64) * 64;
   const header = Buffer.alloc(total, 0x20);
   header.write(MAGIC, 0, 'latin1');

@@ -33,6 +33,14 @@ describe('package entry points', () => {
     assert.deepEqual(JSON.parse(out), [0.5, 0.5, 'function']);
   });
 
+  it('the library and the CLI load BullMQ and ioredis only for the queue (betanmf/queue, the queue commands)', () => {
+    const loaded = (code: string) => JSON.parse(node(['-e', `${code}
+      console.log(JSON.stringify(Object.keys(require.cache).filter((f) => /node_modules[\\/](bullmq|ioredis)[\\/]/.test(f)).length))`]));
+    assert.equal(loaded("require('betanmf'); require('betanmf/seed');"), 0);
+    assert.equal(loaded("require('./dist/cli/main.js').program();"), 0);
+    assert.ok(loaded("require('betanmf/queue');") > 0);
+  });
+
   it('nativeConfig says how the core runs; setNumThreads changes it and keeps results', () => {
     const c = b.nativeConfig();
     assert.ok(c.numThreads >= 1);
@@ -110,8 +118,9 @@ describe('one portable binary', function () {
       assert.ok(!(tool in pkg.dependencies), `${tool} is a build tool, not a runtime dependency`);
     }
     for (const tool of ['cmake-js', 'node-addon-api', 'node-api-headers']) assert.equal(pkg.peerDependenciesMeta[tool]?.optional, true, tool);
-    // Every runtime dependency is used by the library or the CLI.
-    const sources = ['lib', 'lib/cli'].flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(root, d, f), 'utf8'))).join('\n');
+    // Every runtime dependency is used by the library, the CLI or betanmf/queue (BullMQ and ioredis:
+    // the CLI's worker / submit / jobs / cancel commands need them, so they are not optional).
+    const sources = ['lib', 'lib/cli', 'lib/queue'].flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(root, d, f), 'utf8'))).join('\n');
     for (const dep of Object.keys(pkg.dependencies)) assert.ok(sources.includes(`'${dep}`), `${dep} is not used at run time`);
     assert.equal(pkg.binary.napi_versions.length, 1);
     assert.match(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'), /string\(JSON BETANMF_NAPI_VERSION GET \$\{BETANMF_PACKAGE_JSON\} binary napi_versions 0\)/);
@@ -192,6 +201,9 @@ describe('one portable binary', function () {
       const m = await new BetaNMF({ nComponents: 4, maxIter: 3, seed: 1 }).fit(X);
       console.log(typeof beta_div, m.W.shape.join('x'));`], { cwd: app, encoding: 'utf8', env });
     assert.equal(esm.trim(), 'function 257x4');
+    // betanmf/queue's dependencies came with the package.
+    const queue = execFileSync(process.execPath, ['-e', "console.log(typeof require('betanmf/queue').startWorker)"], { cwd: app, encoding: 'utf8', env });
+    assert.equal(queue.trim(), 'function');
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'nothing was built');
 
     // With scripts: the install hook finds the prebuild and builds nothing, still without a compiler.

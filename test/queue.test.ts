@@ -4,49 +4,18 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BetaNMF, matrix, syntheticSpectrogram, type Matrix } from '../lib';
 import { readNpySync as readMatrix, writeNpySync as writeNpy } from '../lib/io';
-import { checkReachable, FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
+import { FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
 import { FileStorage } from '../lib/queue/storage';
+import { findRedis, redisRequired } from './support/redis';
 
 const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-queue-'));
 let redisUrl = '';
-let ownServer: ChildProcess | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** REDIS_URL or 127.0.0.1:6379; else a redis-server of our own on a free port; else undefined. */
-async function findRedis(): Promise<string | undefined> {
-  const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  try {
-    await checkReachable(url, 1500);
-    return url;
-  } catch { /* try our own */ }
-  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
-  const port = await freePort();
-  ownServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const own = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 50; i++) {
-    try {
-      await checkReachable(own, 500);
-      return own;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return undefined;
-}
+let stopRedis = () => {};
 
 let unique = 0;
 function queueName(): string {
@@ -88,13 +57,14 @@ describe('betanmf/queue (Redis)', function () {
   const cleanups: (() => Promise<void> | void)[] = [];
 
   before(async function () {
-    const url = await findRedis();
-    if (!url) {
-      if (process.env.CI === 'true' || process.env.BETANMF_REQUIRE_REDIS === '1') throw new Error('no Redis reachable and no redis-server to start (CI must run these tests)');
+    const redis = await findRedis();
+    if (!redis) {
+      if (redisRequired()) throw new Error('no Redis reachable and no redis-server to start (CI must run these tests)');
       console.log('    (skipped: no Redis at REDIS_URL or 127.0.0.1:6379, and no redis-server binary)');
       this.skip();
     }
-    redisUrl = url!;
+    redisUrl = redis!.url;
+    stopRedis = redis!.stop;
   });
 
   afterEach(async () => {
@@ -102,7 +72,7 @@ describe('betanmf/queue (Redis)', function () {
   });
 
   after(() => {
-    ownServer?.kill();
+    stopRedis();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -184,13 +154,15 @@ describe('betanmf/queue (Redis)', function () {
     const missing = path.join(tmp, 'missing.npy');
     const garbage = path.join(tmp, 'garbage.npy');
     fs.writeFileSync(garbage, 'not a matrix');
-    for (const [input, extra, options] of [
-      [missing, [], { nComponents: 2, seed: 1 }],
-      [garbage, [], { nComponents: 2, seed: 1 }],
-      [xPath, ['--init', 'nndsvd'], { nComponents: 40, init: 'nndsvd', seed: 1 }],
+    // The CLI's exit code says whose mistake it is (2: the command line names no such file; 1: the data or the fit fails).
+    for (const [input, extra, options, code] of [
+      [missing, [], { nComponents: 2, seed: 1 }, 2],
+      [garbage, [], { nComponents: 2, seed: 1 }, 1],
+      [xPath, ['--init', 'nndsvd'], { nComponents: 40, init: 'nndsvd', seed: 1 }, 1],
     ] as const) {
       const r = cli('fit', input, '-k', String(options.nComponents), ...extra, '--out', path.join(tmp, 'bad'));
-      assert.equal(r.code, 1);
+      assert.equal(r.code, code, r.err);
+      assert.match(r.err, /^betanmf: [^\n]+\n$/);
       const job = await q.submitFit({ input, out: path.join(tmp, 'bad'), options });
       await assert.rejects(job.wait(), (err: Error) => {
         assert.equal(`betanmf: ${err.message}\n`, r.err);
@@ -199,6 +171,7 @@ describe('betanmf/queue (Redis)', function () {
     }
     const failed = (await q.jobs()).filter((j) => j.state === 'failed');
     assert.equal(failed.length, 3);
+    assert.deepEqual(failed.map((j) => j.attempts), [1, 1, 1]); // no retries
     // Options are checked where they are submitted, as BetaNMF checks them.
     await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 0 } }), RangeError);
     await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 2, beta: 'kl' as never } }), TypeError);
@@ -361,6 +334,8 @@ describe('betanmf/queue (Redis)', function () {
   });
 
   describe('.npy row reads', () => {
+    const f64Path = () => path.join(tmp, 'rows-float64.npy');
+
     it('readNpyRows reads rows at their offsets, as readMatrix reads them', async () => {
       const f32 = matrix(Float32Array.from({ length: 7 * 5 }, (_, i) => i / 3), 7, 5);
       const f64 = float64(f32);
@@ -381,7 +356,28 @@ describe('betanmf/queue (Redis)', function () {
       fs.writeFileSync(ints, Buffer.concat([header, Buffer.from(new Int16Array([1, -2, 3, 4, 5, 600]).buffer)]));
       assert.deepEqual(Array.from((await readNpyRows(ints, 1, 2)).data), [4, 5, 600]);
       assert.deepEqual(Array.from(readMatrix(ints).data), [1, -2, 3, 4, 5, 600]);
-      await assert.rejects(readNpyRows(path.join(tmp, 'nope.npy'), 0, 1), /nope\.npy: no such file/);
+      // Big-endian and float16 rows convert as readNpy converts them.
+      const be = path.join(tmp, 'be.npy');
+      const beHead = '{\'descr\': \'>f8\', \'fortran_order\': False, \'shape\': (3, 2), }';
+      const bePad = 64 - ((10 + beHead.length + 1) % 64);
+      const beData = Buffer.alloc(6 * 8);
+      [0.5, -1, 2.25, 3, 1e-300, 7].forEach((v, i) => beData.writeDoubleBE(v, 8 * i));
+      fs.writeFileSync(be, Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([(beHead.length + bePad + 1) & 255, 0]),
+        Buffer.from(beHead + ' '.repeat(bePad) + '\n', 'latin1'), beData]));
+      assert.deepEqual(Array.from((await readNpyRows(be, 1, 3)).data), [2.25, 3, 1e-300, 7]);
+      assert.deepEqual(Array.from((await readNpyRows(be, 1, 3)).data), Array.from(readMatrix(be).data.subarray(2)));
+      // Errors are readNpy's: the same DataFileError line, the same Node error for a missing file.
+      const bad = path.join(tmp, 'bad-rows.npy');
+      fs.writeFileSync(bad, 'not a matrix');
+      await assert.rejects(readNpyRows(bad, 0, 1), (err: Error) => {
+        assert.throws(() => readMatrix(bad), { name: err.name, message: err.message });
+        return err.name === 'DataFileError';
+      });
+      await assert.rejects(readNpyRows(path.join(tmp, 'nope.npy'), 0, 1), { code: 'ENOENT' });
+      // Storage says it as the CLI does.
+      await assert.rejects(new FileStorage().readRows(path.join(tmp, 'nope.npy'), 0, 1), /^UsageError: .*nope\.npy: no such file$/);
+      const l = await new FileStorage().layout(f64Path());
+      assert.deepEqual([l.rows, l.cols, l.type], [7, 5, 'f8']);
     });
 
     it('rows written at offsets form one .npy that readMatrix loads; writes are atomic', async () => {
@@ -397,4 +393,57 @@ describe('betanmf/queue (Redis)', function () {
       assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('assembled')), ['assembled.npy']);
     });
   });
+});
+
+describe('queue commands on the command line (no Redis needed)', () => {
+  const nowhere = ['--redis', 'redis://127.0.0.1:1'];
+
+  it('submit fit takes every option fit takes (less the local --plot and --force), defined once', async () => {
+    const { program } = await import('../lib/cli/main');
+    const cli = program();
+    const longs = (names: string[]) => {
+      let c = cli;
+      for (const n of names) c = c.commands.find((x) => x.name() === n)!;
+      return new Map(c.options.map((o) => [o.long!, o.description]));
+    };
+    const fit = longs(['fit']), submitted = longs(['submit', 'fit']);
+    assert.deepEqual([...fit.keys()].filter((o) => !submitted.has(o)), ['--plot', '--force']);
+    // The model options are one definition (same words); --seed, --out, --json and --no-progress say what differs.
+    const own = ['--seed', '--out', '--json', '--no-progress'];
+    for (const [o, description] of fit) if (submitted.has(o) && !own.includes(o)) assert.equal(submitted.get(o), description, o);
+    const transform = longs(['transform']), submittedT = longs(['submit', 'transform']);
+    assert.deepEqual([...transform.keys()].filter((o) => !submittedT.has(o)), ['--force']);
+    // All of them parse (the command gets as far as Redis).
+    const r = cli_(['submit', 'fit', 'X.npy', '-k', '2', '-o', 'out', '-b', 'kl', '-s', 'asg_mu', '--batch-size', '10', '--sag-memory', '2',
+      '--max-iter', '3', '--tol', '0', '--cost-every', '1', '--init', 'nndsvd', '--seed', '3', '--device', 'cpu', '--dtype', 'float64', ...nowhere]);
+    assert.match(r.err, /^betanmf: cannot reach Redis/);
+  });
+
+  it('unknown, missing and wrong options are the same one line, exit 2, as for fit and transform', () => {
+    for (const [args, line] of [
+      [['submit', 'fit', 'X.npy', '-n', '5', '-o', 'out'], "unknown option '-n' (Did you mean --components?) (see --help)"],
+      [['submit', 'fit', 'X.npy', '-o', 'out'], "required option '-k, --components <K>' not specified (see betanmf submit fit --help)"],
+      [['submit', 'fit', 'X.npy', '-k', '2'], "required option '-o, --out <DIR>' not specified (see betanmf submit fit --help)"],
+      [['submit', 'transform', 'Y.npy', '-o', 'H.npy'], "required option '--w <FILE>' not specified (see betanmf submit transform --help)"],
+      [['submit', 'fit', 'X.npy', '-k', '2', '-o', 'out', '-b', 'foo'], null],
+      [['submit', 'fit', 'X.npy', '-k', '0', '-o', 'out'], null],
+      [['worker', '--concurrency', '0'], '--concurrency: expected an integer ≥ 1, received 0'],
+      [['jobs', '--concurency', '2'], null],
+    ] as const) {
+      const r = cli_([...args, ...nowhere]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^betanmf: [^\n]+\n$/, args.join(' '));
+      if (line) assert.equal(r.err, `betanmf: ${line}\n`);
+      if (args[0] === 'submit' && args[1] === 'fit' && !line) {
+        // The same words as `betanmf fit` with the same mistake.
+        const local = cli_(args.slice(1) as string[]);
+        assert.equal(r.err, local.err);
+      }
+    }
+  });
+
+  function cli_(args: string[]) {
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  }
 });

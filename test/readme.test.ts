@@ -2,13 +2,17 @@
 // type-checked as a consumer would (strict, module nodenext, `import … from 'betanmf'`
 // resolving to this package's dist/) and run as ES modules; sh blocks run their `npx betanmf`
 // commands in order in a fresh folder. Blocks that need a CUDA device, and commands that are not
-// the CLI (npm ci, npm test: .ci/run runs those), are skipped visibly.
+// the CLI (npm ci, npm test: .ci/run runs those), are skipped visibly; blocks that need Redis run
+// against one on this machine only. Nothing that runs may reach another machine: the README
+// names no address but 127.0.0.1, and examples for several machines are blocks without a
+// language (documentation, not run).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { devices } from '../lib';
+import { findRedis, isLocalRedis, redisRequired, type LocalRedis } from './support/redis';
 
 const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin', 'betanmf.js');
@@ -46,12 +50,38 @@ function shCommands(code: string): string[] {
     .flatMap((l) => l.split('&&').map((c) => c.trim()));
 }
 
-const blocks = readmeBlocks(fs.readFileSync(path.join(root, 'README.md'), 'utf8'));
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const blocks = readmeBlocks(readme);
 const cudaAvailable = devices().some((d) => d.kind === 'cuda' && d.available);
 
 describe('README.md: every code block runs as written', function () {
   this.timeout(300000);
   let project: string;
+  let redis: LocalRedis | undefined;
+  /** The children's environment: no device override, and REDIS_URL only ever this machine's Redis. */
+  const env = () => {
+    const e: NodeJS.ProcessEnv = { ...process.env, BETANMF_DEVICE: '' };
+    delete e.REDIS_URL;
+    if (redis) e.REDIS_URL = redis.url;
+    return e;
+  };
+  /** A run that hangs fails instead of holding the suite (spawnSync blocks mocha's own timeout). */
+  const RUN_TIMEOUT_MS = 120000;
+
+  after(() => redis?.stop());
+
+  it('names no machine but this one in anything that runs, and no IP address but 127.0.0.1 anywhere', () => {
+    for (const m of readme.matchAll(/\b\d{1,3}(?:\.\d{1,3}){3}\b/g)) {
+      assert.equal(m[0], '127.0.0.1', `README.md:${readme.slice(0, m.index).split('\n').length}: an address (${m[0]}); write a host name such as queue-host`);
+    }
+    for (const b of blocks) {
+      for (const m of b.code.matchAll(/\b(?:rediss?|https?|amqp|nats|postgres(?:ql)?):\/\/[^\s'"`)]+/g)) {
+        if (m[0].startsWith('http') && !/redis|:\d+/.test(m[0])) continue; // a link, not a service this block talks to
+        assert.ok(isLocalRedis(m[0].replace(/^\w+:/, 'redis:')), `README.md:${b.line}: a \`${b.lang}\` block (run by this test) reaches ${m[0]}; ` +
+          'use 127.0.0.1, or make a several-machine example a block without a language');
+      }
+    }
+  });
 
   before(() => {
     // A consumer project whose node_modules/betanmf is this package (as `npm install` would lay it out).
@@ -82,15 +112,25 @@ describe('README.md: every code block runs as written', function () {
 
   for (const b of blocks.filter((x) => x.lang === 'ts')) {
     const needsCuda = /needs a CUDA device/.test(b.code.split('\n')[0]);
-    it(`ts block at README.md:${b.line} runs${needsCuda ? ' (needs a CUDA device)' : ''}`, function () {
+    const needsRedis = /needs Redis/.test(b.code.split('\n')[0]);
+    it(`ts block at README.md:${b.line} runs${needsCuda ? ' (needs a CUDA device)' : ''}${needsRedis ? ' (against this machine\'s Redis)' : ''}`, async function () {
       if (needsCuda && !cudaAvailable) {
         console.log(`      (skipped: README.md:${b.line} needs a CUDA device; none here)`);
         this.skip();
       }
+      if (needsRedis) {
+        redis ??= await findRedis();
+        if (!redis) {
+          if (redisRequired()) throw new Error(`README.md:${b.line} needs Redis: none at 127.0.0.1:6379 and no redis-server to start`);
+          console.log(`      (skipped: README.md:${b.line} needs Redis; none at 127.0.0.1:6379 and no redis-server binary)`);
+          this.skip();
+        }
+      }
       const cwd = fs.mkdtempSync(path.join(project, 'run-'));
       const file = path.join(cwd, `readme-${b.line}.mts`);
       fs.writeFileSync(file, b.code);
-      const r = spawnSync(process.execPath, ['--import', tsx, file], { cwd, encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+      const r = spawnSync(process.execPath, ['--import', tsx, file], { cwd, encoding: 'utf8', env: env(), timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL' });
+      assert.equal(r.signal, null, `README.md:${b.line} did not finish within ${RUN_TIMEOUT_MS / 1000} s:\n${r.stdout}${r.stderr}`);
       assert.equal(r.status, 0, `README.md:${b.line} failed:\n${r.stderr}`);
       // What the blocks print must be true, not just run: costs go down.
       const before = /^before (\S+)$/m.exec(r.stdout), after = /^after (\S+)$/m.exec(r.stdout);
@@ -114,7 +154,8 @@ describe('README.md: every code block runs as written', function () {
       for (const c of commands.filter((x) => x.startsWith('npx betanmf'))) {
         assert.doesNotMatch(c, /['"$`|;<>]/, `README.md:${b.line}: keep CLI lines to plain words: ${c}`);
         const args = c.split(/\s+/).slice(2);
-        const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+        const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: env(), timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL' });
+        assert.equal(r.signal, null, `README.md:${b.line}: \`${c}\` did not finish within ${RUN_TIMEOUT_MS / 1000} s`);
         assert.equal(r.status, 0, `README.md:${b.line}: \`${c}\` failed:\n${r.stderr}`);
         assert.doesNotMatch(r.stderr, /^betanmf: /m, c);
         if (args.includes('--json')) JSON.parse(r.stdout.trim().split('\n').pop()!);

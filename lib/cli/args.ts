@@ -1,6 +1,10 @@
 // Parsers for the command line's option values. Each throws commander's InvalidArgumentError
 // with "<option>: expected …, received …", which main() prints as one line (exit code 2).
-import { InvalidArgumentError } from 'commander';
+// Also the option sets several commands share (`fit` and `submit fit`, `transform` and
+// `submit transform`), so each option is defined, parsed and documented once.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SOLVERS, type BetaNMFOptions } from '../options';
+import { UsageError } from './io';
 
 /** β by name, as users write it (scikit-learn's names, short forms, numbers). */
 export const BETA_NAMES: Record<string, number> = {
@@ -62,3 +66,95 @@ export const OPTION_ALIASES: Record<string, string> = {
   '--random-state': '--seed', '--random_state': '--seed', '--iterations': '--max-iter', '--max_iter': '--max-iter',
   '--epochs': '--max-iter', '--output': '--out', '--batch_size': '--batch-size', '--force-overwrite': '--force',
 };
+
+/** Options marked "(required)" in --help, checked by checkRequired after commander has reported unknown options. */
+const REQUIRED = new WeakMap<Command, Option[]>();
+
+export function required(cmd: Command, flags: string, description: string, parser?: (v: string) => unknown): Command {
+  const o = new Option(flags, `${description} (required)`);
+  if (parser) o.argParser(parser);
+  REQUIRED.set(cmd, [...(REQUIRED.get(cmd) ?? []), o]);
+  return cmd.addOption(o);
+}
+
+/** The one-line usage error for the first required option `cmd` was not given (a preAction hook). */
+export function checkRequired(cmd: Command): void {
+  for (const o of REQUIRED.get(cmd) ?? []) {
+    if (cmd.getOptionValue(o.attributeName()) === undefined) {
+      throw new UsageError(`required option '${o.flags}' not specified (see ${commandPath(cmd)} --help)`);
+    }
+  }
+}
+
+/** "betanmf submit fit": the words that run `cmd`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** What the model options of `fit` and `submit fit` parse to. */
+export interface FitModelFlags {
+  components: number;
+  beta: number;
+  solver: BetaNMFOptions['solver'];
+  batchSize?: number;
+  sagMemory?: number;
+  maxIter?: number;
+  tol?: number;
+  costEvery?: number;
+  init?: BetaNMFOptions['init'];
+  seed?: number;
+  device?: BetaNMFOptions['device'];
+  dtype?: BetaNMFOptions['dtype'];
+}
+
+/** Adds the model options of a fit (-k required, β, solver, iteration controls, init, seed, device, dtype). */
+export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation and shuffling'): Command {
+  required(cmd, '-k, --components <K>', 'number of components', int('--components', 1));
+  return cmd
+    .option('-b, --beta <B>', 'β: a number, or frobenius | euclidean (2), kullback-leibler | kl (1), itakura-saito | is (0)', beta(), 2)
+    .addOption(new Option('-s, --solver <S>', 'solver').choices([...SOLVERS]).default('mu_batch'))
+    .option('--batch-size <N>', 'rows per mini-batch (default 100)', int('--batch-size', 1))
+    .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
+    .option('--max-iter <N>', 'epochs (default 50)', int('--max-iter', 0))
+    .option('--tol <T>', 'relative cost decrease that stops early; 0 disables (default 1e-4)', num('--tol'))
+    .option('--cost-every <N>', 'epochs between cost evaluations (default 10)', int('--cost-every', 1))
+    .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda']))
+    .option('--seed <N>', seedHelp, int('--seed', 0))
+    .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
+    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']));
+}
+
+/** BetaNMF options from fitModelOptions' flags (options not given are left out, so BetaNMF's defaults apply). */
+export function fitModelOptionsOf(f: FitModelFlags) {
+  return definedOnly({
+    nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory, maxIter: f.maxIter,
+    tol: f.tol, costEvery: f.costEvery, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
+  });
+}
+
+/** What the options of `transform` and `submit transform` parse to. */
+export interface TransformFlags {
+  beta: number;
+  maxIter?: number;
+  tol?: number;
+  seed?: number;
+}
+
+/** Adds the iteration options of a transform (β as used for fitting, epochs, tolerance, seed of the initial H). */
+export function transformOptions(cmd: Command): Command {
+  return cmd
+    .option('-b, --beta <B>', 'β (as used for fitting): a number or a name as for fit', beta(), 2)
+    .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
+    .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
+    .option('--seed <N>', 'seed of the initial H', int('--seed', 0));
+}
+
+export function transformOptionsOf(f: TransformFlags) {
+  return definedOnly({ beta: f.beta, maxIter: f.maxIter, tol: f.tol, seed: f.seed });
+}
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -10,10 +10,10 @@ import { BetaNMF, type HistoryEntry } from '../betanmf';
 import { devices, openblasWarning, resolveDevice } from '../device';
 import { writeNpy } from '../io';
 import { addon, packageRoot } from '../native';
-import { SOLVERS, type BetaNMFOptions } from '../options';
 import { checkFolderTarget, writeFolder } from '../persist';
 import { syntheticSpectrogram } from '../synthetic';
-import { beta, betaList, int, num, OPTION_ALIASES, shape } from './args';
+import { betaList, checkRequired, fitModelOptions, fitModelOptionsOf, int, OPTION_ALIASES, required, shape, transformOptions,
+  transformOptionsOf, type FitModelFlags, type TransformFlags } from './args';
 import { bench } from './bench';
 import { kernelLine, kernelReport } from './inspect';
 import { checkInput, checkOutputFile, fsErrorText, readMatrix, UsageError } from './io';
@@ -26,7 +26,15 @@ const pkg = require(path.join(packageRoot, 'package.json')) as { version: string
 /** Work to undo if the process is interrupted: a progress bar to stop, a staging folder to remove. */
 const cleanups = new Set<() => void>();
 
-function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+type Signal = 'SIGINT' | 'SIGTERM';
+/** A command that stops gracefully by itself (`worker`) takes the signals over from onSignal. */
+let signalsTakenBy: ((signal: Signal) => void) | undefined;
+
+function onSignal(signal: Signal): void {
+  if (signalsTakenBy) {
+    signalsTakenBy(signal);
+    return;
+  }
   for (const c of cleanups) {
     try {
       c();
@@ -38,19 +46,7 @@ function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
-interface FitFlags {
-  components?: number;
-  beta: number;
-  solver: BetaNMFOptions['solver'];
-  batchSize?: number;
-  sagMemory?: number;
-  maxIter?: number;
-  tol?: number;
-  costEvery?: number;
-  init?: BetaNMFOptions['init'];
-  seed?: number;
-  device?: BetaNMFOptions['device'];
-  dtype?: BetaNMFOptions['dtype'];
+interface FitFlags extends FitModelFlags {
   out?: string;
   plot?: string;
   force?: boolean;
@@ -126,10 +122,7 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
     }
   }
   checkOutFolder(out, isFitFile, !!f.force);
-  const model = new BetaNMF({
-    nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory,
-    maxIter: f.maxIter, tol: f.tol, costEvery: f.costEvery, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
-  });
+  const model = new BetaNMF(fitModelOptionsOf(f));
   if (f.device !== undefined) resolveDevice(f.device, '--device');
   const X = await readMatrix(input);
   const bar = progress(model.options.maxIter, f.progress);
@@ -206,15 +199,6 @@ function inspect(json: boolean): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-/** Options marked "(required)" in --help, checked after commander has reported unknown options. */
-const REQUIRED = new WeakMap<Command, Option[]>();
-function required(cmd: Command, flags: string, description: string, parser?: (v: string) => unknown): Command {
-  const o = new Option(flags, `${description} (required)`);
-  if (parser) o.argParser(parser);
-  REQUIRED.set(cmd, [...(REQUIRED.get(cmd) ?? []), o]);
-  return cmd.addOption(o);
-}
-
 export function program(): Command {
   const cli = new Command('betanmf')
     .description('β-divergence NMF with mini-batch multiplicative updates (native OpenBLAS core)')
@@ -223,31 +207,13 @@ export function program(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} }) // main() prints commander's errors as one line
     .showSuggestionAfterError(true)
-    .hook('preAction', (_root, cmd) => {
-      for (const o of REQUIRED.get(cmd) ?? []) {
-        if (cmd.getOptionValue(o.attributeName()) === undefined) {
-          throw new UsageError(`required option '${o.flags}' not specified (see betanmf ${cmd.name()} --help)`);
-        }
-      }
-    });
+    .hook('preAction', (_root, cmd) => checkRequired(cmd));
 
   const fit = cli
     .command('fit')
     .description('factorise a data matrix X (N×F) as H·Wᵀ; writes W.npy (F×K), H.npy (N×K) and history.json into a new folder')
     .argument('<input>', 'X as .npy (float32/float64/integer, C order) or .csv');
-  required(fit, '-k, --components <K>', 'number of components', int('--components', 1));
-  fit
-    .option('-b, --beta <B>', 'β: a number, or frobenius | euclidean (2), kullback-leibler | kl (1), itakura-saito | is (0)', beta(), 2)
-    .addOption(new Option('-s, --solver <S>', 'solver').choices([...SOLVERS]).default('mu_batch'))
-    .option('--batch-size <N>', 'rows per mini-batch (default 100)', int('--batch-size', 1))
-    .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
-    .option('--max-iter <N>', 'epochs (default 50)', int('--max-iter', 0))
-    .option('--tol <T>', 'relative cost decrease that stops early; 0 disables (default 1e-4)', num('--tol'))
-    .option('--cost-every <N>', 'epochs between cost evaluations (default 10)', int('--cost-every', 1))
-    .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda']))
-    .option('--seed <N>', 'seed of initialisation and shuffling', int('--seed', 0))
-    .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
-    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']));
+  fitModelOptions(fit);
   required(fit, '-o, --out <DIR>', 'output folder (new, or one written by fit with --force)');
   fit
     .option('--plot <FILE>', 'also draw the cost curves (.svg or .png)')
@@ -262,20 +228,16 @@ export function program(): Command {
     .argument('<input>', 'X as .npy or .csv');
   required(transform, '--w <FILE>', 'W.npy (F×K) from `betanmf fit`');
   required(transform, '-o, --out <FILE>', 'where to write H (.npy)');
-  transform
-    .option('-b, --beta <B>', 'β (as used for fitting): a number or a name as for fit', beta(), 2)
-    .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
-    .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
-    .option('--seed <N>', 'seed of the initial H', int('--seed', 0))
+  transformOptions(transform)
     .option('-f, --force', 'replace an existing --out file')
-    .action(async (input: string, f: { w: string; out: string; beta: number; maxIter?: number; tol?: number; seed?: number; force?: boolean }) => {
+    .action(async (input: string, f: TransformFlags & { w: string; out: string; force?: boolean }) => {
       checkInput(input);
       checkInput(f.w, '--w');
       checkOutputFile(f.out, '--out', ['.npy'], !!f.force);
       const X = await readMatrix(input);
       const W = await readMatrix(f.w);
       if (W.rows !== X.cols) throw new UsageError(`${f.w}: W is ${W.rows}×${W.cols}, but X has ${X.cols} columns (W must be F×K)`);
-      const model = new BetaNMF({ nComponents: W.cols, beta: f.beta, init: 'custom', W, fixed: ['W'], maxIter: f.maxIter, tol: f.tol, seed: f.seed });
+      const model = new BetaNMF({ ...transformOptionsOf(f), nComponents: W.cols, init: 'custom', W, fixed: ['W'] });
       const H = await model.transform(X);
       await writeNpy(f.out, H);
       process.stdout.write(`wrote ${f.out} (${H.rows}×${H.cols})\n`);
@@ -357,7 +319,9 @@ export function program(): Command {
       process.stdout.write(`wrote X.npy (the spectrogram), W.npy and H.npy (mu_batch factors) and cost.svg in ${path.resolve(f.out)}\n`);
     });
 
-  registerQueueCommands(cli);
+  registerQueueCommands(cli, (handler) => {
+    signalsTakenBy = handler;
+  });
   return cli;
 }
 

@@ -1,39 +1,14 @@
 // `betanmf worker | submit fit | submit transform | jobs | cancel`: the queue (betanmf/queue) from the command line.
 import * as path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { resolveBeta, SOLVERS } from '../options';
+import { Command, Option } from 'commander';
 import type { FitQueue } from '../queue/fit-queue';
 import type { FitSummary, JobFitOptions, JobProgress, TransformSummary } from '../queue/jobs';
+import { fitModelOptions, fitModelOptionsOf, int, required, transformOptions, transformOptionsOf, type FitModelFlags,
+  type TransformFlags } from './args';
 
 // The queue modules (BullMQ, ioredis) load only when a queue command runs, so they cost the other commands nothing.
 const DEFAULT_QUEUE = 'betanmf';
 const queueModule = () => import('../queue/index.js');
-function defaultRedisUrl(url?: string): string {
-  return url || process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-}
-
-function int(name: string, min = 0) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name}: expected an integer ≥ ${min}, received ${v}`);
-    return n;
-  };
-}
-function num(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name}: expected a number, received ${v}`);
-    return n;
-  };
-}
-function betaArg(v: string): number {
-  const asNumber = Number(v);
-  try {
-    return resolveBeta(v.trim() !== '' && Number.isFinite(asNumber) ? asNumber : v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 interface Where {
   redis?: string;
@@ -56,7 +31,7 @@ function showProgress(id: string) {
 }
 
 async function withQueue<R>(w: Where, fn: (q: FitQueue) => Promise<R>): Promise<R> {
-  const { FitQueue } = await queueModule();
+  const { FitQueue, defaultRedisUrl } = await queueModule();
   const q = new FitQueue({ connection: defaultRedisUrl(w.redis), queue: w.queue });
   try {
     return await fn(q);
@@ -69,8 +44,13 @@ function time(ms: number | null): string {
   return ms === null ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
 
-/** Adds the queue commands to the `betanmf` program. */
-export function registerQueueCommands(cli: Command): void {
+type Signal = 'SIGINT' | 'SIGTERM';
+
+/**
+ * Adds the queue commands to the `betanmf` program. `takeSignals` hands SIGINT / SIGTERM to the
+ * worker, which stops gracefully instead of exiting at once as the other commands do.
+ */
+export function registerQueueCommands(cli: Command, takeSignals: (handler: (signal: Signal) => void) => void): void {
   cli
     .command('worker')
     .description('run queued fits and transforms (stops gracefully on SIGTERM / SIGINT)')
@@ -80,39 +60,35 @@ export function registerQueueCommands(cli: Command): void {
     .option('--lock-duration <MS>', 'a job whose worker is silent this long is taken over by another', int('--lock-duration', 100), 30000)
     .option('--stalled-interval <MS>', 'how often to look for such jobs', int('--stalled-interval', 100), 30000)
     .action(async (f: Where & { concurrency: number; lockDuration: number; stalledInterval: number }) => {
+      const { startWorker, defaultRedisUrl } = await queueModule();
       const redis = defaultRedisUrl(f.redis);
-      const { startWorker } = await queueModule();
       const w = await startWorker({ connection: redis, queue: f.queue, concurrency: f.concurrency, lockDuration: f.lockDuration,
         stalledInterval: f.stalledInterval });
       process.stderr.write(`betanmf worker ${w.name}: queue ${f.queue} on ${redis}, concurrency ${f.concurrency}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string) => {
-          process.stderr.write(`betanmf worker ${w.name}: ${sig}: finishing the running jobs\n`);
-          void w.close().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+      // The first signal: take no new jobs, finish the running ones, exit 0. A second: exit now
+      // (130 / 143); the running jobs are then taken over by another worker (stalled-job recovery).
+      await new Promise<void>((resolve, reject) => {
+        let stopping = false;
+        takeSignals((sig) => {
+          if (stopping) {
+            process.stderr.write(`betanmf worker ${w.name}: ${sig} again: exiting now; another worker will take over the running jobs\n`);
+            process.exit(sig === 'SIGINT' ? 130 : 143);
+          }
+          stopping = true;
+          process.stderr.write(`betanmf worker ${w.name}: ${sig}: finishing the running jobs (${sig} again to exit now)\n`);
+          w.close().then(resolve, reject);
+        });
       });
     });
 
   const submit = cli.command('submit').description('queue a fit or a transform for the workers');
-  submit
+  const submitFit = submit
     .command('fit')
     .description('queue a fit of X (N×F): the worker writes W.npy, H.npy and history.json into --out')
-    .argument('<input>', 'X as .npy (a path every worker can read)')
-    .requiredOption('-k, --components <K>', 'number of components', int('--components', 1))
-    .option('-b, --beta <B>', "β, or 'frobenius' | 'kullback-leibler' | 'itakura-saito'", betaArg, 2)
-    .addOption(new Option('-s, --solver <S>', 'solver').choices([...SOLVERS]).default('mu_batch'))
-    .option('--batch-size <N>', 'rows per mini-batch (default 100)', int('--batch-size', 1))
-    .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
-    .option('--max-iter <N>', 'epochs (default 50)', int('--max-iter', 0))
-    .option('--tol <T>', 'relative cost decrease that stops early; 0 disables (default 1e-4)', num('--tol'))
-    .option('--cost-every <N>', 'epochs between cost evaluations (default 10)', int('--cost-every', 1))
-    .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda']))
-    .option('--seed <N>', 'seed of initialisation and shuffling (default: drawn now, so retries repeat the fit)', int('--seed', 0))
-    .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
-    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']))
-    .requiredOption('-o, --out <DIR>', 'output folder (a path every worker can write)')
+    .argument('<input>', 'X as .npy (a path every worker can read)');
+  fitModelOptions(submitFit, 'seed of initialisation and shuffling (default: drawn now, so retries repeat the fit)');
+  required(submitFit, '-o, --out <DIR>', 'output folder (a path every worker can write)');
+  submitFit
     .option('--shards <S>', 'data-parallel fit over S row shards (S + 1 worker slots)', int('--shards', 1))
     .option('--checkpoint-every <N>', 'sharded fits: epochs between checkpoints of each shard (default 10)', int('--checkpoint-every', 1))
     .addOption(redisOption())
@@ -120,15 +96,10 @@ export function registerQueueCommands(cli: Command): void {
     .option('--wait', 'wait for the result, with progress on stderr')
     .option('--json', 'print the result (or the job id) as one JSON line')
     .option('--no-progress', 'with --wait: no progress on stderr')
-    .action(async (input: string, f: Where & {
-      components: number; beta: number; solver: JobFitOptions['solver']; batchSize?: number; sagMemory?: number; maxIter?: number;
-      tol?: number; costEvery?: number; init?: JobFitOptions['init']; seed?: number; device?: JobFitOptions['device'];
-      dtype?: JobFitOptions['dtype']; out: string; shards?: number; checkpointEvery?: number; wait?: boolean; json?: boolean; progress: boolean;
+    .action(async (input: string, f: Where & FitModelFlags & {
+      out: string; shards?: number; checkpointEvery?: number; wait?: boolean; json?: boolean; progress: boolean;
     }) => {
-      const options = Object.fromEntries(Object.entries({
-        nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory, maxIter: f.maxIter,
-        tol: f.tol, costEvery: f.costEvery, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
-      }).filter(([, v]) => v !== undefined)) as JobFitOptions;
+      const options: JobFitOptions = fitModelOptionsOf(f);
       await withQueue(f, async (q) => {
         const job = await q.submitFit({ input, out: f.out, options, shards: f.shards, checkpointEvery: f.checkpointEvery });
         if (!f.wait) {
@@ -142,24 +113,19 @@ export function registerQueueCommands(cli: Command): void {
       });
     });
 
-  submit
+  const submitTransform = submit
     .command('transform')
     .description('queue the activations H of Y for fixed bases W')
-    .argument('<input>', 'Y as .npy (a path every worker can read)')
-    .requiredOption('--w <FILE>', 'W.npy (F×K) from a fit')
-    .requiredOption('-o, --out <FILE>', 'where the worker writes H.npy')
-    .option('-b, --beta <B>', 'β (as used for fitting)', betaArg, 2)
-    .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
-    .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
-    .option('--seed <N>', 'seed of the initial H', int('--seed', 0))
+    .argument('<input>', 'Y as .npy (a path every worker can read)');
+  required(submitTransform, '--w <FILE>', 'W.npy (F×K) from a fit');
+  required(submitTransform, '-o, --out <FILE>', 'where the worker writes H.npy');
+  transformOptions(submitTransform)
     .addOption(redisOption())
     .addOption(queueOption())
     .option('--wait', 'wait for the result')
     .option('--json', 'print the result (or the job id) as one JSON line')
-    .action(async (input: string, f: Where & { w: string; out: string; beta: number; maxIter?: number; tol?: number; seed?: number;
-      wait?: boolean; json?: boolean }) => {
-      const options = Object.fromEntries(Object.entries({ beta: f.beta, maxIter: f.maxIter, tol: f.tol, seed: f.seed })
-        .filter(([, v]) => v !== undefined));
+    .action(async (input: string, f: Where & TransformFlags & { w: string; out: string; wait?: boolean; json?: boolean }) => {
+      const options = transformOptionsOf(f);
       await withQueue(f, async (q) => {
         const job = await q.submitTransform({ input, w: f.w, out: f.out, options });
         if (!f.wait) {

@@ -55,6 +55,8 @@ export interface JobInfo {
   started: number | null;
   finished: number | null;
   failedReason: string | null;
+  /** Times a worker started it (1 for a job that ran once; more after takeovers of a dead worker's job). */
+  attempts: number;
 }
 
 const STATES = ['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'] as const;
@@ -216,7 +218,7 @@ export class FitQueue {
         out.push({
           id: j.id!, name: j.name, state, progress: typeof j.progress === 'object' ? (j.progress as unknown as JobProgress) : null,
           worker: j.processedBy ?? null, submitted: j.timestamp, started: j.processedOn ?? null, finished: j.finishedOn ?? null,
-          failedReason: j.failedReason || null,
+          failedReason: j.failedReason || null, attempts: j.attemptsStarted ?? j.attemptsMade,
         });
       }
     }

@@ -5,7 +5,8 @@
  */
 export { FitQueue, JobHandle, type FitQueueOptions, type JobInfo, type SubmitFitOptions, type SubmitTransformOptions } from './fit-queue';
 export { startWorker, DEFAULT_QUEUE, type RunningWorker, type WorkerOptions } from './worker';
-export { FileStorage, readNpyRows, type NpyLayout, type Storage } from './storage';
+export { FileStorage, type NpyLayout, type Storage } from './storage';
+export { readNpyLayout, readNpyRows } from '../io';
 export { checkReachable, defaultRedisUrl, type Connection } from './connection';
 export { shardRows } from './shards';
 export type { FitSummary, TransformSummary, JobProgress, JobFitOptions, JobTransformOptions } from './jobs';

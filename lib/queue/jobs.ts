@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { AbortError, BetaNMF } from '../betanmf';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo } from '../options';
 import { rangeError } from '../errors';
+import { fsErrorText } from '../cli/io';
 import type { Storage } from './storage';
 
 /** Fit options a job can carry: BetaNMF's, less those that are not data (factors, callbacks). */
@@ -74,10 +75,10 @@ export function checkJobOptions(kind: 'fit' | 'transform', options: unknown): vo
   resolveOptions(options as BetaNMFOptions);
 }
 
-/** An error's first line, as the CLI prints it (without the `betanmf: ` prefix). */
+/** An error's first line, as the CLI prints it (without the `betanmf: ` prefix; file-system errors in words, with their path). */
 export function oneLine(err: unknown): string {
   const e = err as Error;
-  return String(e?.message ?? err).split('\n')[0];
+  return (fsErrorText(e) ?? String(e?.message ?? err)).split('\n')[0];
 }
 
 type Progress = (p: JobProgress) => void;
@@ -86,9 +87,9 @@ export async function runFitJob(data: FitJobData, storage: Storage, signal: Abor
   const X = await storage.read(data.input);
   const model = new BetaNMF(data.options);
   const maxIter = model.options.maxIter;
-  const t0 = performance.now();
   await model.fit(X, { signal, onEpoch: (e: EpochInfo) => progress({ epoch: e.epoch, maxIter, cost: e.cost, seconds: e.seconds }) });
-  const seconds = (performance.now() - t0) / 1000;
+  // The fit's one duration, as `betanmf fit` reports it: seconds in updates, as in progress and history.json.
+  const seconds = model.history[model.history.length - 1]?.seconds ?? 0;
   const summary: FitSummary = {
     components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: model.W!.device,
     dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds,

@@ -134,7 +134,7 @@ async function initialise(d: ShardedFitData, ex: Exchange, storage: Storage, o: 
   const l = await storage.layout(d.input);
   const [N, F, K, S] = [l.rows, l.cols, o.nComponents, d.shards];
   if (S > N) throw rangeError('shards', `at most N = ${N} (the rows of X)`, `${S}`);
-  const dtype: DType = o.dtype ?? (l.code === 'f4' ? 'float32' : 'float64');
+  const dtype: DType = o.dtype ?? (l.type === 'f4' ? 'float32' : 'float64');
   const meanX = await scanX(d, storage, dtype, o.beta);
   const rng = new Random(o.seed!);
   const W = allocate(dtype, F * K);
