@@ -290,7 +290,8 @@ export class BetaNMF {
     const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
-    for (const w of shapeWarnings(o, N, F)) this.warn(`BetaNMF: ${w}`);
+    const nndsvdImpossible = o.init.startsWith('nndsvd') && K > Math.min(N, F); // a RangeError below, not a warning
+    if (!nndsvdImpossible) for (const w of shapeWarnings(o, N, F)) this.warn(`BetaNMF: ${w}`);
     // With cacheRows, X and H stay on the host; the native fit owns W and the gradient state.
     let Hhost: Matrix | undefined;
     let started = false;

@@ -103,6 +103,7 @@ export interface FitModelFlags {
   maxIter?: number;
   tol?: number;
   costEvery?: number;
+  maxNoImprovement?: number;
   init?: BetaNMFOptions['init'];
   seed?: number;
   device?: BetaNMFOptions['device'];
@@ -115,12 +116,14 @@ export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation
   return cmd
     .option('-b, --beta <B>', 'β: a number, or frobenius | euclidean (2), kullback-leibler | kl (1), itakura-saito | is (0)', beta(), 2)
     .addOption(new Option('-s, --solver <S>', 'solver').choices([...SOLVERS]).default('mu_batch'))
-    .option('--batch-size <N>', 'rows per mini-batch (default 100)', int('--batch-size', 1))
+    .option('--batch-size <N>', 'rows per mini-batch of the stochastic solvers (default 1024)', int('--batch-size', 1))
     .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
     .option('--max-iter <N>', 'epochs (default 50)', int('--max-iter', 0))
     .option('--tol <T>', 'relative cost decrease that stops early; 0 disables (default 1e-4)', num('--tol'))
     .option('--cost-every <N>', 'epochs between cost evaluations (default 10)', int('--cost-every', 1))
-    .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda']))
+    .option('--max-no-improvement <N>', 'stop after N cost evaluations without a new best, keeping the best factors (default off)',
+      int('--max-no-improvement', 1))
+    .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda', 'nndsvdar']))
     .option('--seed <N>', seedHelp, int('--seed', 0))
     .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
     .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']));
@@ -130,7 +133,7 @@ export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation
 export function fitModelOptionsOf(f: FitModelFlags) {
   return definedOnly({
     nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory, maxIter: f.maxIter,
-    tol: f.tol, costEvery: f.costEvery, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
+    tol: f.tol, costEvery: f.costEvery, maxNoImprovement: f.maxNoImprovement, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
   });
 }
 

@@ -122,7 +122,7 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
     }
   }
   checkOutFolder(out, isFitFile, !!f.force);
-  const model = new BetaNMF(fitModelOptionsOf(f));
+  const model = new BetaNMF({ ...fitModelOptionsOf(f), onWarning: warnLine });
   if (f.device !== undefined) resolveDevice(f.device, '--device');
   const X = await readMatrix(input);
   const bar = progress(model.options.maxIter, f.progress);
@@ -134,8 +134,12 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
   const seconds = fitSeconds(model.history);
   const summary = {
     components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: model.W!.device,
-    dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds,
+    dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds, stopReason: model.stopReason!,
   };
+  if (model.stopReason === 'noImprovement') {
+    warnLine(`stopped after ${model.nIter} epochs: ${model.options.maxNoImprovement} cost evaluations without a new lowest cost; ` +
+      `the factors are the best seen (cost ${summary.cost.toPrecision(8)})`);
+  }
   const plotTitle = `${path.basename(input)}: K=${summary.components}, β=${summary.beta}, ${summary.solver}`;
   const series = [{ label: `${summary.solver} (β=${summary.beta})`, points: costPoints(model.history) }];
   await writeOutFolder(out, isFitFile, !!f.force, async (tmp) => {
@@ -153,6 +157,11 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
       `cost ${summary.cost.toPrecision(8)} after ${summary.iterations} epochs in ${seconds.toFixed(2)}s\n` +
       `wrote ${path.join(out, 'W.npy')}, H.npy, history.json${f.plot ? ` and ${f.plot}` : ''}\n`);
   }
+}
+
+/** A warning as one line on stderr. */
+function warnLine(message: string): void {
+  process.stderr.write(`betanmf: warning: ${message.replace(/^BetaNMF: /, '')}\n`);
 }
 
 function costPoints(history: HistoryEntry[]): Series['points'] {

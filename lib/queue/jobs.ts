@@ -22,6 +22,8 @@ export interface FitSummary {
   iterations: number;
   cost: number;
   seconds: number;
+  /** Why the fit ended (BetaNMF's stopReason). */
+  stopReason: string;
 }
 
 /** What `wait()` of a transform resolves to. */
@@ -92,7 +94,7 @@ export async function runFitJob(data: FitJobData, storage: Storage, signal: Abor
   const seconds = model.history[model.history.length - 1]?.seconds ?? 0;
   const summary: FitSummary = {
     components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: model.W!.device,
-    dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds,
+    dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds, stopReason: model.stopReason!,
   };
   // Each output appears whole or not at all (temporary name + rename), so a retried job never leaves a mixture.
   await storage.write(path.join(data.out, 'W.npy'), model.W!);

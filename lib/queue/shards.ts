@@ -62,7 +62,11 @@ export function checkShardedOptions(options: JobFitOptions, shards: number): voi
 }
 
 function resolved(d: ShardedFitData): ResolvedOptions {
-  return resolveOptions({ ...d.options, shuffle: false, device: 'cpu' });
+  const o = resolveOptions({ ...d.options, shuffle: false, device: 'cpu', onWarning: () => {} });
+  if (o.maxNoImprovement !== undefined) {
+    throw rangeError('options.maxNoImprovement', 'undefined for a sharded fit (the shards do not keep the best factors)', `${o.maxNoImprovement}`);
+  }
+  return o;
 }
 
 function costEpoch(e: number, o: ResolvedOptions): boolean {
@@ -199,7 +203,9 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
       const costs = await ex.waitFor(() => ex.allFields(`cost:${e}`, S), signal);
       cost = 0;
       for (const c of costs) cost += Number(c.toString());
-      if (e > 0 && o.tol > 0 && !(previous - cost > o.tol * Math.abs(previous))) stop = true;
+      // The single-process rule: converged when the cost decreased, by less than tol (a rise never is).
+      const decrease = previous - cost;
+      if (e > 0 && o.tol > 0 && decrease >= 0 && decrease <= o.tol * Math.abs(previous)) stop = true;
       previous = cost;
     }
     await ex.hset('history', e, JSON.stringify(cost === undefined ? { epoch: e, seconds } : { epoch: e, cost, seconds }));
@@ -235,16 +241,20 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
         neg[i] += p[FK + i];
       }
     }
+    // gsag under update 'mm' averages the batches' targets W^(1/γ) ⊙ neg with pos (as the
+    // single-process solver: see core/solver.h), W = (avg neg / (avg pos + eps))^γ.
+    const targets = solver === 'gsag_mu' && o.update === 'mm';
     if (solver === 'gsag_mu') {
       for (let i = 0; i < FK; i++) {
+        const n = targets ? neg[i] * Math.pow(W[i], 1 / gamma) : neg[i];
         avg[i] = forget * pos[i] + (1 - forget) * avg[i];
-        avg[FK + i] = forget * neg[i] + (1 - forget) * avg[FK + i];
+        avg[FK + i] = forget * n + (1 - forget) * avg[FK + i];
         pos[i] = avg[i];
         neg[i] = avg[FK + i];
       }
     }
     const eps = o.eps;
-    for (let i = 0; i < FK; i++) out[i] = W[i] * step(neg[i] / (pos[i] + eps));
+    for (let i = 0; i < FK; i++) out[i] = (targets ? 1 : W[i]) * step(neg[i] / (pos[i] + eps));
     return out;
   }
 }
@@ -290,6 +300,7 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   const fit = new NativeFitHandle({
     X: X.data, H: H.data, N: n, F, K, dtype: meta.dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps, gamma,
     forget: local ? forget : 1, vFloor, updateH: true, updateW: true, shuffle: 'none', positive: false,
+    averageTargets: local && o.update === 'mm', // gsg/gsag shards send raw parts; the coordinator averages
   }, 'cpu');
   try {
     fit.fit.write('gradPos', gp);
@@ -344,7 +355,7 @@ export async function finishShardedFit(d: ShardedFitData, ex: Exchange, storage:
     .filter((h) => h.epoch <= final).sort((a, b) => a.epoch - b.epoch);
   const last = history[history.length - 1];
   const summary: FitSummary = {
-    components: meta.K, beta: o.beta, solver: o.solver, device: 'cpu', dtype: meta.dtype, iterations: final, cost: last.cost!,
+    components: meta.K, beta: o.beta, solver: o.solver, device: 'cpu', dtype: meta.dtype, iterations: final, cost: last.cost!, stopReason: final < o.maxIter ? 'converged' : 'maxIter',
     seconds: last.seconds,
   };
   await storage.write(path.join(d.out, 'W.npy'), W);
