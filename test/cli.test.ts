@@ -43,14 +43,28 @@ describe('betanmf CLI', function () {
     }
   });
 
+  it('warnings are one line each on stderr; a fit that stops without improvement says so', () => {
+    const out = path.join(tmp, 'fit-warn');
+    const r = cli('fit', xNpy, '-k', '4', '--beta', '1', '--solver', 'mu_batch', '--sag-memory', '3', '--max-iter', '40',
+      '--cost-every', '1', '--tol', '0', '--max-no-improvement', '1', '--seed', '3', '--out', out, '--no-progress', '--json');
+    assert.equal(r.code, 0, r.err);
+    const lines = r.err.trim().split('\n');
+    assert.ok(lines.every((l) => l.startsWith('betanmf: warning: ')), r.err);
+    assert.ok(lines.some((l) => /sagMemory has no effect with solver 'mu_batch'/.test(l)), r.err);
+    const summary = JSON.parse(r.out);
+    if (summary.stopReason === 'noImprovement') assert.ok(lines.some((l) => /without a new lowest cost; the factors are the best seen/.test(l)));
+    else assert.equal(summary.stopReason, 'maxIter');
+  });
+
   it('fit writes W.npy, H.npy, history.json and a plot; --json prints one summary object', () => {
     const out = path.join(tmp, 'fit');
     const r = cli('fit', xNpy, '-k', '4', '--beta', '1', '--solver', 'asg_mu', '--batch-size', '50', '--max-iter', '15',
       '--seed', '3', '--out', out, '--plot', path.join(out, 'cost.svg'), '--json');
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out);
-    assert.deepEqual(Object.keys(summary).sort(), ['beta', 'components', 'cost', 'device', 'dtype', 'iterations', 'seconds', 'solver']);
+    assert.deepEqual(Object.keys(summary).sort(), ['beta', 'components', 'cost', 'device', 'dtype', 'iterations', 'seconds', 'solver', 'stopReason']);
     assert.equal(summary.components, 4);
+    assert.equal(summary.stopReason, 'maxIter');
     assert.equal(summary.solver, 'asg_mu');
     assert.equal(summary.dtype, 'float32');
     assert.ok(summary.iterations >= 1 && summary.cost > 0);
