@@ -3,8 +3,12 @@
 // block and parallelise as suits its hardware; the arithmetic of each entry comes from
 // core/beta.h so every backend computes the same formulas.
 #pragma once
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "core/beta.h"
 #include "core/matrix.h"
@@ -29,13 +33,79 @@ struct Parts {
   bool differenceOnly() const { return !diff.empty(); }
 };
 
-// A backend-owned scratch array (host or device memory).
+// ---- Memory and devices ----------------------------------------------------------------
+// As in ggml: a device describes itself, owns allocations and the lock that serialises work
+// on it; a backend (below) computes on that memory; a buffer is backend scratch.
+
+// Where memory lives and work runs.
+enum class Device { Cpu, Cuda };
+
+inline const char* deviceName(Device d) { return d == Device::Cuda ? "cuda" : "cpu"; }
+
+// What a device is and whether it can be used (devices() in JS).
+struct DeviceInfo {
+  bool compiled = false;   // this build has the backend
+  bool available = false;  // and it can be used now
+  std::string reason;      // why not, when not
+  std::string name;
+  std::size_t memoryBytes = 0;
+  int major = 0, minor = 0;  // compute capability
+  int driverVersion = 0, runtimeVersion = 0;
+  std::string blasLibrary;  // the BLAS library opened at run time (cuBLAS)
+};
+
+// Bytes of device memory, freed when the last owner lets go.
+class Allocation {
+ public:
+  virtual ~Allocation() = default;
+  virtual void* data() const = 0;
+  virtual std::size_t bytes() const = 0;
+};
+
+// A device with memory of its own (the CPU has none: its arrays are the caller's typed arrays).
+class Accelerator {
+ public:
+  virtual ~Accelerator() = default;
+  virtual DeviceInfo info() = 0;  // never throws
+  // `bytes` of zeroed memory; ResourceError when the device cannot give them. Takes no lock.
+  virtual std::shared_ptr<Allocation> allocateZeroed(std::size_t bytes) = 0;
+  // Copies between host memory and an allocation; waits until done. Take no lock.
+  virtual void upload(void* device, const void* host, std::size_t bytes) = 0;
+  virtual void download(void* host, const void* device, std::size_t bytes) = 0;
+  // Held by a job while it computes on the device, so jobs from several threads take turns.
+  virtual std::unique_lock<std::mutex> lock() = 0;
+};
+
+// Buffers alive now, for tests (addon.liveBuffers()): backend scratch on the host, and device
+// allocations of any kind (JS device arrays, backend scratch, temporaries) with their bytes.
+struct LiveBuffers {
+  std::atomic<std::int64_t> host{0}, device{0}, deviceBytes{0};
+};
+inline LiveBuffers& liveBuffers() {
+  static LiveBuffers counts;
+  return counts;
+}
+
+// A backend-owned scratch array (host or device memory). Host buffers count themselves in
+// liveBuffers().host; device memory counts itself where it is allocated.
 template <typename T>
 class Buffer {
  public:
-  virtual ~Buffer() = default;
+  explicit Buffer(Device where = Device::Cpu) : where_(where) {
+    if (where_ == Device::Cpu) ++liveBuffers().host;
+  }
+  virtual ~Buffer() {
+    if (where_ == Device::Cpu) --liveBuffers().host;
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
   virtual T* data() = 0;
+
+ private:
+  Device where_;
 };
+
+// ---- Backends ------------------------------------------------------------------------------
 
 template <typename T>
 class Backend {
