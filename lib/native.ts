@@ -31,6 +31,17 @@ export interface NativeConfig {
 
 type Out = NativeArray | null;
 
+export interface EmuControls {
+  /** The next `count` (default 1) calls of `call` ('launch', 'cudaFreeAsync', …) fail with CUDA error `error`. */
+  fail(call: string, error: number, count?: number): void;
+  /** The next kernel launch sleeps `ms` first. */
+  delayNextLaunch(ms: number): void;
+  state(): {
+    poolReleaseThreshold: bigint; liveAllocations: number; liveBytes: number; mallocAsyncCalls: number;
+    mallocCalls: number; launches: number; sleeping: boolean; sticky: number;
+  };
+}
+
 export interface NativeAddon {
   hParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
@@ -60,6 +71,10 @@ export interface NativeAddon {
   deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceDownload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceFree(handle: DeviceHandle): void;
+  /** Buffers alive now: backend scratch on the host, device allocations and their bytes (for tests). */
+  liveBuffers(): { host: number; device: number; deviceBytes: number };
+  /** Test controls of the host CUDA emulation; only in a BETANMF_CUDA_EMU build (npm run test:cuda-emu). */
+  emu?: EmuControls;
   setNumThreads(n: number): number;
 }
 

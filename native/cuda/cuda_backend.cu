@@ -16,7 +16,10 @@
 #include "cuda/launch.h"
 
 // The emulation build shrinks these so small test shapes still take every path (several row
-// blocks, several strides per thread).
+// blocks, several strides per thread) and its fibers stay few.
+#ifndef BNMF_THREADS
+#define BNMF_THREADS 256
+#endif
 #ifndef BNMF_MAX_BLOCKS
 #define BNMF_MAX_BLOCKS 4096
 #endif
@@ -27,7 +30,7 @@
 namespace bnmf::cuda {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = BNMF_THREADS;  // a power of two (the reductions halve it)
 constexpr int kMaxBlocks = BNMF_MAX_BLOCKS;
 
 int blocksFor(Index n) { return static_cast<int>(std::max<Index>(1, std::min<Index>((n + kThreads - 1) / kThreads, kMaxBlocks))); }

@@ -1,7 +1,7 @@
 // Kernel launches go through these two macros: a real <<<grid, block, 0, stream>>> under nvcc,
 // and a host loop in the emulation build (BETANMF_CUDA_EMU, npm run test:cuda-emu), which runs
 // the same kernel source on the CPU. BNMF_LAUNCH_SYNCED is for kernels that call __syncthreads
-// (the emulation then gives each CUDA thread a real thread and a barrier).
+// (the emulation then runs the threads of a block as fibers, with __syncthreads a barrier).
 #pragma once
 #include <cuda_runtime_api.h>
 

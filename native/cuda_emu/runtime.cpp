@@ -10,18 +10,28 @@
 //                        cudaGetDeviceCount fail with cudaErrorInsufficientDriver, as CUDA 13 does
 //   BETANMF_EMU_NO_POOLS 1: no stream-ordered allocator (cudaMallocAsync is cudaErrorNotSupported)
 #include <cuda_runtime_api.h>
+// The kernel-side names are for kernels; here they are members of Coords.
+#undef threadIdx
+#undef blockIdx
+#undef blockDim
+#undef gridDim
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <ucontext.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include "cuda_emu/control.h"
 
@@ -113,36 +123,82 @@ cudaError_t release(void* ptr) {
   return cudaSuccess;
 }
 
-// A barrier for the threads of one block; a thread that leaves the kernel stops taking part.
-class Barrier {
- public:
-  explicit Barrier(unsigned n) : count_(n) {}
-  void wait() {
-    std::unique_lock<std::mutex> lock(m_);
-    const unsigned gen = generation_;
-    if (++arrived_ >= count_) return next();
-    cv_.wait(lock, [&] { return generation_ != gen; });
-  }
-  void leave() {
-    std::lock_guard<std::mutex> lock(m_);
-    --count_;
-    if (arrived_ >= count_ && arrived_ > 0) next();
-  }
-
- private:
-  void next() {
-    arrived_ = 0;
-    ++generation_;
-    cv_.notify_all();
-  }
-  std::mutex m_;
-  std::condition_variable cv_;
-  unsigned count_, arrived_ = 0, generation_ = 0;
+// The threads of a block that synchronises run as fibers (ucontext) on the launching thread:
+// each runs until its next __syncthreads (or its end), then the next one runs; when all have
+// arrived the round starts again. That is a barrier with CUDA's meaning, at the cost of a
+// context switch instead of an OS thread per CUDA thread. (AddressSanitizer is told about the
+// stack switches.)
+struct Fiber {
+  ucontext_t ctx;
+  char* stack = nullptr;
+  dim3 tid;
+  bool done = false;
+  void* fakeStack = nullptr;
 };
+constexpr std::size_t kFiberStack = 256 * 1024;
 
 thread_local bnmf::emu::Coords coords;
-thread_local Barrier* barrier = nullptr;
 thread_local bool inSequentialLaunch = false;
+thread_local Fiber* currentFiber = nullptr;
+thread_local ucontext_t schedulerCtx;
+thread_local const std::function<void()>* fiberBody = nullptr;
+thread_local const void* schedulerStack = nullptr;
+thread_local std::size_t schedulerStackSize = 0;
+
+#if defined(__SANITIZE_ADDRESS__)
+void startSwitch(void** save, const void* bottom, std::size_t size) { __sanitizer_start_switch_fiber(save, bottom, size); }
+void finishSwitch(void* save, const void** bottom, std::size_t* size) { __sanitizer_finish_switch_fiber(save, bottom, size); }
+#else
+void startSwitch(void**, const void*, std::size_t) {}
+void finishSwitch(void*, const void**, std::size_t*) {}
+#endif
+
+// From a fiber back to the scheduler.
+void yieldToScheduler(bool exiting) {
+  Fiber* f = currentFiber;
+  startSwitch(exiting ? nullptr : &f->fakeStack, schedulerStack, schedulerStackSize);
+  swapcontext(&f->ctx, &schedulerCtx);
+  finishSwitch(f->fakeStack, &schedulerStack, &schedulerStackSize);
+}
+
+void fiberMain() {
+  finishSwitch(nullptr, &schedulerStack, &schedulerStackSize);
+  (*fiberBody)();
+  currentFiber->done = true;
+  yieldToScheduler(true);
+}
+
+// Runs one block's threads as fibers until all have finished.
+void runFibers(std::vector<Fiber>& fibers, const bnmf::emu::Coords& base, const std::function<void()>& body) {
+  thread_local std::vector<std::unique_ptr<char[]>> stacks;  // kept for the next launch
+  while (stacks.size() < fibers.size()) stacks.emplace_back(new char[kFiberStack]);
+  fiberBody = &body;
+  for (std::size_t i = 0; i < fibers.size(); ++i) {
+    Fiber& f = fibers[i];
+    f.done = false;
+    f.stack = stacks[i].get();
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack;
+    f.ctx.uc_stack.ss_size = kFiberStack;
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, fiberMain, 0);
+  }
+  for (bool any = true; any;) {
+    any = false;
+    for (Fiber& f : fibers) {
+      if (f.done) continue;
+      any = true;
+      coords = base;
+      coords.threadIdx = f.tid;
+      currentFiber = &f;
+      void* save = nullptr;
+      startSwitch(&save, f.stack, kFiberStack);
+      swapcontext(&schedulerCtx, &f.ctx);
+      finishSwitch(save, nullptr, nullptr);
+    }
+  }
+  currentFiber = nullptr;
+}
 
 struct SyncWithoutThreads {};
 
@@ -307,7 +363,7 @@ BNMF_EMU_API Coords* emuCoords() { return &coords; }
 
 BNMF_EMU_API void emuSyncthreads() {
   if (inSequentialLaunch) throw SyncWithoutThreads{};
-  if (barrier) barrier->wait();
+  if (currentFiber) yieldToScheduler(false);
 }
 
 BNMF_EMU_API void emuLaunch(dim3 grid, dim3 block, cudaStream_t, bool synced, const char* name,
@@ -358,19 +414,12 @@ BNMF_EMU_API void emuLaunch(dim3 grid, dim3 block, cudaStream_t, bool synced, co
           inSequentialLaunch = false;
           continue;
         }
-        Barrier bar(static_cast<unsigned>(threads));
-        std::vector<std::thread> pool;
-        pool.reserve(threads);
+        std::vector<Fiber> fibers(threads);
+        std::size_t t = 0;
         for (unsigned tz = 0; tz < block.z; ++tz)
           for (unsigned ty = 0; ty < block.y; ++ty)
-            for (unsigned tx = 0; tx < block.x; ++tx)
-              pool.emplace_back([&, tx, ty, tz] {
-                coords = Coords{dim3(tx, ty, tz), blockIdx3, block, grid};
-                barrier = &bar;
-                body();
-                bar.leave();
-              });
-        for (std::thread& t : pool) t.join();
+            for (unsigned tx = 0; tx < block.x; ++tx) fibers[t++].tid = dim3(tx, ty, tz);
+        runFibers(fibers, Coords{dim3(), blockIdx3, block, grid}, body);
       }
   coords = saved;
 }

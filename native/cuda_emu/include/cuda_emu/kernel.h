@@ -1,7 +1,7 @@
 // What a CUDA kernel sees, emulated on the host: blockIdx / threadIdx / blockDim / gridDim,
 // __syncthreads, __shared__, and the launch. A launch runs every block one after another;
 // the threads of a block run one after another too, unless the kernel synchronises
-// (BNMF_LAUNCH_SYNCED), in which case each gets a real thread and __syncthreads is a barrier.
+// (BNMF_LAUNCH_SYNCED), in which case they run as fibers and __syncthreads is a barrier.
 #pragma once
 #include <cmath>
 #include <functional>
