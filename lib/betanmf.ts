@@ -4,18 +4,18 @@
 import * as os from 'node:os';
 import { resolveDevice } from './device';
 import { describe, rangeError, typeError } from './errors';
-import { mean, nndsvd, randomFactor } from './init';
-import { allocate, Matrix, zeros, type DType } from './matrix';
+import {
+  AbortError, epochSteps, fullBatchRows, mmExponent, NativeFitHandle, runAsync, runSync,
+  type EpochPlan, type Steps,
+} from './fit';
+import { nndsvd, randomFactor } from './init';
+import { allocate, Matrix, type DType } from './matrix';
 import { addon } from './native';
 import { checkMatrix } from './validate';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
 
-/** Rejection of an aborted fit, transform or partialFit (W and H keep their last consistent values). */
-export class AbortError extends Error {
-  override name = 'AbortError';
-  readonly code = 'ABORT_ERR';
-}
+export { AbortError, mmExponent };
 
 /** One row of `model.history`. */
 export interface HistoryEntry {
@@ -56,69 +56,24 @@ interface SavedMatrix {
   data: number[];
 }
 
-const SOLVER_ID: Record<Solver, number> = { mu_batch: 0, asg_mu: 1, gsg_mu: 2, asag_mu: 3, gsag_mu: 4 };
 /** V is clipped at the float32 machine epsilon where β < 2 (as scikit-learn does). */
 const V_FLOOR = 2 ** -23;
-/** Work per native call of an async fit (flops), so an abort is seen within some tens of ms. */
-const FLOPS_PER_CALL = 5e8;
 /** H-only iterations that fit a new chunk's activations before partialFit updates W. */
 const PARTIAL_FIT_H_ITERATIONS = 30;
 
-/** Batches per native call of a sync fit, so scale drift is caught between calls. */
-const MAX_BATCHES_PER_CALL = 32;
-
 /**
- * Refuses, before allocating anything, a model whose factors and solver buffers (about
- * K·(2N + 6F) values: W, H, the W-gradient sums and an epoch's snapshot) exceed this machine's memory.
+ * Refuses, before allocating anything, a model whose buffers exceed this machine's memory: X's
+ * working copy (N·F values on the CPU), W, H, the W-gradient state and the guard's snapshot
+ * (about K·(2N + 6F) values).
  */
-function checkMemory(N: number, F: number, K: number, dtype: DType): void {
-  const bytes = (dtype === 'float32' ? 4 : 8) * K * (2 * N + 6 * F);
+function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boolean): void {
+  const bytes = (dtype === 'float32' ? 4 : 8) * (K * (2 * N + 6 * F) + (copiesX ? N * F : 0));
   const total = os.totalmem();
   if (bytes > total) {
     const gib = (x: number) => (x / 2 ** 30).toFixed(1);
-    throw rangeError('nComponents', 'a model that fits in memory (W, H and the solver buffers hold about K·(2N + 6F) values)',
+    throw rangeError('nComponents', 'a model that fits in memory (X\'s working copy, W, H and the solver buffers)',
       `${K}, which needs ${gib(bytes)} GiB of this machine's ${gib(total)} GiB`);
   }
-}
-
-function diverged(solver: Solver, restored: boolean): Error {
-  return new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed)` +
-    (restored ? '; W and H are as before this epoch' : '') + ". Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
-}
-
-/** One native call: run(false) returns its value, run(true) a Promise of it. */
-interface Step {
-  run(async: boolean): unknown;
-}
-type Steps<R> = Generator<Step, R, unknown>;
-
-function runSync<R>(steps: Steps<R>, signal: AbortSignal | undefined, what: string): R {
-  let r = steps.next();
-  while (!r.done) {
-    throwIfAborted(signal, what);
-    r = steps.next(r.value.run(false));
-  }
-  return r.value;
-}
-
-async function runAsync<R>(steps: Steps<R>, signal: AbortSignal | undefined, what: string): Promise<R> {
-  let r = steps.next();
-  while (!r.done) {
-    throwIfAborted(signal, what);
-    r = steps.next(await r.value.run(true));
-  }
-  return r.value;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortError(`${what} was aborted`, { cause: signal.reason });
-}
-
-/** MM exponent γ(β) (Févotte & Idier 2011): 1/(2−β) below 1, 1 on [1, 2], 1/(β−1) above 2. */
-export function mmExponent(beta: number): number {
-  if (beta < 1) return 1 / (2 - beta);
-  if (beta > 2) return 1 / (beta - 1);
-  return 1;
 }
 
 /** A copy of m on the CPU in `dtype`. */
@@ -223,6 +178,20 @@ export class BetaNMF {
     return this.exclusiveSync(() => runSync(this.partialFitSteps(X, run, false), run.signal, 'BetaNMF.partialFit'));
   }
 
+  /**
+   * Frees the model's factors and solver state now (device memory on CUDA, instead of when the
+   * collector gets to them). The options and history stay; fitting again works.
+   * `using model = new BetaNMF(…)` calls it at the end of the scope.
+   */
+  dispose(): void {
+    for (const m of [this.W, this.H, this.gradPos, this.gradNeg]) m?.dispose();
+    this.W = this.H = this.gradPos = this.gradNeg = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** A JSON-safe snapshot: options, seed, history and the factors. */
   toJSON(): SavedModel {
     const save = (m: Matrix | undefined): SavedMatrix | null =>
@@ -257,48 +226,57 @@ export class BetaNMF {
 
   private *fitSteps(Xin: Matrix, run: RunOptions, async: boolean): Steps<this> {
     const o = this.options;
-    const X = this.prepareData(Xin, 'X');
-    const dtype = X.dtype;
-    const [N, F, K] = [X.rows, X.cols, o.nComponents];
-    checkMemory(N, F, K, dtype);
-    this.rng = new Random(this.seed);
-    const W0 = this.initialFactor('W', F, K, dtype);
-    const H0 = this.initialFactor('H', N, K, dtype);
-    if (!W0.given || !H0.given) this.initialise(X, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
-    // Everything the epochs touch lives on the device from here on (one upload of X, W, H),
-    // unless cacheRows bounds the rows of X (and H) resident there at once.
     const device = resolveDevice(o.device);
-    const cached = o.cacheRows > 0 && o.cacheRows < N;
-    const Xd = cached ? X : X.to(device), W = W0.m.to(device), H = cached ? H0.m : H0.m.to(device);
-    this.W = W;
-    this.H = H;
-    this.gradPos = zeros(F, K, dtype, device);
-    this.gradNeg = zeros(F, K, dtype, device);
-    this.history = [];
-    this.nIter = 0;
-    const update = { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') };
-    let seconds = 0;
-    const costOf = () => this.costStep(Xd, cached ? W.to('cpu') : W, H);
-    let previous = (yield costOf()) as number;
-    this.history.push({ epoch: 0, cost: previous, seconds: 0 });
-    for (let epoch = 1; epoch <= o.maxIter; epoch++) {
-      const t0 = performance.now();
-      const order = o.shuffle ? this.rng.permutation(N) : null;
-      if (cached) yield* this.cachedEpochSteps(X, W, H, order, update, async);
-      else yield* this.epochSteps(Xd, W, H, o.solver, o.batchSize, order, update, async);
-      seconds += (performance.now() - t0) / 1000;
-      this.nIter = epoch;
-      const evaluate = epoch % o.costEvery === 0 || epoch === o.maxIter;
-      const cost = evaluate ? ((yield costOf()) as number) : undefined;
-      this.history.push(cost === undefined ? { epoch, seconds } : { epoch, cost, seconds });
-      if (run.onEpoch?.({ epoch, cost, seconds }) === false) break;
-      if (cost !== undefined) {
-        if (o.tol > 0 && !(previous - cost > o.tol * Math.abs(previous))) break;
-        previous = cost;
+    const cached = device !== 'cpu' && o.cacheRows > 0 && o.cacheRows < Xin.rows;
+    const data = this.openFit(Xin, device, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
+    const { h, X } = data;
+    const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    // With cacheRows, X and H stay on the host; the native fit owns W and the gradient state.
+    let Hhost: Matrix | undefined;
+    let started = false;
+    try {
+      this.rng = new Random(this.seed);
+      const W0 = this.initialFactor('W', F, K, h.dtype), H0 = this.initialFactor('H', N, K, h.dtype);
+      if (!W0.given || !H0.given) this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
+      h.write('W', W0.m);
+      if (cached) Hhost = H0.m;
+      else h.write('H', H0.m);
+      started = true;
+      this.history = [];
+      this.nIter = 0;
+      const update = { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') };
+      const costOf = () => (cached ? this.hostCost(X, h, Hhost!) : h.cost());
+      let seconds = 0;
+      let previous = (yield costOf()) as number;
+      this.history.push({ epoch: 0, cost: previous, seconds: 0 });
+      for (let epoch = 1; epoch <= o.maxIter; epoch++) {
+        const t0 = performance.now();
+        if (cached) yield* this.cachedEpochSteps(X, Hhost!, h, update, async);
+        else yield* epochSteps(h, this.plan(o.solver, N, update, true), async);
+        seconds += (performance.now() - t0) / 1000;
+        this.nIter = epoch;
+        const evaluate = epoch % o.costEvery === 0 || epoch === o.maxIter;
+        const cost = evaluate ? ((yield costOf()) as number) : undefined;
+        this.history.push(cost === undefined ? { epoch, seconds } : { epoch, cost, seconds });
+        if (run.onEpoch?.({ epoch, cost, seconds }) === false) break;
+        if (cost !== undefined) {
+          if (o.tol > 0 && !(previous - cost > o.tol * Math.abs(previous))) break;
+          previous = cost;
+        }
+      }
+      const last = this.history[this.history.length - 1];
+      if (last.cost === undefined) last.cost = (yield costOf()) as number;
+    } finally {
+      // The factors as they are now (consistent after every slice, so also after an abort or
+      // a divergence, which has restored the epoch's start), then the native memory goes.
+      try {
+        if (started) {
+          this.replaceState(h.read('W'), cached ? Hhost : h.read('H'), h.read('gradPos'), h.read('gradNeg'));
+        }
+      } finally {
+        data.dispose();
       }
     }
-    const last = this.history[this.history.length - 1];
-    if (last.cost === undefined) last.cost = (yield costOf()) as number;
     return this;
   }
 
@@ -306,85 +284,119 @@ export class BetaNMF {
     const o = this.options;
     if (!this.W && !this.initial.W) throw new Error('BetaNMF.transform: the model has no W yet: fit it first, or give W');
     const W0 = (this.W ?? this.initial.W)!;
-    const X = this.prepareData(Xin, 'X', W0.dtype);
-    if (X.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${X.rows}×${X.cols}`);
+    checkMatrix('X', Xin);
+    if (Xin.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const W = W0.dtype === X.dtype ? W0.to(device) : hostAs(W0, X.dtype).to(device);
-    const Xd = X.to(device);
-    const [N, K] = [X.rows, W.cols];
-    let Hhost: Matrix;
-    if (Hstart !== undefined) {
-      checkMatrix('options.H', Hstart);
-      if (Hstart.rows !== N || Hstart.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${Hstart.rows}×${Hstart.cols}`);
-      Hhost = copyAs(Hstart, X.dtype);
-      checkNonnegative('options.H', Hhost);
-    } else {
-      Hhost = new Matrix(allocate(X.dtype, N * K), N, K);
-      randomFactor(Hhost.data, mean(X.data), K, new Random(this.seed ^ 0x5bd1e995));
-    }
-    const H = Hhost.to(device);
-    const state = zeros(W.rows, K, X.dtype, device);
-    let previous = (yield this.costStep(Xd, W, H)) as number;
-    for (let it = 1; it <= o.maxIter; it++) {
-      yield* this.epochSteps(Xd, W, H, 'mu_batch', Math.max(N, 1), null, { H: true, W: false }, async, state);
-      if (run.onEpoch?.({ epoch: it, seconds: 0 }) === false) break;
-      if (o.tol > 0 && it % o.costEvery === 0) {
-        const cost = (yield this.costStep(Xd, W, H)) as number;
-        if (!(previous - cost > o.tol * Math.abs(previous))) break;
-        previous = cost;
+    const data = this.openFit(Xin, device, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
+    const { h, X } = data;
+    const [N, K] = [X.rows, W0.cols];
+    let H: Matrix | undefined;
+    try {
+      h.write('W', W0);
+      let Hhost: Matrix;
+      if (Hstart !== undefined) {
+        checkMatrix('options.H', Hstart);
+        if (Hstart.rows !== N || Hstart.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${Hstart.rows}×${Hstart.cols}`);
+        Hhost = copyAs(Hstart, h.dtype);
+        checkNonnegative('options.H', Hhost);
+      } else {
+        Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
+        randomFactor(Hhost.data, data.mean, K, new Random(this.seed ^ 0x5bd1e995));
       }
+      h.write('H', Hhost);
+      const plan = this.plan('mu_batch', N, { H: true, W: false }, false);
+      let previous = (yield h.cost()) as number;
+      for (let it = 1; it <= o.maxIter; it++) {
+        yield* epochSteps(h, plan, async);
+        if (run.onEpoch?.({ epoch: it, seconds: 0 }) === false) break;
+        if (o.tol > 0 && it % o.costEvery === 0) {
+          const cost = (yield h.cost()) as number;
+          if (!(previous - cost > o.tol * Math.abs(previous))) break;
+          previous = cost;
+        }
+      }
+      H = h.read('H');
+    } finally {
+      data.dispose();
     }
     return H;
   }
 
   private *partialFitSteps(Xin: Matrix, run: RunOptions, async: boolean): Steps<this> {
     const o = this.options;
-    const X = this.prepareData(Xin, 'X', this.W?.dtype);
+    checkMatrix('X', Xin);
+    if (this.W && this.W.rows !== Xin.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${Xin.rows}×${Xin.cols}`);
+    const device = this.W?.device ?? resolveDevice(o.device);
+    const data = this.openFit(Xin, device, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
+    const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
-    checkMemory(N, F, K, X.dtype);
-    if (this.W && this.W.rows !== F) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${N}×${F}`);
-    if (!this.W) {
-      const W = this.initialFactor('W', F, K, X.dtype);
-      if (!W.given) this.initialise(X, W.m, undefined);
-      this.W = W.m.to(resolveDevice(o.device));
-      this.history = [];
-      this.nIter = 0;
-      this.partialSeconds = 0;
+    try {
+      if (!this.W) {
+        const W = this.initialFactor('W', F, K, h.dtype);
+        if (!W.given) this.initialise(data, W.m, undefined);
+        this.W = W.m.to(device);
+        this.history = [];
+        this.nIter = 0;
+        this.partialSeconds = 0;
+        this.gradPos = this.gradNeg = undefined;
+      }
+      h.write('W', this.W);
+      if (this.gradPos && this.gradNeg && this.gradPos.rows === F && this.gradPos.device === device) {
+        h.write('gradPos', this.gradPos);
+        h.write('gradNeg', this.gradNeg);
+      }
+      const Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
+      randomFactor(Hhost.data, data.mean, K, this.rng);
+      h.write('H', Hhost);
+      const t0 = performance.now();
+      const hOnly = this.plan('mu_batch', N, { H: true, W: false }, false);
+      for (let it = 0; it < PARTIAL_FIT_H_ITERATIONS; it++) yield* epochSteps(h, hOnly, async);
+      yield* epochSteps(h, this.plan(o.solver, N, { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') }, true), async);
+      this.partialSeconds += (performance.now() - t0) / 1000;
+      this.nIter += 1;
+      const cost = (yield h.cost()) as number;
+      this.history.push({ epoch: this.nIter, cost, seconds: this.partialSeconds });
+      this.replaceState(h.read('W'), h.read('H'), h.read('gradPos'), h.read('gradNeg'));
+      run.onEpoch?.({ epoch: this.nIter, cost, seconds: this.partialSeconds });
+    } finally {
+      data.dispose();
     }
-    const W = this.W;
-    const device = W.device;
-    if (!this.gradPos || this.gradPos.rows !== F || this.gradPos.device !== device) {
-      this.gradPos = zeros(F, K, W.dtype, device);
-      this.gradNeg = zeros(F, K, W.dtype, device);
-    }
-    const Hhost = new Matrix(allocate(X.dtype, N * K), N, K);
-    randomFactor(Hhost.data, mean(X.data), K, this.rng);
-    const H = Hhost.to(device), Xd = X.to(device);
-    const t0 = performance.now();
-    const all = Math.max(N, 1);
-    for (let it = 0; it < PARTIAL_FIT_H_ITERATIONS; it++) {
-      yield* this.epochSteps(Xd, W, H, 'mu_batch', all, null, { H: true, W: false }, async);
-    }
-    const order = o.shuffle ? this.rng.permutation(N) : null;
-    yield* this.epochSteps(Xd, W, H, o.solver, o.batchSize, order, { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') }, async);
-    this.partialSeconds += (performance.now() - t0) / 1000;
-    this.H = H;
-    this.nIter += 1;
-    const cost = (yield this.costStep(Xd, W, H)) as number;
-    this.history.push({ epoch: this.nIter, cost, seconds: this.partialSeconds });
-    run.onEpoch?.({ epoch: this.nIter, cost, seconds: this.partialSeconds });
     return this;
   }
 
   /**
-   * One epoch with at most cacheRows rows of X (and H) resident where the model computes: the
-   * shuffled rows are cut into caches of whole batches; each cache's X and H rows travel there,
-   * its batches run, and its H rows travel back. W and the gradient state stay put.
+   * The model's factors and gradient state after a call. Device memory of what they replace is
+   * freed now (a refit in a loop holds no GPU memory for the collector); CPU matrices are left
+   * to their holders.
    */
-  private *cachedEpochSteps(X: Matrix, W: Matrix, H: Matrix, order: Uint32Array | null, update: { H: boolean; W: boolean },
-    async: boolean): Steps<void> {
+  private replaceState(W: Matrix, H: Matrix | undefined, gradPos: Matrix, gradNeg: Matrix): void {
+    const old = [this.W, this.H, this.gradPos, this.gradNeg];
+    [this.W, this.H, this.gradPos, this.gradNeg] = [W, H, gradPos, gradNeg];
+    for (const m of old) if (m && m.device !== 'cpu' && ![W, H, gradPos, gradNeg].includes(m)) m.dispose();
+  }
+
+  /** How one epoch of `solver` runs: batches, their order this epoch, the SAG weight, the guard. */
+  private plan(solver: Solver, N: number, update: { H: boolean; W: boolean }, guard: boolean): EpochPlan {
     const o = this.options;
-    const [N, F, K] = [X.rows, X.cols, W.cols];
+    const fullBatch = solver === 'mu_batch';
+    const batchSize = fullBatch ? fullBatchRows(this.F, o.nComponents) : o.batchSize;
+    const sag = solver === 'asag_mu' || solver === 'gsag_mu';
+    // Full-batch MU does not depend on the order of its batches: it is never shuffled.
+    let order: Uint32Array | null = null;
+    if (!fullBatch && o.shuffle === 'batches') order = this.rng.permutation(Math.ceil(N / batchSize));
+    else if (!fullBatch && o.shuffle === 'rows') order = this.rng.permutation(N);
+    return { solver, batchSize, order, updateH: update.H, updateW: update.W, forget: sag ? 1 / (o.sagMemory + 1) : 1, guard: guard && update.H && update.W };
+  }
+
+  /**
+   * One epoch with at most cacheRows rows of X (and H) resident on the device: the rows, in
+   * this epoch's order, are cut into caches of whole batches; each cache's X and H rows travel
+   * there, its batches run, and its H rows travel back. W and the gradient state stay put.
+   */
+  private *cachedEpochSteps(X: Matrix, H: Matrix, h: NativeFitHandle, update: { H: boolean; W: boolean }, async: boolean): Steps<void> {
+    const o = this.options;
+    const [N, F, K] = [X.rows, X.cols, H.cols];
+    const order = o.shuffle === 'none' ? null : this.rng.permutation(N);
     const perCache = Math.max(o.batchSize, Math.floor(o.cacheRows / o.batchSize) * o.batchSize);
     for (let c0 = 0; c0 < N; c0 += perCache) {
       const c1 = Math.min(N, c0 + perCache), n = c1 - c0;
@@ -394,70 +406,91 @@ export class BetaNMF {
         Xc.data.set(X.data.subarray(r * F, (r + 1) * F), i * F);
         Hc.data.set(H.data.subarray(r * K, (r + 1) * K), i * K);
       }
-      const Xg = Xc.to(W.device), Hg = Hc.to(W.device);
-      yield* this.epochSteps(Xg, W, Hg, o.solver, o.batchSize, null, update, async, undefined, { starts: c0 === 0, ends: c1 === N });
-      const back = Hg.toTypedArray();
-      for (let i = 0; i < n; i++) {
-        const r = order ? order[c0 + i] : c0 + i;
-        H.data.set(back.subarray(i * K, (i + 1) * K), r * K);
+      const Xg = Xc.to(h.device), Hg = Hc.to(h.device);
+      try {
+        const plan = { ...this.plan(o.solver, n, update, false), order: null, cache: { X: Xg, H: Hg, starts: c0 === 0, ends: c1 === N } };
+        yield* epochSteps(h, plan, async);
+        const back = Hg.toTypedArray();
+        for (let i = 0; i < n; i++) {
+          const r = order ? order[c0 + i] : c0 + i;
+          H.data.set(back.subarray(i * K, (i + 1) * K), r * K);
+        }
+      } finally {
+        if (Xg !== Xc) [Xg, Hg].forEach((m) => m.dispose());
       }
-      if (Xg !== Xc) [Xg, Hg].forEach((m) => m.dispose());
     }
   }
 
-  /**
-   * The native calls of one epoch: all batches at once (sync), or slices of ~FLOPS_PER_CALL
-   * (async). `span` says whether X's first batch opens the epoch and its last closes it (not
-   * so for the caches of cachedEpochSteps).
-   */
-  private *epochSteps(X: Matrix, W: Matrix, H: Matrix, solver: Solver, batchSize: number, order: Uint32Array | null,
-    update: { H: boolean; W: boolean }, async: boolean, state?: Matrix, span = { starts: true, ends: true }): Steps<void> {
-    const o = this.options;
-    const [N, F, K] = [X.rows, X.cols, W.cols];
-    const nBatches = Math.ceil(N / batchSize);
-    const perBatch = 12 * batchSize * F * K + 1;
-    const slice = async ? Math.max(1, Math.floor(FLOPS_PER_CALL / perBatch)) : MAX_BATCHES_PER_CALL;
-    const sag = solver === 'asag_mu' || solver === 'gsag_mu';
-    const forget = sag ? 1 / (o.sagMemory + 1) : 1;
-    const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
-    const vFloor = o.beta < 2 ? V_FLOOR : 0;
-    const gp = state ?? this.gradPos!, gn = state ?? this.gradNeg!;
-    // After every call, the scale guard (native rebalance: see core/solver.h); on the CPU the
-    // factors at the start of the epoch are kept too, and restored if the solver diverges in it.
-    // (Not for a cache of rows: H's other rows would not be rescaled with it; W is checked instead.)
-    const guard = span.starts && span.ends && update.H && update.W;
-    const saved = guard && W.device === 'cpu' ? [W.data.slice(), H.data.slice(), gp.data.slice(), gn.data.slice()] : undefined;
-    for (let b0 = 0; b0 < nBatches; b0 += slice) {
-      const b1 = Math.min(nBatches, b0 + slice);
-      yield {
-        run: (a) => addon.epoch(a, X.native, W.native, H.native, N, F, K, o.beta, SOLVER_ID[solver], batchSize, b0, b1, order,
-          o.eps, gamma, forget, vFloor, update.H, update.W, gp.native, gn.native, span.starts, span.ends),
-      };
-      if (!guard) continue;
-      const finite = (yield { run: (a) => addon.rebalance(a, W.native, H.native, gp.native, gn.native, N, F, K) }) as boolean;
-      if (!finite) {
-        if (saved) [W.data, H.data, gp.data, gn.data].forEach((d, i) => d.set(saved[i]));
-        throw diverged(solver, saved !== undefined);
-      }
-    }
-    if (!guard && span.ends && update.W && !W.toTypedArray().every(Number.isFinite)) throw diverged(solver, false);
-  }
-
-  private costStep(X: Matrix, W: Matrix, H: Matrix): Step {
+  /** D(X | H·Wᵀ) on the host, for a fit whose X and H stay there (cacheRows). */
+  private hostCost(X: Matrix, h: NativeFitHandle, H: Matrix) {
     const vFloor = this.options.beta < 2 ? V_FLOOR : 0;
-    return { run: (a) => addon.betaDivergence(a, X.native, W.native, H.native, X.rows, X.cols, W.cols, this.options.beta, vFloor) };
+    return {
+      run: (a: boolean) => {
+        const W = h.read('W');
+        const Wh = W.device === 'cpu' ? W : new Matrix(W.toTypedArray(), W.rows, W.cols);
+        if (W !== Wh) W.dispose();
+        return addon.betaDivergence(a, X.native, Wh.native, H.native, X.rows, X.cols, Wh.cols, this.options.beta, vFloor);
+      },
+    };
   }
 
   // ---- data and initialisation ---------------------------------------------------------------
 
-  private prepareData(X: Matrix, name: string, dtypeHint?: DType): Matrix {
-    checkMatrix(name, X);
-    if (X.rows < 1 || X.cols < 1) throw rangeError(name, 'at least 1 row and 1 column', `${X.rows}×${X.cols}`);
-    const dtype = this.options.dtype ?? dtypeHint ?? X.dtype;
-    const Xh = hostAs(X, dtype); // checked (and initialised from) on the CPU
-    checkNonnegative(name, Xh, this.options.beta);
-    if (!Xh.data.some((v) => v > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
-    return Xh;
+  /** F of the data being fitted (set by openFit). */
+  private F = 0;
+
+  /**
+   * Checks X and opens the native fit that owns its working copy: on the CPU, X is copied and
+   * checked in one native pass; on the device, X is checked on the host and uploaded once (or
+   * used where it is). With cacheRows ('cache'), X stays on the host and the fit owns W and the
+   * gradient state only.
+   */
+  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
+    dtypeHint?: DType, K = this.options.nComponents): { h: NativeFitHandle; X: Matrix; mean: number; dispose(): void } {
+    const o = this.options;
+    const name = 'X';
+    checkMatrix(name, Xin);
+    if (Xin.rows < 1 || Xin.cols < 1) throw rangeError(name, 'at least 1 row and 1 column', `${Xin.rows}×${Xin.cols}`);
+    const dtype = o.dtype ?? dtypeHint ?? Xin.dtype;
+    const [N, F] = [Xin.rows, Xin.cols];
+    this.F = F;
+    checkMemory(N, F, K, dtype, device === 'cpu');
+    const positive = o.beta <= 0;
+    const spec = {
+      N: rows === 'cache' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
+      gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH, updateW,
+      shuffle: o.shuffle, positive,
+    };
+    if (device === 'cpu' && Xin.device === 'cpu') {
+      const h = new NativeFitHandle({ ...spec, X: Xin.native }, device);
+      const scan = h.fit.dataScan();
+      if (scan.index !== undefined || scan.allZero) {
+        h.dispose();
+        if (scan.allZero) throw rangeError(name, 'some positive entries', 'all zeros');
+        const i = scan.index!, v = Xin.data[i];
+        const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
+        if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
+        throw rangeError(name, `positive entries for beta = ${o.beta} (with β ≤ 0 the divergence is infinite where ` +
+          'x = 0: add a small constant to X, or use β > 0)', `0 ${where}`);
+      }
+      return { h, X: Xin, mean: scan.sum / (N * F), dispose: () => h.dispose() };
+    }
+    // Device fits (and host fits of device data): checked on the host, used there.
+    const Xh = hostAs(Xin, dtype);
+    checkNonnegative(name, Xh, o.beta);
+    let sum = 0;
+    for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
+    if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
+    if (rows === 'cache') {
+      const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
+      const h = new NativeFitHandle({ ...spec, X: empty.native }, device);
+      empty.dispose();
+      return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
+    }
+    const Xd = Xin.device === device && Xin.dtype === dtype ? Xin : Xh.to(device);
+    const h = new NativeFitHandle({ ...spec, X: Xd.native }, device);
+    if (Xd !== Xin) Xd.dispose(); // the fit keeps the device memory until it is disposed
+    return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
   }
 
   /** A factor given in the options (checked, copied) or a new one to initialise. */
@@ -473,20 +506,21 @@ export class BetaNMF {
     return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
   }
 
-  private initialise(X: Matrix, W: Matrix | undefined, H: Matrix | undefined): void {
+  private initialise(data: { X: Matrix; mean: number }, W: Matrix | undefined, H: Matrix | undefined): void {
     const o = this.options;
     const K = o.nComponents;
+    const X = data.X;
     if (o.init === 'nndsvd' || o.init === 'nndsvda') {
       if (K > Math.min(X.rows, X.cols)) {
         throw rangeError('nComponents', `at most min(N, F) = ${Math.min(X.rows, X.cols)} with init '${o.init}'`, `${K}`);
       }
-      const w = W?.data ?? allocate(X.dtype, X.cols * K), h = H?.data ?? allocate(X.dtype, X.rows * K);
-      nndsvd(X.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda', this.rng);
+      const Xh = hostAs(X, (W ?? H)!.dtype);
+      const w = W?.data ?? allocate(Xh.dtype, X.cols * K), h = H?.data ?? allocate(Xh.dtype, X.rows * K);
+      nndsvd(Xh.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda', this.rng);
       return;
     }
-    const m = mean(X.data);
-    if (W) randomFactor(W.data, m, K, this.rng);
-    if (H) randomFactor(H.data, m, K, this.rng);
+    if (W) randomFactor(W.data, data.mean, K, this.rng);
+    if (H) randomFactor(H.data, data.mean, K, this.rng);
   }
 
   private runOptions(o: RunOptions): RunOptions {

@@ -42,6 +42,66 @@ export interface EmuControls {
   };
 }
 
+/** What `new addon.Fit(spec)` reads, by name (see native/binding/fit.cpp). */
+export interface FitSpec {
+  X: NativeArray;
+  /** Initial factors; zero when left out (then written with `write`). */
+  W?: NativeArray;
+  H?: NativeArray;
+  N: number;
+  F: number;
+  K: number;
+  dtype: 'float32' | 'float64';
+  beta: number;
+  solver: string;
+  batchSize: number;
+  eps: number;
+  gamma: number;
+  forget: number;
+  vFloor: number;
+  updateH: boolean;
+  updateW: boolean;
+  /** What `order` permutes in run(): the batches, the rows (batches re-cut), or nothing. */
+  shuffle: 'none' | 'batches' | 'rows';
+  /** Whether X must be positive (β ≤ 0) rather than nonnegative, for dataScan. */
+  positive: boolean;
+}
+
+/** One slice of an epoch: positions [first, end) of the epoch's batches (overrides optional). */
+export interface RunSpec {
+  first?: number;
+  end?: number;
+  order?: Uint32Array | null;
+  starts?: boolean;
+  ends?: boolean;
+  /** Copy W, H and the gradient state aside first (restore() brings them back). */
+  snapshot?: boolean;
+  /** Run the scale guard after the slice; the result is false when W or H is not finite. */
+  guard?: boolean;
+  /** A cache of rows (cacheRows) standing in for X and H during this slice. */
+  X?: NativeArray;
+  H?: NativeArray;
+  solver?: string;
+  batchSize?: number;
+  updateH?: boolean;
+  updateW?: boolean;
+  forget?: number;
+}
+
+export type FitMatrixName = 'W' | 'H' | 'gradPos' | 'gradNeg';
+
+/** A fit's native state: X's working copy, W, H, gradient state, snapshot and scratch. */
+export interface NativeFit {
+  run(async: boolean, spec: RunSpec): boolean | Promise<boolean>;
+  cost(async: boolean): number | Promise<number>;
+  restore(): boolean;
+  read(name: FitMatrixName, out: NativeArray): void;
+  write(name: FitMatrixName, src: NativeArray): void;
+  /** The scan of X's working copy (CPU fits): sum, all zero, first invalid entry. */
+  dataScan(): { sum: number; allZero: boolean; index?: number; value?: number };
+  dispose(): void;
+}
+
 export interface NativeAddon {
   hParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
@@ -51,18 +111,15 @@ export interface NativeAddon {
     beta: number, eps: number, Hout: NativeArray, pos: NativeArray, neg: NativeArray): undefined | Promise<void>;
   betaDivergence(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, vFloor: number): number | Promise<number>;
-  epoch(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
-    solver: number, batchSize: number, firstBatch: number, endBatch: number, order: Uint32Array | null, eps: number,
-    gamma: number, forget: number, vFloor: number, updateH: boolean, updateW: boolean, gradPos: NativeArray,
-    gradNeg: NativeArray, startsEpoch: boolean, endsEpoch: boolean): undefined | Promise<void>;
+  Fit: new (spec: FitSpec) => NativeFit;
+  /** Backend buffers allocated and not yet freed (all backends). */
+  liveBuffers(): number;
   muUpdate(async: boolean, factor: NativeArray, pos: NativeArray, neg: NativeArray, eps: number,
     out: NativeArray): undefined | Promise<void>;
   updateGrad(async: boolean, grad: NativeArray, oldPart: NativeArray, newPart: NativeArray, unused: number,
     out: NativeArray): undefined | Promise<void>;
-  rebalance(async: boolean, W: NativeArray, H: NativeArray, gradPos: NativeArray, gradNeg: NativeArray, N: number, F: number,
-    K: number): boolean | Promise<boolean>;
   gemm(async: boolean, A: FloatArray, B: FloatArray, C: FloatArray, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, alpha: number, beta: number): undefined | Promise<void>;
+    transA: boolean, transB: boolean, scale: number, keep: number): undefined | Promise<void>;
   gemmFloor(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
     hPos: NativeArray, hNeg: NativeArray, wPos: NativeArray, wNeg: NativeArray): undefined | Promise<void>;
   config(): NativeConfig;
@@ -71,8 +128,8 @@ export interface NativeAddon {
   deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceDownload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceFree(handle: DeviceHandle): void;
-  /** Buffers alive now: backend scratch on the host, device allocations and their bytes (for tests). */
-  liveBuffers(): { host: number; device: number; deviceBytes: number };
+  /** Device memory alive now (for tests): JS device arrays, allocations of any kind and their bytes. */
+  deviceMemory(): { arrays: number; allocations: number; bytes: number };
   /** Test controls of the host CUDA emulation; only in a BETANMF_CUDA_EMU build (npm run test:cuda-emu). */
   emu?: EmuControls;
   setNumThreads(n: number): number;

@@ -24,7 +24,11 @@ export interface BetaNMFOptions {
   beta?: number | BetaName;
   /** Default 'mu_batch' (full-batch MU computed batch by batch). */
   solver?: Solver;
-  /** Rows per mini-batch. Default 100. */
+  /**
+   * Rows per mini-batch of the stochastic solvers. Default 1024 (scikit-learn's MiniBatchNMF;
+   * the original used 100, slower per epoch on CPUs). mu_batch ignores it: full-batch MU does
+   * not depend on the batch size, so it always runs in the backend's best blocks.
+   */
   batchSize?: number;
   /** Batches in the SAG average for asag_mu / gsag_mu: weight f = 1/(sagMemory + 1). Default 0 (plain SG). */
   sagMemory?: number;
@@ -34,8 +38,14 @@ export interface BetaNMFOptions {
   tol?: number;
   /** Epochs between cost evaluations (the cost is also evaluated before the first and after the last). Default 10. */
   costEvery?: number;
-  /** Shuffle rows into new batches every epoch; false keeps row order. Default true. */
-  shuffle?: boolean;
+  /**
+   * How the mini-batch solvers visit the data each epoch: 'batches' (default, the original's
+   * behaviour; true means the same) visits the contiguous batches in a new random order;
+   * 'rows' re-cuts the batches from shuffled rows every epoch (rows gathered into reused
+   * buffers: slower); false (or 'none') keeps row order. mu_batch is never shuffled (its result does not
+   * depend on the order).
+   */
+  shuffle?: boolean | 'none' | 'batches' | 'rows';
   /** Seed of initialisation and shuffling. Default: a random one, kept in `model.seed`. */
   seed?: number;
   /** 'random' (default), 'nndsvd', 'nndsvda' or 'custom' (with W and H). */
@@ -71,7 +81,7 @@ export interface ResolvedOptions {
   maxIter: number;
   tol: number;
   costEvery: number;
-  shuffle: boolean;
+  shuffle: 'none' | 'batches' | 'rows';
   seed: number | undefined;
   init: InitMode;
   fixed: ('W' | 'H')[];
@@ -127,7 +137,7 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
   for (const key of Object.keys(o)) {
     if (!KNOWN.has(key)) throw rangeError('options', `only known options (${[...KNOWN].join(', ')})`, `'${key}'`);
   }
-  const batchSize = integer('batchSize', o.batchSize, 1, 100);
+  const batchSize = integer('batchSize', o.batchSize, 1, 1024);
   const cacheRows = integer('cacheRows', o.cacheRows, 0, 0);
   if (cacheRows > 0 && cacheRows < batchSize) {
     throw rangeError('cacheRows', `0 or at least batchSize (${batchSize})`, `${cacheRows}`);
@@ -142,7 +152,9 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
     if (typeof o.seed !== 'number') throw typeError('seed', 'an integer', o.seed);
     throw rangeError('seed', 'an integer', describe(o.seed));
   }
-  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw typeError('shuffle', 'a boolean', o.shuffle);
+  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean' && !['none', 'batches', 'rows'].includes(o.shuffle)) {
+    throw typeError('shuffle', "a boolean, 'batches', 'rows' or 'none'", o.shuffle);
+  }
   for (const k of ['W', 'H'] as const) {
     if (o[k] !== undefined) checkMatrix(k, o[k]);
   }
@@ -161,7 +173,7 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
     maxIter: integer('maxIter', o.maxIter, 0, 50),
     tol: real('tol', o.tol, 0, 1e-4),
     costEvery: integer('costEvery', o.costEvery, 1, 10),
-    shuffle: o.shuffle ?? true,
+    shuffle: o.shuffle === undefined || o.shuffle === true ? 'batches' : o.shuffle === false ? 'none' : o.shuffle,
     seed: o.seed,
     init,
     fixed,

@@ -10,6 +10,7 @@ const path = require('node:path');
 const { parseArgs } = require('node:util');
 const b = require('../dist');
 const { addon } = require('../dist/native');
+const { openIteration } = require('../dist/fit');
 
 const { values } = parseArgs({ options: {
   out: { type: 'string', default: process.env.OUT || '.' },
@@ -100,8 +101,9 @@ function benchmark() {
       muUpdate: time(() => b.muUpdate(H, hp, hn, 1e-10, { out: Hs })),
     };
     report.kernels.push(k);
-    const gamma = b.mmExponent(beta), vFloor = beta < 2 ? 2 ** -23 : 0;
-    const it = time(() => addon.epoch(false, X.native, W.native, Hs.native, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true, wp.native, wn.native, true, true));
+    const fit = openIteration(X, W, Hs, beta);
+    const it = time(fit.iteration);
+    fit.dispose();
     const floor = time(() => addon.gemmFloor(false, X.native, W.native, H.native, N, F, K, beta, hp.native, hn.native, wp.native, wn.native));
     const gemms = beta === 2 ? 2 : beta === 1 ? 4 : 6;
     report.iterations.push({ beta, msPerIter: it, floorMs: floor, gflops: (gemms * flops) / (it * 1e6) });

@@ -50,8 +50,10 @@ async function main() {
   for (const bad of [
     () => addon.hParts(false, new Float64Array(4), new Float64Array(4), new Float64Array(4), 2, 3, 2, 1, null, null, null),
     () => addon.muUpdate(false, new Float32Array(3), new Float32Array(2), new Float32Array(3), 0, new Float32Array(3)),
-    () => addon.epoch(false, new Float64Array(6), new Float64Array(6), new Float64Array(4), 2, 3, 2, 1, 0, 1, 0, 2,
-      new Uint32Array([0, 5]), 0, 1, 1, 0, true, true, new Float64Array(6), new Float64Array(6), true, true),
+    () => new addon.Fit({ X: new Float64Array(6), W: new Float64Array(6), H: new Float64Array(4), N: 2, F: 3, K: 2, beta: 1,
+      dtype: 'float64' }),
+    () => new addon.Fit({ X: new Float64Array(6), N: 2, F: 3, K: 2, beta: 1, dtype: 'float64', shuffle: 'rows' })
+      .run(false, { order: new Uint32Array([0, 5]) }),
   ]) {
     try { bad(); throw new Error('expected an exception'); } catch (e) { if (e.message === 'expected an exception') throw e; }
   }

@@ -5,7 +5,7 @@ import { resolveDevice } from '../device';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
 import { addon } from '../native';
-import { mmExponent } from '../betanmf';
+import { openIteration } from '../fit';
 import { Random } from '../random';
 import { syntheticSpectrogram } from '../synthetic';
 
@@ -57,15 +57,15 @@ export function bench(shape: [number, number, number], betas: number[], dtype: D
   for (const beta of betas) {
     const W = on(F, K, true), H = on(N, K, true);
     const gradPos = on(F, K), gradNeg = on(F, K), hPos = on(N, K), hNeg = on(N, K);
-    const vFloor = beta < 2 ? 2 ** -23 : 0;
-    const gamma = mmExponent(beta);
-    const iteration = () =>
-      addon.epoch(false, X.native, W.native, H.native, N, F, K, beta, 0, N, 0, 1, null, 1e-10, gamma, 1, vFloor, true, true,
-        gradPos.native, gradNeg.native, true, true);
+    const fit = openIteration(X, W, H, beta);
     const floor = () => addon.gemmFloor(false, X.native, W.native, H.native, N, F, K, beta, hPos.native, hNeg.native, gradPos.native, gradNeg.native);
-    const [msPerIter, floorMs] = timeBoth(iters, iteration, floor);
-    results.push({ beta, dtype, device: dev, N, F, K, msPerIter, floorMs });
-    for (const m of [W, H, gradPos, gradNeg, hPos, hNeg]) m.dispose();
+    try {
+      const [msPerIter, floorMs] = timeBoth(iters, fit.iteration, floor);
+      results.push({ beta, dtype, device: dev, N, F, K, msPerIter, floorMs });
+    } finally {
+      fit.dispose();
+      for (const m of [W, H, gradPos, gradNeg, hPos, hNeg]) m.dispose();
+    }
   }
   return results;
 }

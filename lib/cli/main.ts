@@ -12,6 +12,7 @@ import { syntheticSpectrogram } from '../synthetic';
 import { bench, parseShape } from './bench';
 import { readMatrix, UsageError, writeNpy } from './io';
 import { readHistory, writePlot } from './plot';
+import { registerQueueCommands } from './queue';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require(path.join(packageRoot, 'package.json')) as { version: string };
@@ -273,6 +274,7 @@ export function program(): Command {
       process.stdout.write(`wrote ${plot} and the mu_batch factors W.npy, H.npy in ${f.out}\n`);
     });
 
+  registerQueueCommands(cli);
   return cli;
 }
 

@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include "binding/device.h"
+#include "binding/fit.h"
 #include "binding/kernels.h"
 #include "cpu/parallel.h"
 
@@ -47,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   openblas_set_num_threads(1);
   bnmf::binding::registerKernels(env, exports);
   bnmf::binding::registerDevice(env, exports);
+  bnmf::binding::registerFit(env, exports);
   exports.Set("config", Napi::Function::New(env, config, "config"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   return exports;

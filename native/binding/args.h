@@ -33,11 +33,10 @@ struct ArrayArg {
   bool sameRange(const ArrayArg& o) const { return data == o.data && length == o.length; }
 };
 
-inline ArrayArg arrayArg(const Napi::CallbackInfo& info, std::size_t i, const char* name, bool optional = false) {
-  Napi::Env env = info.Env();
+// A JS value (a typed array or a device array handle) read as an array argument.
+inline ArrayArg arrayValue(Napi::Env env, Napi::Value value, const char* name) {
   ArrayArg a;
-  a.value = info[i];
-  if (optional && (a.value.IsNull() || a.value.IsUndefined())) return a;
+  a.value = value;
   if (DeviceArray* d = deviceArrayOf(a.value)) {
     if (!d->owner) throw Napi::Error::New(env, std::string(name) + ": the device matrix was disposed");
     a.device = d->device;
@@ -62,6 +61,15 @@ inline ArrayArg arrayArg(const Napi::CallbackInfo& info, std::size_t i, const ch
   a.length = length;
   a.data = data;
   return a;
+}
+
+inline ArrayArg arrayArg(const Napi::CallbackInfo& info, std::size_t i, const char* name, bool optional = false) {
+  if (optional && (info[i].IsNull() || info[i].IsUndefined())) {
+    ArrayArg a;
+    a.value = info[i];
+    return a;
+  }
+  return arrayValue(info.Env(), info[i], name);
 }
 
 inline Index dimArg(const Napi::CallbackInfo& info, std::size_t i, const char* name) {

@@ -1,5 +1,6 @@
 #include "binding/device.h"
 
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -70,8 +71,12 @@ void report(Napi::Env env, DeviceArray& a, std::int64_t bytes) {
   a.reportedBytes += bytes;
 }
 
+// JS device arrays holding memory now.
+std::atomic<std::int64_t> liveArrays{0};
+
 void releaseArray(Napi::Env env, DeviceArray& a) {
   report(env, a, -a.reportedBytes);
+  if (a.owner) --liveArrays;
   a.owner.reset();
   a.data = nullptr;
 }
@@ -110,6 +115,7 @@ Napi::Value deviceAlloc(const Napi::CallbackInfo& info) {
     std::shared_ptr<Allocation> mem = acceleratorFor(Device::Cuda).allocateZeroed(a->length * (f32 ? 4 : 8));
     a->data = mem->data();
     a->owner = mem;
+    ++liveArrays;
   } catch (...) {
     throw toJsError(env, "deviceAlloc", std::current_exception());
   }
@@ -177,14 +183,14 @@ Napi::Value deviceFree(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// liveBuffers() → { host, device, deviceBytes }: backend scratch on the host, and device
-// allocations (device arrays, scratch, temporaries) with their bytes.
-Napi::Value liveBuffersEntry(const Napi::CallbackInfo& info) {
+// deviceMemory() → { arrays, allocations, bytes }: JS device arrays holding memory, and device
+// allocations of any kind (those arrays, backend scratch, temporaries) with their bytes. Tests
+// check that they return to their baseline (addon.liveBuffers() counts backend buffers).
+Napi::Value deviceMemory(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
-  LiveBuffers& l = liveBuffers();
-  o.Set("host", double(l.host.load()));
-  o.Set("device", double(l.device.load()));
-  o.Set("deviceBytes", double(l.deviceBytes.load()));
+  o.Set("arrays", double(liveArrays.load()));
+  o.Set("allocations", double(deviceMemoryCounts().allocations.load()));
+  o.Set("bytes", double(deviceMemoryCounts().bytes.load()));
   return o;
 }
 
@@ -247,7 +253,7 @@ void registerDevice(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceUpload", Napi::Function::New(env, deviceUpload, "deviceUpload"));
   exports.Set("deviceDownload", Napi::Function::New(env, deviceDownload, "deviceDownload"));
   exports.Set("deviceFree", Napi::Function::New(env, deviceFree, "deviceFree"));
-  exports.Set("liveBuffers", Napi::Function::New(env, liveBuffersEntry, "liveBuffers"));
+  exports.Set("deviceMemory", Napi::Function::New(env, deviceMemory, "deviceMemory"));
 #ifdef BETANMF_CUDA_EMU
   exports.Set("emu", emuControls(env));
 #endif

@@ -40,7 +40,7 @@ class DeviceLock {
   std::unique_lock<std::mutex> lock_;
 };
 
-// Adds cudaInfo, deviceAlloc, deviceUpload, deviceDownload, deviceFree and liveBuffers to the
+// Adds cudaInfo, deviceAlloc, deviceUpload, deviceDownload, deviceFree and deviceMemory to the
 // exports (and `emu`, the emulation's test controls, in a BETANMF_CUDA_EMU build).
 void registerDevice(Napi::Env env, Napi::Object exports);
 

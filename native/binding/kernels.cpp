@@ -6,7 +6,6 @@
 
 #include "binding/args.h"
 #include "binding/job.h"
-#include "core/solver.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
 
@@ -209,35 +208,8 @@ class FloorJob final : public Job {
   Parts<T> h_, w_;
 };
 
-// The solver's scale guard (core/solver.h rebalance) on W, H and the W-gradient state;
-// resolves to false when W or H holds a non-finite value.
-template <typename T>
-class RebalanceJob final : public Job {
- public:
-  explicit RebalanceJob(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const ArrayArg w = arrayArg(info, 1, "W"), h = arrayArg(info, 2, "H"), gp = arrayArg(info, 3, "gradPos"),
-                   gn = arrayArg(info, 4, "gradNeg");
-    const Index N = dimArg(info, 5, "N"), F = dimArg(info, 6, "F"), K = dimArg(info, 7, "K");
-    W_ = matArg<T>(env, w, F, K, "W");
-    H_ = matArg<T>(env, h, N, K, "H");
-    gp_ = matArg<T>(env, gp, F, K, "gradPos");
-    gn_ = matArg<T>(env, gn, F, K, "gradNeg");
-    device_ = sameDevice(env, {&w, &h, &gp, &gn});
-    keepArgs(*this, {&w, &h, &gp, &gn});
-  }
-  void execute() override {
-    onBackend<T>(device_, [&](Backend<T>& be) { finite_ = rebalance(be, W_, H_, gp_, gn_); });
-  }
-  Napi::Value result(Napi::Env env) override { return Napi::Boolean::New(env, finite_); }
-
- private:
-  Mat<T> W_, H_, gp_, gn_;
-  Device device_ = Device::Cpu;
-  bool finite_ = true;
-};
-
-// C = alpha·op(A)·op(B) + beta·C on row-major arrays (used by the solver's initialisation).
+// C = scale·op(A)·op(B) + keep·C on row-major arrays (used by the solver's initialisation;
+// BLAS calls these alpha and beta, names taken here by β).
 template <typename T>
 class GemmJob final : public Job {
  public:
@@ -248,77 +220,20 @@ class GemmJob final : public Job {
     const Index m = dimArg(info, 4, "m"), n = dimArg(info, 5, "n"), k = dimArg(info, 6, "k");
     transA_ = info[7].ToBoolean().Value();
     transB_ = info[8].ToBoolean().Value();
-    alpha_ = static_cast<T>(numberArg(info, 9, "alpha"));
-    beta_ = static_cast<T>(numberArg(info, 10, "beta"));
+    scale_ = static_cast<T>(numberArg(info, 9, "scale"));
+    keep_ = static_cast<T>(numberArg(info, 10, "keep"));
     A_ = transA_ ? matArg<T>(env, a, k, m, "A") : matArg<T>(env, a, m, k, "A");
     B_ = transB_ ? matArg<T>(env, b, n, k, "B") : matArg<T>(env, b, k, n, "B");
     if (needsScratch(c, {&a, &b}, false)) throw Napi::RangeError::New(env, "C: must not share memory with A or B");
     C_ = matArg<T>(env, c, m, n, "C");
     keep({a.value, b.value, c.value});
   }
-  void execute() override { cpu::gemm<T>(transA_, transB_, alpha_, A_, B_, beta_, C_); }
+  void execute() override { cpu::gemm<T>(transA_, transB_, scale_, A_, B_, keep_, C_); }
 
  private:
   Mat<T> A_, B_, C_;
   bool transA_ = false, transB_ = false;
-  T alpha_ = 1, beta_ = 0;
-};
-
-// One slice of a solver epoch (core/solver.h), updating W, H and the W-gradient state in place.
-template <typename T>
-class EpochJob final : public Job {
- public:
-  explicit EpochJob(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    FactorArgs a(info, 1);
-    CMat<T> w, h;
-    a.views<T>(env, X_, w, h);
-    W_ = Mat<T>(const_cast<T*>(w.data), w.rows, w.cols);
-    H_ = Mat<T>(const_cast<T*>(h.data), h.rows, h.cols);
-    spec_.beta = Beta::of(a.beta);
-    const double solver = numberArg(info, 8, "solver");
-    if (solver < 0 || solver > 4 || solver != static_cast<int>(solver))
-      throw Napi::RangeError::New(env, "solver: expected 0..4");
-    spec_.solver = static_cast<SolverKind>(static_cast<int>(solver));
-    spec_.batchSize = dimArg(info, 9, "batchSize");
-    spec_.firstBatch = dimArg(info, 10, "firstBatch");
-    spec_.endBatch = dimArg(info, 11, "endBatch");
-    if (spec_.batchSize < 1) throw Napi::RangeError::New(env, "batchSize: expected at least 1");
-    const Napi::Value order = info[12];
-    if (!order.IsNull()) {
-      if (!order.IsTypedArray() || order.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
-        throw Napi::TypeError::New(env, "order: expected a Uint32Array or null");
-      auto o = order.As<Napi::Uint32Array>();
-      if (static_cast<Index>(o.ElementLength()) != a.N)
-        throw Napi::RangeError::New(env, "order: expected N = " + std::to_string(a.N) + " entries");
-      for (std::size_t i = 0; i < o.ElementLength(); ++i)
-        if (o[i] >= static_cast<std::uint32_t>(a.N)) throw Napi::RangeError::New(env, "order: row index out of range");
-      spec_.order = o.Data();
-    }
-    spec_.eps = static_cast<T>(numberArg(info, 13, "eps"));
-    spec_.gamma = numberArg(info, 14, "gamma");
-    spec_.forget = static_cast<T>(numberArg(info, 15, "forget"));
-    spec_.vFloor = static_cast<T>(numberArg(info, 16, "vFloor"));
-    spec_.updateH = info[17].ToBoolean().Value();
-    spec_.updateW = info[18].ToBoolean().Value();
-    const ArrayArg gp = arrayArg(info, 19, "gradPos"), gn = arrayArg(info, 20, "gradNeg");
-    spec_.startsEpoch = info[21].ToBoolean().Value();
-    spec_.endsEpoch = info[22].ToBoolean().Value();
-    gradPos_ = matArg<T>(env, gp, a.F, a.K, "gradPos");
-    gradNeg_ = matArg<T>(env, gn, a.F, a.K, "gradNeg");
-    device_ = sameDevice(env, {&a.X, &gp, &gn});
-    keepArgs(*this, {&a.X, &a.W, &a.H, &gp, &gn});
-    keep({order});
-  }
-  void execute() override {
-    onBackend<T>(device_, [&](Backend<T>& be) { runEpochSlice(be, X_, W_, H_, gradPos_, gradNeg_, spec_); });
-  }
-
- private:
-  Device device_ = Device::Cpu;
-  CMat<T> X_;
-  Mat<T> W_, H_, gradPos_, gradNeg_;
-  EpochSpec<T> spec_;
+  T scale_ = 1, keep_ = 0;
 };
 
 // muUpdate (a, b, c = factor, pos, neg) and updateGrad (a, b, c = grad, old, new): elementwise.
@@ -383,14 +298,8 @@ Napi::Value betaDivergence(const Napi::CallbackInfo& info) {
 Napi::Value gemmFloor(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<FloorJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "bench");
 }
-Napi::Value rebalanceEntry(const Napi::CallbackInfo& info) {
-  return run(info.Env(), makeJob<RebalanceJob>(arrayArg(info, 1, "W"), info), asyncFlag(info), "BetaNMF.fit");
-}
 Napi::Value gemm(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<GemmJob>(arrayArg(info, 1, "A"), info), asyncFlag(info), "gemm");
-}
-Napi::Value epoch(const Napi::CallbackInfo& info) {
-  return run(info.Env(), makeJob<EpochJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "BetaNMF.fit");
 }
 Napi::Value muUpdate(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<ElementwiseJob>(arrayArg(info, 1, "factor"), info, true), asyncFlag(info), "muUpdate");
@@ -407,9 +316,7 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("muUpdateH", Napi::Function::New<guarded<muUpdateHEntry>>(env, "muUpdateH"));
   exports.Set("betaDivergence", Napi::Function::New<guarded<betaDivergence>>(env, "betaDivergence"));
   exports.Set("gemmFloor", Napi::Function::New<guarded<gemmFloor>>(env, "gemmFloor"));
-  exports.Set("rebalance", Napi::Function::New<guarded<rebalanceEntry>>(env, "rebalance"));
   exports.Set("gemm", Napi::Function::New<guarded<gemm>>(env, "gemm"));
-  exports.Set("epoch", Napi::Function::New<guarded<epoch>>(env, "epoch"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));
   exports.Set("updateGrad", Napi::Function::New<guarded<updateGrad>>(env, "updateGrad"));
 }

@@ -76,33 +76,31 @@ class Accelerator {
   virtual std::unique_lock<std::mutex> lock() = 0;
 };
 
-// Buffers alive now, for tests (addon.liveBuffers()): backend scratch on the host, and device
-// allocations of any kind (JS device arrays, backend scratch, temporaries) with their bytes.
-struct LiveBuffers {
-  std::atomic<std::int64_t> host{0}, device{0}, deviceBytes{0};
+// Device memory alive now, for tests (addon.deviceMemory()): allocations of any kind (JS
+// device arrays, backend scratch, temporaries) and their bytes.
+struct DeviceMemoryCounts {
+  std::atomic<std::int64_t> allocations{0}, bytes{0};
 };
-inline LiveBuffers& liveBuffers() {
-  static LiveBuffers counts;
+inline DeviceMemoryCounts& deviceMemoryCounts() {
+  static DeviceMemoryCounts counts;
   return counts;
 }
 
-// A backend-owned scratch array (host or device memory). Host buffers count themselves in
-// liveBuffers().host; device memory counts itself where it is allocated.
+// ---- Backends ------------------------------------------------------------------------------
+
+// Backend buffers allocated and not yet freed, over all backends (tests check that fits,
+// transforms, aborts and errors bring it back to its baseline).
+inline std::atomic<long long>& liveBuffers() {
+  static std::atomic<long long> count{0};
+  return count;
+}
+
+// A backend-owned scratch array (host or device memory).
 template <typename T>
 class Buffer {
  public:
-  explicit Buffer(Device where = Device::Cpu) : where_(where) {
-    if (where_ == Device::Cpu) ++liveBuffers().host;
-  }
-  virtual ~Buffer() {
-    if (where_ == Device::Cpu) --liveBuffers().host;
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
+  virtual ~Buffer() = default;
   virtual T* data() = 0;
-
- private:
-  Device where_;
 };
 
 // ---- Backends ------------------------------------------------------------------------------
@@ -136,6 +134,9 @@ class Backend {
 
   // Column j of A multiplied by factors[j] (host array), or divided by it.
   virtual void scaleColumns(Mat<T> A, const T* factors, bool divide) = 0;
+
+  // m = 0 (whatever its memory held before).
+  virtual void zero(Mat<T> m) = 0;
 
   // dst = src (same shape, this backend's memory).
   virtual void copy(CMat<T> src, Mat<T> dst) = 0;

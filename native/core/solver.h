@@ -1,27 +1,44 @@
 // One slice of an epoch of the original package's mini-batch solvers, over any backend.
-// Rows are cut into batches of `batchSize` (in the order given by `order`, else row order);
-// batches [firstBatch, endBatch) are processed, and the end-of-epoch W update happens when
-// the slice reaches the last batch. When X is only part of the epoch's rows (cacheRows: the
-// rows resident on the device at once), startsEpoch / endsEpoch say whether its first batch
-// opens the epoch and whether its last one closes it. For each batch:
+// Rows are cut into contiguous batches of `batchSize`. An epoch visits the batches in the
+// order `batchOrder` (the original's shuffling: a permutation of the batches, rows staying
+// contiguous), or in row order; with `rowOrder` instead, the batches are re-cut each epoch
+// from permuted rows (gathered into the scratch buffers, H scattered back). Positions
+// [firstBatch, endBatch) of the epoch's sequence are processed, and the end-of-epoch W update
+// happens when the slice reaches the last position. When X is only part of the epoch's rows
+// (cacheRows: the rows resident on the device at once), startsEpoch / endsEpoch say whether
+// its first position opens the epoch and whether its last one closes it. For each batch:
 //   every solver   H_b ← H_b ⊙ (neg_H / (pos_H + eps))^γ on that batch
 //   mu_batch       W parts summed over the epoch's batches; W updated once at the end
 //                  (exactly full-batch MU, computed batch by batch)
 //   asg / asag     W parts of this batch into the running average, then W updated
-//   gsg / gsag     W parts of the first batch only into the average; W updated at the end
+//   gsg / gsag     W parts of the epoch's first batch only into the average; W updated at the end
 // The average is  avg ← f·(batch parts) + (1 − f)·avg,  f = 1/(sagMemory + 1) for the SAG
 // variants and 1 for the plain stochastic ones; it lives in gradPos / gradNeg between calls.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/backend.h"
 
 namespace bnmf {
 
-enum class SolverKind { MuBatch = 0, Asg = 1, Gsg = 2, Asag = 3, Gsag = 4 };
+// The solvers, by the names the TypeScript layer uses (the one table both languages read).
+enum class SolverKind { MuBatch, Asg, Gsg, Asag, Gsag };
+struct SolverName {
+  const char* name;
+  SolverKind kind;
+};
+inline constexpr SolverName kSolvers[] = {{"mu_batch", SolverKind::MuBatch}, {"asg_mu", SolverKind::Asg},
+                                          {"gsg_mu", SolverKind::Gsg},       {"asag_mu", SolverKind::Asag},
+                                          {"gsag_mu", SolverKind::Gsag}};
+inline bool solverByName(const char* name, SolverKind& out) {
+  for (const SolverName& s : kSolvers)
+    if (std::strcmp(s.name, name) == 0) return out = s.kind, true;
+  return false;
+}
 
 template <typename T>
 struct EpochSpec {
@@ -35,35 +52,43 @@ struct EpochSpec {
   bool updateW = true;
   Index batchSize = 100;
   Index firstBatch = 0;
-  Index endBatch = 0;                  // exclusive
-  bool startsEpoch = true;              // batch 0 of X is the epoch's first
-  bool endsEpoch = true;                // the last batch of X is the epoch's last
-  const std::uint32_t* order = nullptr;  // row permutation (N entries) or null
+  Index endBatch = 0;                       // exclusive
+  bool startsEpoch = true;                  // position 0 of X opens the epoch
+  bool endsEpoch = true;                    // the last position of X closes the epoch
+  const std::uint32_t* batchOrder = nullptr;  // permutation of the batches, or null
+  const std::uint32_t* rowOrder = nullptr;    // permutation of the rows (re-cut batches), or null
+};
+
+// Scratch a slice needs, owned by the caller and reused across slices (nothing is allocated
+// inside the epoch loop): the H parts of one batch, and the gathered X and H rows when
+// batches are re-cut from permuted rows. Each holds at least batchSize rows.
+template <typename T>
+struct SliceScratch {
+  T* hPos = nullptr;
+  T* hNeg = nullptr;
+  T* xRows = nullptr;
+  T* hRows = nullptr;
 };
 
 inline Index batchCount(Index rows, Index batchSize) { return (rows + batchSize - 1) / batchSize; }
 
 template <typename T>
 void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg,
-                   const EpochSpec<T>& s) {
+                   const EpochSpec<T>& s, const SliceScratch<T>& scratch) {
   const Index N = X.rows, F = X.cols, K = W.cols, bs = s.batchSize;
   const Index nBatches = batchCount(N, bs);
-  const bool shuffled = s.order != nullptr;
+  const bool gathered = s.rowOrder != nullptr;
   const bool perBatchW = s.solver == SolverKind::Asg || s.solver == SolverKind::Asag;
   const bool firstBatchW = s.solver == SolverKind::Gsg || s.solver == SolverKind::Gsag;
 
-  auto xBuf = be.allocate(shuffled ? bs * F : 0);
-  auto hBuf = be.allocate(shuffled ? bs * K : 0);
-  auto hPos = be.allocate(s.updateH ? bs * K : 0);
-  auto hNeg = be.allocate(s.updateH ? bs * K : 0);
-
-  for (Index b = s.firstBatch; b < s.endBatch && b < nBatches; ++b) {
+  for (Index pos = s.firstBatch; pos < s.endBatch && pos < nBatches; ++pos) {
+    const Index b = s.batchOrder ? Index(s.batchOrder[pos]) : pos;
     const Index r0 = b * bs, n = std::min(bs, N - r0);
     CMat<T> Xb = X.rowBlock(r0, r0 + n);
     Mat<T> Hb = H.rowBlock(r0, r0 + n);
-    const std::uint32_t* rows = shuffled ? s.order + r0 : nullptr;
-    if (shuffled) {
-      Mat<T> xg(xBuf->data(), n, F), hg(hBuf->data(), n, K);
+    const std::uint32_t* rows = gathered ? s.rowOrder + r0 : nullptr;
+    if (gathered) {
+      Mat<T> xg(scratch.xRows, n, F), hg(scratch.hRows, n, K);
       be.gatherRows(X, rows, xg);
       be.gatherRows(H, rows, hg);
       Xb = xg;
@@ -71,22 +96,23 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
     }
     if (s.updateH) {
       Parts<T> hp;
-      hp.pos = Mat<T>(hPos->data(), n, K);
-      hp.neg = Mat<T>(hNeg->data(), n, K);
+      hp.pos = Mat<T>(scratch.hPos, n, K);
+      hp.neg = Mat<T>(scratch.hNeg, n, K);
       hp.vFloor = s.vFloor;
       be.hParts(Xb, W, Hb, s.beta, hp);
       be.muUpdate(Hb, hp.pos, hp.neg, s.eps, s.gamma, Hb);
-      if (shuffled) be.scatterRows(Hb, rows, H);
+      if (gathered) be.scatterRows(Hb, rows, H);
     }
     if (!s.updateW) continue;
+    const bool first = pos == 0 && s.startsEpoch;
     Parts<T> wp;
     wp.pos = gradPos;
     wp.neg = gradNeg;
     wp.vFloor = s.vFloor;
     if (s.solver == SolverKind::MuBatch) {
-      wp.keep = b == 0 && s.startsEpoch ? T(0) : T(1);  // the epoch's sum starts afresh
+      wp.keep = first ? T(0) : T(1);  // the epoch's sum starts afresh
       be.wParts(Xb, W, Hb, s.beta, wp);
-    } else if (perBatchW || (firstBatchW && b == 0 && s.startsEpoch)) {
+    } else if (perBatchW || (firstBatchW && first)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);

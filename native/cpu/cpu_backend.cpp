@@ -28,18 +28,24 @@ Index blockRows(Index cols) {
   return std::clamp<Index>(target, 16, 512);
 }
 
-// Rows per block for a pass over `rows` rows: about cache-sized, and an equal number of blocks
-// for every thread (a mini-batch of 100–300 rows would otherwise leave a core idle or
-// unbalanced). Below ~96 rows a share is not worth it: each block packs W again.
+// Every pass is cut into blocks by fixed rules that depend on the shapes only, never on the
+// number of threads: each block is the same GEMM whichever thread runs it, and sums over
+// blocks are taken in block order, so results are identical bit for bit for 1, 2 or 64
+// threads. Threads then share out whole blocks.
+
+// Rows per block for a pass over `rows` rows of `cols` columns: about cache-sized, and at
+// least four blocks when there are enough rows (a mini-batch of 100–300 rows is then still
+// shared between cores). Below 64 rows a block is not worth it: each one packs W again.
 template <typename T>
-Index rowBlocks(Index rows, Index cols, double flops) {
+Index rowBlocks(Index rows, Index cols) {
   const Index rb = blockRows<T>(cols);
-  const Index threads = flops < 1e6 ? 1 : maxThreads();
-  if (threads <= 1) return rb;
-  const Index perThread = std::max<Index>(1, (2 * rows + 3 * rb * threads - 1) / (3 * rb * threads));  // blocks ≤ 1.5·rb
-  const Index share = (rows + threads * perThread - 1) / (threads * perThread);
-  return share >= 96 ? share : rb;
+  const Index quarter = ((rows + 3) / 4 + 15) / 16 * 16;
+  return std::min(rb, std::max<Index>(64, quarter));
 }
+
+// Column slices for passes parallel over the columns of X (W's rows): about 64 wide, so two to
+// a few dozen threads balance, at most 32 slices.
+inline Index columnSlices(Index cols) { return std::clamp<Index>((cols + 63) / 64, 1, 32); }
 
 // Threads worth using for `units` independent pieces of work totalling `flops`.
 int threadsFor(Index units, double flops) {
@@ -76,16 +82,23 @@ void columnSums(CMat<T> A, T* sums) {
   }
 }
 
-// G = AᵀA (cols×cols), parallel over column slices of G.
+// Runs piece(i) for i in [0, pieces) on the threads worth using for `flops` of work, each
+// thread taking a contiguous run of pieces (which thread runs a piece never changes it).
+template <typename Fn>
+void forEachPiece(Index pieces, double flops, Fn&& piece) {
+  const int parts = threadsFor(pieces, flops);
+  parallelFor(parts, [&](int p) {
+    for (Index i = splitPoint(pieces, parts, p), e = splitPoint(pieces, parts, p + 1); i < e; ++i) piece(i, p);
+  });
+}
+
+// G = AᵀA (cols×cols), in fixed slices of 32 columns of G.
 template <typename T>
 void gram(CMat<T> A, Mat<T> G) {
-  const Index K = A.cols;
-  const int parts = threadsFor(K / 8, 2.0 * A.rows * K * K);
-  parallelFor(parts, [&](int p) {
-    const Index k0 = splitPoint(K, parts, p), k1 = splitPoint(K, parts, p + 1);
-    if (k1 > k0)
-      gemm<T>(true, false, T(1), A, CMat<T>(A.data + k0, A.rows, k1 - k0, A.ld), T(0),
-              Mat<T>(G.data + k0, K, k1 - k0, G.ld));
+  const Index K = A.cols, slices = (K + 31) / 32;
+  forEachPiece(slices, 2.0 * A.rows * K * K, [&](Index s, int) {
+    const Index k0 = s * 32, k1 = std::min(K, k0 + 32);
+    gemm<T>(true, false, T(1), A, CMat<T>(A.data + k0, A.rows, k1 - k0, A.ld), T(0), Mat<T>(G.data + k0, K, k1 - k0, G.ld));
   });
 }
 
@@ -118,35 +131,16 @@ BNMF_VECTOR_CLONES void muStepRange(Step step, const T* f, const T* p, const T* 
   for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
 }
 
-// Scratch buffers for the solver, recycled per thread: a solver calls allocate() for the same
-// sizes every epoch, and fresh pages are slow to touch on these VMs.
+// Host memory for a backend buffer (uninitialised), counted while it lives.
 template <typename T>
-class PooledBuffer final : public Buffer<T> {
+class HostBuffer final : public Buffer<T> {
  public:
-  explicit PooledBuffer(Index n) {
-    auto& pool = cache();
-    auto it = std::find_if(pool.begin(), pool.end(), [&](const std::vector<T>& v) { return v.size() >= std::size_t(n); });
-    if (it != pool.end()) {
-      v_ = std::move(*it);
-      pool.erase(it);
-    } else {
-      v_.resize(static_cast<std::size_t>(n));
-    }
-  }
-  ~PooledBuffer() override {
-    auto& pool = cache();
-    if (v_.empty()) return;
-    if (pool.size() >= 8) pool.erase(pool.begin());
-    pool.push_back(std::move(v_));
-  }
-  T* data() override { return v_.data(); }
+  explicit HostBuffer(Index n) : v_(n > 0 ? new T[static_cast<std::size_t>(n)] : nullptr) { ++liveBuffers(); }
+  ~HostBuffer() override { --liveBuffers(); }
+  T* data() override { return v_.get(); }
 
  private:
-  static std::vector<std::vector<T>>& cache() {
-    thread_local std::vector<std::vector<T>> pool;
-    return pool;
-  }
-  std::vector<T> v_;
+  std::unique_ptr<T[]> v_;
 };
 
 template <typename T>
@@ -159,7 +153,7 @@ class CpuBackend final : public Backend<T> {
 
     const bool diff = out.differenceOnly();
     const bool needPos = !diff && beta.kind != BetaKind::One;
-    const Index rb = rowBlocks<T>(N, F, 6.0 * N * F * K);
+    const Index rb = rowBlocks<T>(N, F);
     const Index nBlocks = (N + rb - 1) / rb;
     const int parts = threadsFor(nBlocks, 6.0 * N * F * K);
 
@@ -206,10 +200,10 @@ class CpuBackend final : public Backend<T> {
 
     const bool diff = out.differenceOnly();
     const bool needPos = !diff && beta.kind != BetaKind::One;
-    // Parallel over slices of F: each thread owns rows of the result, so there is no
-    // reduction and the result does not depend on the thread count.
-    const int parts = threadsFor(F / 32, 6.0 * N * F * K);
-    const Index sliceMax = (F + parts - 1) / parts;
+    // Parallel over fixed slices of F: each slice owns rows of the result, so there is no
+    // reduction, and the slices do not depend on the thread count.
+    const Index slices = columnSlices(F), sliceMax = (F + slices - 1) / slices;
+    const int parts = threadsFor(slices, 6.0 * N * F * K);
     const Index rb = blockRows<T>(sliceMax);
 
     const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
@@ -226,8 +220,8 @@ class CpuBackend final : public Backend<T> {
     }
 
     withBetaPower(beta, [&](auto pw) {
-      parallelFor(parts, [&](int p) {
-        const Index f0 = splitPoint(F, parts, p), f1 = splitPoint(F, parts, p + 1), nf = f1 - f0;
+      forEachPiece(slices, 6.0 * N * F * K, [&](Index sl, int p) {
+        const Index f0 = splitPoint(F, slices, sl), f1 = splitPoint(F, slices, sl + 1), nf = f1 - f0;
         if (nf == 0) return;
         CMat<T> Ws = W.rowBlock(f0, f1);
         CMat<T> Xs(X.data + f0, N, nf, X.ld);
@@ -251,13 +245,14 @@ class CpuBackend final : public Backend<T> {
   double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
-    const Index rb = rowBlocks<T>(N, F, 2.0 * N * F * (W.cols + 10));
+    const Index rb = rowBlocks<T>(N, F);
     const Index nBlocks = (N + rb - 1) / rb;
     const int parts = threadsFor(nBlocks, 2.0 * N * F * (W.cols + 10));
     Arena arena(parts * Arena::roundUp(rb * F * sizeof(T)) + Arena::roundUp(nBlocks * sizeof(double)));
     std::vector<T*> bufA(parts);
     for (int p = 0; p < parts; ++p) bufA[p] = arena.take<T>(rb * F);
     double* blockSums = arena.take<double>(nBlocks);
+    const T lo = vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity();  // 0: no clipping
 
     withBetaPower(beta, [&](auto pw) {
       parallelFor(parts, [&](int p) {
@@ -272,7 +267,7 @@ class CpuBackend final : public Backend<T> {
             const T* v = A.row(i);
             double rowSum = 0.0;
             for (Index j = 0; j < F; ++j)
-              rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], vFloor)));
+              rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
             s += rowSum;
           }
           blockSums[blk] = s;
@@ -301,7 +296,7 @@ class CpuBackend final : public Backend<T> {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(rows[i]));
   }
 
-  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<PooledBuffer<T>>(count); }
+  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<HostBuffer<T>>(count); }
 
   bool columnMax(CMat<T> A, double* out) override {
     std::fill(out, out + A.cols, 0.0);
@@ -323,6 +318,8 @@ class CpuBackend final : public Backend<T> {
     }
   }
 
+  void zero(Mat<T> m) override { scaleInPlace<T>(m, T(0)); }
+
   void copy(CMat<T> src, Mat<T> dst) override {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(i));
   }
@@ -342,10 +339,9 @@ class CpuBackend final : public Backend<T> {
     Arena arena(Arena::roundUp(K * K * sizeof(T)));
     Mat<T> G(arena.take<T>(K * K), K, K);
     gram<T>(W, G);
-    const int parts = threadsFor(N / 16, 2.0 * N * K * (F + K));
-    parallelFor(parts, [&](int p) {
-      const Index r0 = splitPoint(N, parts, p), r1 = splitPoint(N, parts, p + 1);
-      if (r1 == r0) return;
+    const Index chunks = (N + 255) / 256;  // fixed row chunks
+    forEachPiece(chunks, 2.0 * N * K * (F + K), [&](Index c, int) {
+      const Index r0 = c * 256, r1 = std::min(N, r0 + 256);
       Mat<T> neg = out.differenceOnly() ? out.diff.rowBlock(r0, r1) : out.neg.rowBlock(r0, r1);
       gemm<T>(false, false, out.scale, X.rowBlock(r0, r1), W, out.keep, neg);
       if (out.differenceOnly()) gemm<T>(false, false, -out.scale, H.rowBlock(r0, r1), G, T(1), neg);
@@ -359,9 +355,9 @@ class CpuBackend final : public Backend<T> {
     Arena arena(Arena::roundUp(K * K * sizeof(T)));
     Mat<T> G(arena.take<T>(K * K), K, K);
     gram<T>(H, G);
-    const int parts = threadsFor(F / 16, 2.0 * F * K * (N + K));
-    parallelFor(parts, [&](int p) {
-      const Index f0 = splitPoint(F, parts, p), f1 = splitPoint(F, parts, p + 1);
+    const Index slices = columnSlices(F);
+    forEachPiece(slices, 2.0 * F * K * (N + K), [&](Index sl, int) {
+      const Index f0 = splitPoint(F, slices, sl), f1 = splitPoint(F, slices, sl + 1);
       if (f1 == f0) return;
       CMat<T> Xs(X.data + f0, N, f1 - f0, X.ld);
       Mat<T> neg = out.differenceOnly() ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);

@@ -137,13 +137,13 @@ DeviceMemory::DeviceMemory(std::size_t bytes, cudaStream_t stream) : bytes_(byte
     const std::string what = (ctx.pools() ? "cudaMallocAsync of " : "cudaMalloc of ") + std::to_string(bytes) + " bytes";
     check(ctx.pools() ? cudaMallocAsync(&ptr_, bytes, stream) : cudaMalloc(&ptr_, bytes), what.c_str());
   }
-  ++liveBuffers().device;
-  liveBuffers().deviceBytes += static_cast<std::int64_t>(bytes);
+  ++deviceMemoryCounts().allocations;
+  deviceMemoryCounts().bytes += static_cast<std::int64_t>(bytes);
 }
 
 DeviceMemory::~DeviceMemory() {
-  --liveBuffers().device;
-  liveBuffers().deviceBytes -= static_cast<std::int64_t>(bytes_);
+  --deviceMemoryCounts().allocations;
+  deviceMemoryCounts().bytes -= static_cast<std::int64_t>(bytes_);
   if (!ptr_) return;
   // A failure here has nowhere to go (the pointer is gone either way); it must not stay behind
   // as the thread's last error, which an unrelated later call would report.

@@ -44,7 +44,7 @@ class Context {
   std::mutex mutex_;
 };
 
-// Device memory that frees itself; counted in liveBuffers(). Allocated in stream order on
+// Device memory that frees itself; counted in deviceMemoryCounts(). Allocated in stream order on
 // `stream` (cheap for repeated sizes: the pool keeps freed memory), freed in order on the
 // compute stream after the work queued there.
 class DeviceMemory final : public Allocation {

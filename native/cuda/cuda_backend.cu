@@ -191,7 +191,8 @@ __global__ void scaleColumnsKernel(T* A, Index ld, Index rows, Index cols, const
 template <typename T>
 class DeviceBuffer final : public Buffer<T> {
  public:
-  explicit DeviceBuffer(Index n) : Buffer<T>(Device::Cuda), mem_(static_cast<std::size_t>(n) * sizeof(T)) {}
+  explicit DeviceBuffer(Index n) : mem_(static_cast<std::size_t>(n) * sizeof(T)) { ++liveBuffers(); }
+  ~DeviceBuffer() override { --liveBuffers(); }
   T* data() override { return static_cast<T*>(mem_.get()); }
 
  private:
@@ -392,6 +393,8 @@ class CudaBackend final : public Backend<T> {
     launchCheck("scaleColumnsKernel");
     ctx.synchronize();  // the factors live on the host stack of the caller
   }
+
+  void zero(Mat<T> m) override { scale<T>(m, T(0), Context::get().stream()); }
 
   void copy(CMat<T> src, Mat<T> dst) override {
     if (src.size() == 0) return;

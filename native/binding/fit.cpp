@@ -1,0 +1,497 @@
+// A fit as one native object. `new Fit(spec)` reads one options object by name and allocates,
+// on the backend where the fit computes, everything the solver touches: X's working copy, W,
+// H, the W-gradient state, the guard's snapshot and the batches' scratch. The TypeScript
+// driver then only schedules slices of epochs (run), costs, and reads the factors back; the
+// memory is released by dispose() (or, as a safety net, when the object is collected).
+// Jobs keep the state alive while they run, so dispose() during an async slice is safe.
+#include "binding/fit.h"
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding/args.h"
+#include "binding/job.h"
+#include "core/errors.h"
+#include "core/solver.h"
+
+namespace bnmf::binding {
+namespace {
+
+// ---- reading the spec by name ------------------------------------------------------------
+
+Napi::Value field(const Napi::Object& o, const char* key) { return o.Get(key); }
+
+double numberField(const Napi::Object& o, const char* key) {
+  Napi::Value v = field(o, key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("Fit: ") + key + ": expected a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+double numberField(const Napi::Object& o, const char* key, double def) {
+  Napi::Value v = field(o, key);
+  return v.IsUndefined() ? def : numberField(o, key);
+}
+
+Index indexField(const Napi::Object& o, const char* key, double def = -1) {
+  const double d = def >= 0 ? numberField(o, key, def) : numberField(o, key);
+  if (!(d >= 0) || d != std::floor(d) || d > 2147483647.0)
+    throw Napi::RangeError::New(o.Env(), std::string("Fit: ") + key + ": expected an integer in [0, 2^31 − 1]");
+  return static_cast<Index>(d);
+}
+
+bool flagField(const Napi::Object& o, const char* key, bool def) {
+  Napi::Value v = field(o, key);
+  return v.IsUndefined() ? def : v.ToBoolean().Value();
+}
+
+std::string stringField(const Napi::Object& o, const char* key, const char* def) {
+  Napi::Value v = field(o, key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("Fit: ") + key + ": expected a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// An array field read as an ArrayArg (the same checks as the kernels' arguments).
+ArrayArg arrayField(const Napi::Object& o, const char* key, bool optional = false) {
+  Napi::Value v = field(o, key);
+  ArrayArg a;
+  a.value = v;
+  if (optional && (v.IsUndefined() || v.IsNull())) return a;
+  return arrayValue(o.Env(), v, key);
+}
+
+// A Uint32Array copied into `out` (null/undefined → empty), each entry below `bound`.
+void orderField(const Napi::Object& o, const char* key, std::size_t length, std::uint32_t bound,
+                std::vector<std::uint32_t>& out) {
+  Napi::Value v = field(o, key);
+  out.clear();
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    throw Napi::TypeError::New(o.Env(), std::string("Fit: ") + key + ": expected a Uint32Array or null");
+  auto a = v.As<Napi::Uint32Array>();
+  if (a.ElementLength() != length)
+    throw Napi::RangeError::New(o.Env(), std::string("Fit: ") + key + ": expected " + std::to_string(length) + " entries");
+  out.assign(a.Data(), a.Data() + length);
+  for (std::uint32_t i : out)
+    if (i >= bound) throw Napi::RangeError::New(o.Env(), std::string("Fit: ") + key + ": index out of range");
+}
+
+// ---- the state -----------------------------------------------------------------------------
+
+enum class Shuffle { None, Batches, Rows };
+
+struct FitStateBase {
+  virtual ~FitStateBase() = default;
+};
+
+// What the first invalid entry of X was (the scan of X's working copy on the CPU).
+struct DataIssue {
+  Index index = -1;  // row-major index, or -1
+  double value = 0;
+  bool allZero = false;
+  double sum = 0;  // of all entries (the random initialisation's scale)
+};
+
+template <typename T>
+struct FitState final : FitStateBase {
+  Device device = Device::Cpu;
+  Index N = 0, F = 0, K = 0;
+  EpochSpec<T> spec;
+  Shuffle shuffle = Shuffle::None;
+  std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn;
+  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows;
+  Index scratchRows = 0;
+  std::shared_ptr<void> xOwner;  // a device X referenced rather than copied
+  CMat<T> X;
+  Mat<T> W, H, Gp, Gn;
+  bool snapshotTaken = false;
+  DataIssue issue;
+
+  Backend<T>& be() { return backendFor<T>(device); }
+
+  Mat<T> own(std::unique_ptr<Buffer<T>>& buf, Index rows, Index cols) {
+    buf = be().allocate(rows * cols);
+    return Mat<T>(buf->data(), rows, cols);
+  }
+
+  // Scratch for batches of up to `rows` rows (grown only when a larger batch is asked for).
+  SliceScratch<T> scratch(Index rows, bool gathered) {
+    if (rows > scratchRows || (gathered && !xRows)) {
+      scratchRows = std::max(rows, scratchRows);
+      hPos = be().allocate(scratchRows * K);
+      hNeg = be().allocate(scratchRows * K);
+      if (gathered || xRows) {
+        xRows = be().allocate(scratchRows * F);
+        hRows = be().allocate(scratchRows * K);
+      }
+    }
+    return {hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
+  }
+
+  void snapshot() {
+    Backend<T>& b = be();
+    if (!snapW) {
+      own(snapW, F, K), own(snapH, N, K), own(snapGp, F, K), own(snapGn, F, K);
+    }
+    b.copy(W, Mat<T>(snapW->data(), F, K));
+    b.copy(H, Mat<T>(snapH->data(), N, K));
+    b.copy(Gp, Mat<T>(snapGp->data(), F, K));
+    b.copy(Gn, Mat<T>(snapGn->data(), F, K));
+    snapshotTaken = true;
+  }
+
+  bool restore() {
+    if (!snapshotTaken) return false;
+    Backend<T>& b = be();
+    b.copy(CMat<T>(snapW->data(), F, K), W);
+    b.copy(CMat<T>(snapH->data(), N, K), H);
+    b.copy(CMat<T>(snapGp->data(), F, K), Gp);
+    b.copy(CMat<T>(snapGn->data(), F, K), Gn);
+    b.finish();
+    return true;
+  }
+};
+
+// X copied into `dst` (converted to T), noting the first entry that is not finite and
+// nonnegative (positive when `positive`), and whether every entry is zero.
+template <typename T, typename S>
+DataIssue copyChecked(const S* src, T* dst, Index count, bool positive) {
+  DataIssue issue;
+  bool anyPositive = false;
+  for (Index i = 0; i < count; ++i) {
+    const T v = static_cast<T>(src[i]);
+    dst[i] = v;
+    const bool ok = positive ? (v > T(0) && v <= std::numeric_limits<T>::max())
+                             : (v >= T(0) && v <= std::numeric_limits<T>::max());
+    if (!ok && issue.index < 0) issue.index = i, issue.value = double(v);
+    anyPositive |= v > T(0);
+    issue.sum += double(v);
+  }
+  issue.allZero = !anyPositive && issue.index < 0;
+  return issue;
+}
+
+// ---- jobs ------------------------------------------------------------------------------------
+
+template <typename T>
+class RunJob final : public Job {
+ public:
+  RunJob(std::shared_ptr<FitState<T>> st, EpochSpec<T> spec, std::vector<std::uint32_t> order, bool snapshot,
+         bool guard, CMat<T> X, Mat<T> H, bool cached)
+      : st_(std::move(st)), spec_(spec), order_(std::move(order)), snapshot_(snapshot), guard_(guard), X_(X), H_(H),
+        cached_(cached) {}
+  void execute() override {
+    FitState<T>& s = *st_;
+    DeviceLock lock(s.device);
+    Backend<T>& be = s.be();
+    if (snapshot_) s.snapshot();
+    if (!order_.empty()) {
+      if (s.shuffle == Shuffle::Rows) spec_.rowOrder = order_.data();
+      else spec_.batchOrder = order_.data();
+    }
+    const SliceScratch<T> scratch = s.scratch(std::min(spec_.batchSize, X_.rows), spec_.rowOrder != nullptr);
+    runEpochSlice(be, X_, s.W, H_, s.Gp, s.Gn, spec_, scratch);
+    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn);
+    else if (cached_) {
+      std::vector<double> w(static_cast<std::size_t>(s.K));
+      finite_ = be.columnMax(s.W, w.data());
+    }
+    be.finish();
+  }
+  Napi::Value result(Napi::Env env) override { return Napi::Boolean::New(env, finite_); }
+
+ private:
+  std::shared_ptr<FitState<T>> st_;
+  EpochSpec<T> spec_;
+  std::vector<std::uint32_t> order_;
+  bool snapshot_, guard_;
+  CMat<T> X_;
+  Mat<T> H_;
+  bool cached_;
+  bool finite_ = true;
+};
+
+template <typename T>
+class CostJob final : public Job {
+ public:
+  explicit CostJob(std::shared_ptr<FitState<T>> st) : st_(std::move(st)) {}
+  void execute() override {
+    FitState<T>& s = *st_;
+    DeviceLock lock(s.device);
+    value_ = s.be().betaDivergence(s.X, s.W, s.H, s.spec.beta, s.spec.vFloor);
+    s.be().finish();
+  }
+  Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, value_); }
+
+ private:
+  std::shared_ptr<FitState<T>> st_;
+  double value_ = 0;
+};
+
+// ---- the JS class ---------------------------------------------------------------------------
+
+class Fit final : public Napi::ObjectWrap<Fit> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Fit",
+                       {InstanceMethod<&Fit::guard<&Fit::run>>("run"), InstanceMethod<&Fit::guard<&Fit::cost>>("cost"),
+                        InstanceMethod<&Fit::guard<&Fit::restore>>("restore"),
+                        InstanceMethod<&Fit::guard<&Fit::read>>("read"),
+                        InstanceMethod<&Fit::guard<&Fit::write>>("write"),
+                        InstanceMethod<&Fit::guard<&Fit::dataScan>>("dataScan"),
+                        InstanceMethod<&Fit::guard<&Fit::dispose>>("dispose")});
+  }
+
+  explicit Fit(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Fit>(info) {
+    try {
+      construct(info);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (...) {
+      throw toJsError(info.Env(), "Fit", std::current_exception());
+    }
+  }
+
+ private:
+  // Every method behind the same exception guard: nothing native escapes as an abort.
+  template <Napi::Value (Fit::*M)(const Napi::CallbackInfo&)>
+  Napi::Value guard(const Napi::CallbackInfo& info) {
+    try {
+      return (this->*M)(info);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (...) {
+      throw toJsError(info.Env(), "Fit", std::current_exception());
+    }
+  }
+
+  void construct(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Fit: expected a spec object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    const std::string dtype = stringField(o, "dtype", "float64");
+    if (dtype != "float32" && dtype != "float64") throw Napi::TypeError::New(env, "Fit: dtype: expected 'float32' or 'float64'");
+    float32_ = dtype == "float32";
+    if (float32_) build<float>(o);
+    else build<double>(o);
+  }
+
+  template <typename T>
+  void build(const Napi::Object& o) {
+    Napi::Env env = o.Env();
+    auto st = std::make_shared<FitState<T>>();
+    FitState<T>& s = *st;
+    s.N = indexField(o, "N");
+    s.F = indexField(o, "F");
+    s.K = indexField(o, "K");
+    // W and H may be given later (write); X is required.
+    const ArrayArg X = arrayField(o, "X"), W = arrayField(o, "W", true), H = arrayField(o, "H", true);
+    s.device = sameDevice(env, {&X, &W, &H});
+    const Index N = s.N, F = s.F, K = s.K;
+    if (X.length != std::size_t(N * F)) throw Napi::RangeError::New(env, "Fit: X: expected N×F elements");
+    if (W.data) matArg<T>(env, W, F, K, "W");
+    if (H.data) matArg<T>(env, H, N, K, "H");
+
+    EpochSpec<T>& p = s.spec;
+    p.beta = Beta::of(numberField(o, "beta"));
+    if (!std::isfinite(p.beta.value)) throw Napi::RangeError::New(env, "Fit: beta: expected a finite number");
+    const std::string solver = stringField(o, "solver", "mu_batch");
+    if (!solverByName(solver.c_str(), p.solver)) throw Napi::RangeError::New(env, "Fit: solver: unknown solver '" + solver + "'");
+    p.batchSize = std::max<Index>(1, indexField(o, "batchSize", 100));
+    p.eps = static_cast<T>(numberField(o, "eps", 1e-10));
+    p.gamma = numberField(o, "gamma", 1.0);
+    p.forget = static_cast<T>(numberField(o, "forget", 1.0));
+    p.vFloor = static_cast<T>(numberField(o, "vFloor", 0.0));
+    p.updateH = flagField(o, "updateH", true);
+    p.updateW = flagField(o, "updateW", true);
+    const std::string shuffle = stringField(o, "shuffle", "none");
+    s.shuffle = shuffle == "rows" ? Shuffle::Rows : shuffle == "batches" ? Shuffle::Batches : Shuffle::None;
+
+    Backend<T>& be = s.be();
+    DeviceLock lock(s.device);
+    if (s.device != Device::Cpu) {
+      // X already lives on the device: it is read in place (the fit only reads it).
+      s.xOwner = X.owner;
+      s.X = CMat<T>(static_cast<const T*>(X.data), N, F);
+      if ((X.dtype == DType::Float32) != (sizeof(T) == 4)) throw Napi::TypeError::New(env, "Fit: X: expected the fit's dtype");
+    } else {
+      // The working copy (in the fit's dtype), checked in the same pass.
+      Mat<T> x = s.own(s.x, N, F);
+      const bool positive = flagField(o, "positive", false);
+      s.issue = X.dtype == DType::Float32
+                    ? copyChecked(static_cast<const float*>(X.data), x.data, N * F, positive)
+                    : copyChecked(static_cast<const double*>(X.data), x.data, N * F, positive);
+      s.X = x;
+    }
+    s.W = s.own(s.w, F, K);
+    s.H = s.own(s.h, N, K);
+    s.Gp = s.own(s.gp, F, K);
+    s.Gn = s.own(s.gn, F, K);
+    if (W.data) be.copy(matArg<T>(env, W, F, K, "W"), s.W);
+    else be.zero(s.W);
+    if (H.data) be.copy(matArg<T>(env, H, N, K, "H"), s.H);
+    else be.zero(s.H);
+    be.zero(s.Gp);
+    be.zero(s.Gn);
+    be.finish();
+    state_ = st;
+    // X's copy, W, H, the gradient state and (later) the snapshot: what this object holds.
+    reported_ = std::int64_t(sizeof(T)) * ((s.device != Device::Cpu ? 0 : N * F) + 2 * (N * K + 2 * F * K));
+    Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+  }
+
+  template <typename T>
+  std::shared_ptr<FitState<T>> state(Napi::Env env) {
+    auto st = std::static_pointer_cast<FitState<T>>(state_);
+    if (!st) throw Napi::Error::New(env, "Fit: already disposed");
+    return st;
+  }
+
+  // run(async, { first, end, order?, starts?, ends?, snapshot?, guard?, X?, H?, solver?,
+  //              batchSize?, updateH?, updateW? }) → finite (boolean) or a Promise of it.
+  Napi::Value run(const Napi::CallbackInfo& info) {
+    return float32_ ? runT<float>(info) : runT<double>(info);
+  }
+  template <typename T>
+  Napi::Value runT(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto st = state<T>(env);
+    FitState<T>& s = *st;
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "Fit.run: expected a spec object");
+    Napi::Object o = info[1].As<Napi::Object>();
+    EpochSpec<T> spec = s.spec;
+    if (!field(o, "solver").IsUndefined()) {
+      const std::string solver = stringField(o, "solver", "mu_batch");
+      if (!solverByName(solver.c_str(), spec.solver)) throw Napi::RangeError::New(env, "Fit.run: unknown solver '" + solver + "'");
+    }
+    spec.batchSize = std::max<Index>(1, indexField(o, "batchSize", double(spec.batchSize)));
+    spec.updateH = flagField(o, "updateH", spec.updateH);
+    spec.updateW = flagField(o, "updateW", spec.updateW);
+    spec.forget = static_cast<T>(numberField(o, "forget", double(spec.forget)));
+    spec.startsEpoch = flagField(o, "starts", true);
+    spec.endsEpoch = flagField(o, "ends", true);
+    // A cache of rows (cacheRows): X and H rows resident on the device for this slice only.
+    CMat<T> X = s.X;
+    Mat<T> H = s.H;
+    const ArrayArg xc = arrayField(o, "X", true), hc = arrayField(o, "H", true);
+    const bool cached = xc.data != nullptr;
+    if (cached) {
+      if (sameDevice(env, {&xc, &hc}) != s.device) throw Napi::Error::New(env, "Fit.run: a cache on another device");
+      const Index n = static_cast<Index>(xc.length) / std::max<Index>(s.F, 1);
+      X = matArg<T>(env, xc, n, s.F, "X");
+      H = matArg<T>(env, hc, n, s.K, "H");
+    }
+    const Index rows = X.rows;
+    const Index nBatches = batchCount(rows, spec.batchSize);
+    spec.firstBatch = indexField(o, "first", 0);
+    spec.endBatch = std::min(indexField(o, "end", double(nBatches)), nBatches);
+    std::vector<std::uint32_t> order;
+    if (s.shuffle == Shuffle::Rows) orderField(o, "order", std::size_t(rows), std::uint32_t(rows), order);
+    else orderField(o, "order", std::size_t(nBatches), std::uint32_t(nBatches), order);
+    auto job = std::make_unique<RunJob<T>>(st, spec, std::move(order), flagField(o, "snapshot", false),
+                                           flagField(o, "guard", false), X, H, cached);
+    job->keep({Value(), xc.value, hc.value});
+    job->hold(xc.owner);
+    job->hold(hc.owner);
+    return bnmf::binding::run(env, std::move(job), info[0].ToBoolean().Value(), "BetaNMF.fit");
+  }
+
+  // cost(async) → D(X | H·Wᵀ) (V clipped at the fit's vFloor).
+  Napi::Value cost(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::unique_ptr<Job> job;
+    if (float32_) job = std::make_unique<CostJob<float>>(state<float>(env));
+    else job = std::make_unique<CostJob<double>>(state<double>(env));
+    job->keep({Value()});
+    return bnmf::binding::run(env, std::move(job), info[0].ToBoolean().Value(), "BetaNMF.fit");
+  }
+
+  // restore() → whether a snapshot existed (W, H and the gradient state as it was taken).
+  Napi::Value restore(const Napi::CallbackInfo& info) {
+    const bool ok = float32_ ? state<float>(info.Env())->restore() : state<double>(info.Env())->restore();
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  template <typename T>
+  Mat<T> named(FitState<T>& s, Napi::Env env, const std::string& name) {
+    if (name == "W") return s.W;
+    if (name == "H") return s.H;
+    if (name == "gradPos") return s.Gp;
+    if (name == "gradNeg") return s.Gn;
+    throw Napi::RangeError::New(env, "Fit: unknown matrix '" + name + "'");
+  }
+
+  // read(name, out): copies W, H, gradPos or gradNeg into out (an array where the fit lives).
+  // write(name, src): the reverse.
+  Napi::Value read(const Napi::CallbackInfo& info) { return transfer(info, true); }
+  Napi::Value write(const Napi::CallbackInfo& info) { return transfer(info, false); }
+  Napi::Value transfer(const Napi::CallbackInfo& info, bool toJs) {
+    return float32_ ? transferT<float>(info, toJs) : transferT<double>(info, toJs);
+  }
+  template <typename T>
+  Napi::Value transferT(const Napi::CallbackInfo& info, bool toJs) {
+    Napi::Env env = info.Env();
+    auto st = state<T>(env);
+    FitState<T>& s = *st;
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "Fit: name: expected a string");
+    Mat<T> m = named(s, env, info[0].As<Napi::String>().Utf8Value());
+    const ArrayArg a = arrayValue(env, info[1], "out");
+    if (a.device != s.device) throw Napi::Error::New(env, "Fit: the array lives on another device");
+    Mat<T> other = matArg<T>(env, a, m.rows, m.cols, toJs ? "out" : "src");
+    DeviceLock lock(s.device);
+    if (toJs) s.be().copy(m, other);
+    else s.be().copy(other, m);
+    s.be().finish();
+    return env.Undefined();
+  }
+
+  // dataScan() → { sum, allZero, index?, value? }: the scan of X's working copy (CPU fits;
+  // index is the first entry that is not finite and nonnegative, or positive when asked).
+  Napi::Value dataScan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const DataIssue d = float32_ ? state<float>(env)->issue : state<double>(env)->issue;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("sum", d.sum);
+    o.Set("allZero", d.allZero);
+    if (d.index >= 0) {
+      o.Set("index", double(d.index));
+      o.Set("value", d.value);
+    }
+    return o;
+  }
+
+  // dispose(): frees the native memory now (a job still running keeps it until it ends).
+  Napi::Value dispose(const Napi::CallbackInfo& info) {
+    release(info.Env());
+    return info.Env().Undefined();
+  }
+
+  // The collector's safety net for a fit nobody disposed.
+  void Finalize(Napi::Env env) override { release(env); }
+
+  void release(Napi::Env env) {
+    state_.reset();
+    if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+    reported_ = 0;
+  }
+
+  bool float32_ = true;
+  std::shared_ptr<FitStateBase> state_;
+  std::int64_t reported_ = 0;  // bytes reported to V8 as held by this small JS object
+};
+
+Napi::Value liveBuffersEntry(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(liveBuffers().load()));
+}
+
+}  // namespace
+
+void registerFit(Napi::Env env, Napi::Object exports) {
+  exports.Set("Fit", Fit::define(env));
+  exports.Set("liveBuffers", Napi::Function::New(env, liveBuffersEntry, "liveBuffers"));
+}
+
+}  // namespace bnmf::binding

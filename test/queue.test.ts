@@ -1,0 +1,400 @@
+// betanmf/queue against a real Redis: queued jobs equal local fits, progress, cancel, a worker
+// killed mid-job, sharded fits equal to the single-process solver (also with a shard's worker
+// killed), bad inputs failing once with the CLI's line, and the .npy row reads shards use.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BetaNMF, matrix, syntheticSpectrogram, type Matrix } from '../lib';
+import { readMatrix, writeNpy } from '../lib/cli/io';
+import { checkReachable, FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
+import { FileStorage } from '../lib/queue/storage';
+
+const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-queue-'));
+let redisUrl = '';
+let ownServer: ChildProcess | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** REDIS_URL or 127.0.0.1:6379; else a redis-server of our own on a free port; else undefined. */
+async function findRedis(): Promise<string | undefined> {
+  const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  try {
+    await checkReachable(url, 1500);
+    return url;
+  } catch { /* try our own */ }
+  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined;
+  const port = await freePort();
+  ownServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const own = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    try {
+      await checkReachable(own, 500);
+      return own;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return undefined;
+}
+
+let unique = 0;
+function queueName(): string {
+  return `test-${process.pid}-${Date.now().toString(36)}-${unique++}`;
+}
+
+function cli(...args: string[]) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+  return { code: r.status, out: r.stdout, err: r.stderr, ms: Date.now() - t0 };
+}
+
+/** A CLI worker in a child process (so it can be killed with SIGKILL); quick stall detection. */
+function childWorker(queue: string, concurrency = 1): ChildProcess {
+  return spawn(process.execPath, [bin, 'worker', '--redis', redisUrl, '--queue', queue, '--concurrency', String(concurrency),
+    '--lock-duration', '1000', '--stalled-interval', '300'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BETANMF_NUM_THREADS: '1' } });
+}
+
+function maxAbsRel(a: Matrix, b: Matrix): number {
+  assert.equal(a.rows, b.rows, `${a.rows}x${a.cols} vs ${b.rows}x${b.cols}`);
+  assert.equal(a.cols, b.cols, `${a.rows}x${a.cols} vs ${b.rows}x${b.cols}`);
+  let scale = 0, diff = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    scale = Math.max(scale, Math.abs(b.data[i]));
+    diff = Math.max(diff, Math.abs(a.data[i] - b.data[i]));
+  }
+  return diff / scale;
+}
+
+function float64(m: Matrix): Matrix {
+  return matrix(Float64Array.from(m.data), m.rows, m.cols);
+}
+
+describe('betanmf/queue (Redis)', function () {
+  this.timeout(60000);
+  const X = float64(syntheticSpectrogram(240, 30, { components: 4, seed: 5 }));
+  const xPath = path.join(tmp, 'X.npy');
+  writeNpy(xPath, X);
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  before(async function () {
+    const url = await findRedis();
+    if (!url) {
+      if (process.env.CI === 'true' || process.env.BETANMF_REQUIRE_REDIS === '1') throw new Error('no Redis reachable and no redis-server to start (CI must run these tests)');
+      console.log('    (skipped: no Redis at REDIS_URL or 127.0.0.1:6379, and no redis-server binary)');
+      this.skip();
+    }
+    redisUrl = url!;
+  });
+
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  after(() => {
+    ownServer?.kill();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** A queue and an in-process worker on a fresh queue name, removed after the test. */
+  async function setup(concurrency = 1): Promise<{ q: FitQueue; w: RunningWorker; name: string }> {
+    const name = queueName();
+    const q = new FitQueue({ connection: redisUrl, queue: name });
+    const w = await startWorker({ connection: redisUrl, queue: name, concurrency, lockDuration: 2000, stalledInterval: 500 });
+    cleanups.push(async () => {
+      await w.close();
+      await q.obliterate();
+      await q.close();
+    });
+    return { q, w, name };
+  }
+
+  it('a queued fit writes what the local fit computes, and wait() gives the fit --json summary', async () => {
+    const { q } = await setup();
+    const options = { nComponents: 4, beta: 1, maxIter: 25, seed: 7 };
+    const out = path.join(tmp, 'fit1');
+    const job = await q.submitFit({ input: xPath, out, options });
+    const summary = await job.wait();
+    const local = await new BetaNMF(options).fit(X);
+    assert.deepEqual(readMatrix(path.join(out, 'W.npy')).data, local.W!.data);
+    assert.deepEqual(readMatrix(path.join(out, 'H.npy')).data, local.H!.data);
+    const r = cli('fit', xPath, '-k', '4', '-b', '1', '--max-iter', '25', '--seed', '7', '--out', path.join(tmp, 'fit1cli'), '--json');
+    assert.equal(r.code, 0, r.err);
+    const cliSummary = JSON.parse(r.out) as FitSummary;
+    assert.deepEqual(Object.keys(summary).sort(), Object.keys(cliSummary).sort());
+    assert.deepEqual({ ...summary, seconds: 0 }, { ...cliSummary, seconds: 0 });
+    const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
+    assert.equal(history.seed, 7);
+    assert.equal(history.history.length, 26);
+  });
+
+  it('reports progress after every epoch, and a transform equals the local one', async () => {
+    const { q } = await setup();
+    const job = await q.submitFit({ input: xPath, out: path.join(tmp, 'fit2'), options: { nComponents: 3, maxIter: 12, tol: 0, seed: 1, costEvery: 4 } });
+    const seen: JobProgress[] = [];
+    job.on('progress', (p: JobProgress) => seen.push(p));
+    await job.wait();
+    assert.deepEqual(seen.map((p) => p.epoch), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert.deepEqual(seen.filter((p) => p.cost !== undefined).map((p) => p.epoch), [4, 8, 12]);
+    assert.ok(seen.every((p) => p.maxIter === 12));
+
+    const Y = float64(syntheticSpectrogram(50, 30, { components: 3, seed: 9 }));
+    const yPath = path.join(tmp, 'Y.npy'), hOut = path.join(tmp, 'Hy.npy');
+    writeNpy(yPath, Y);
+    const t = await q.submitTransform({ input: yPath, w: path.join(tmp, 'fit2', 'W.npy'), out: hOut, options: { seed: 4, maxIter: 30 } });
+    const s = await t.wait();
+    assert.equal(s.rows, 50);
+    const W = readMatrix(path.join(tmp, 'fit2', 'W.npy'));
+    const local = await new BetaNMF({ nComponents: 3, init: 'custom', W, fixed: ['W'], seed: 4, maxIter: 30 }).transform(Y);
+    assert.deepEqual(readMatrix(hOut).data, local.data);
+  });
+
+  it('cancel stops a running fit (through its AbortSignal) and a waiting one', async () => {
+    const { q } = await setup(1);
+    const big = float64(syntheticSpectrogram(2000, 60, { components: 5, seed: 3 }));
+    const bigPath = path.join(tmp, 'big.npy');
+    writeNpy(bigPath, big);
+    const running = await q.submitFit({ input: bigPath, out: path.join(tmp, 'cancel1'), options: { nComponents: 5, maxIter: 100000, tol: 0 } });
+    const waiting = await q.submitFit({ input: bigPath, out: path.join(tmp, 'cancel2'), options: { nComponents: 5, maxIter: 10 } });
+    await new Promise<void>((resolve) => running.on('progress', (p: JobProgress) => p.epoch >= 2 && resolve()));
+    const t0 = Date.now();
+    assert.equal(await running.cancel(), true);
+    assert.equal(await waiting.cancel(), true);
+    await assert.rejects(running.wait(), /^Error: cancelled$/);
+    await assert.rejects(waiting.wait(), /^Error: cancelled$/);
+    assert.ok(Date.now() - t0 < 5000, `cancel took ${Date.now() - t0} ms`);
+    assert.ok(!fs.existsSync(path.join(tmp, 'cancel1', 'W.npy')));
+    const states = Object.fromEntries((await q.jobs()).map((j) => [j.id, j.state]));
+    assert.equal(states[running.id], 'failed');
+    assert.equal(await running.cancel(), false); // already finished
+  });
+
+  it('bad inputs fail the job once, with the line the CLI prints', async () => {
+    const { q } = await setup();
+    const missing = path.join(tmp, 'missing.npy');
+    const garbage = path.join(tmp, 'garbage.npy');
+    fs.writeFileSync(garbage, 'not a matrix');
+    for (const [input, extra, options] of [
+      [missing, [], { nComponents: 2, seed: 1 }],
+      [garbage, [], { nComponents: 2, seed: 1 }],
+      [xPath, ['--init', 'nndsvd'], { nComponents: 40, init: 'nndsvd', seed: 1 }],
+    ] as const) {
+      const r = cli('fit', input, '-k', String(options.nComponents), ...extra, '--out', path.join(tmp, 'bad'));
+      assert.equal(r.code, 1);
+      const job = await q.submitFit({ input, out: path.join(tmp, 'bad'), options });
+      await assert.rejects(job.wait(), (err: Error) => {
+        assert.equal(`betanmf: ${err.message}\n`, r.err);
+        return true;
+      });
+    }
+    const failed = (await q.jobs()).filter((j) => j.state === 'failed');
+    assert.equal(failed.length, 3);
+    // Options are checked where they are submitted, as BetaNMF checks them.
+    await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 0 } }), RangeError);
+    await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 2, beta: 'kl' as never } }), TypeError);
+    await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 2 }, shards: 0 }), RangeError);
+    await assert.rejects(q.submitFit({ input: xPath, out: tmp, options: { nComponents: 2, init: 'nndsvd' }, shards: 2 }), /init/);
+  });
+
+  it('an unreachable Redis is one line and exit 1 within seconds', () => {
+    for (const args of [['jobs'], ['submit', 'fit', xPath, '-k', '2', '--out', tmp], ['worker'], ['cancel', '12']]) {
+      const r = cli(...args, '--redis', 'redis://127.0.0.1:1');
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.err, /^betanmf: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)\n$/);
+      assert.ok(r.ms < 5000, `${r.ms} ms`);
+    }
+  });
+
+  it('the CLI submits, waits, lists and cancels', async () => {
+    const name = queueName();
+    const worker = childWorker(name, 2);
+    const q = new FitQueue({ connection: redisUrl, queue: name });
+    cleanups.push(async () => {
+      worker.kill('SIGKILL');
+      await q.obliterate();
+      await q.close();
+    });
+    const out = path.join(tmp, 'clifit');
+    const r = cli('submit', 'fit', xPath, '-k', '3', '--seed', '2', '--max-iter', '20', '--out', out, '--redis', redisUrl, '--queue', name, '--wait', '--json');
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out) as FitSummary;
+    assert.equal(s.iterations, 20);
+    assert.match(r.err, /epoch 20\/20 {2}cost/);
+    const local = await new BetaNMF({ nComponents: 3, seed: 2, maxIter: 20 }).fit(X);
+    assert.deepEqual(readMatrix(path.join(out, 'W.npy')).data, local.W!.data);
+    const id = cli('submit', 'transform', xPath, '--w', path.join(out, 'W.npy'), '--out', path.join(tmp, 'cliH.npy'), '--redis', redisUrl, '--queue', name);
+    assert.match(id.out, /^\S+\n$/);
+    const jobs = cli('jobs', '--redis', redisUrl, '--queue', name, '--json');
+    const list = JSON.parse(jobs.out) as { id: string; name: string }[];
+    assert.ok(list.some((j) => j.id === id.out.trim() && j.name === 'transform'));
+    const text = cli('jobs', '--redis', redisUrl, '--queue', name);
+    assert.match(text.out, /^ID\s+KIND\s+STATE\s+EPOCH\s+WORKER/);
+    const c = cli('cancel', 'no-such-job', '--redis', redisUrl, '--queue', name);
+    assert.equal(c.code, 1);
+    assert.equal(c.err, `betanmf: no job no-such-job in queue ${name}\n`);
+  });
+
+  it('SIGTERM lets the running job finish before the worker exits', async () => {
+    const name = queueName();
+    const worker = childWorker(name);
+    const q = new FitQueue({ connection: redisUrl, queue: name });
+    cleanups.push(async () => {
+      worker.kill('SIGKILL');
+      await q.obliterate();
+      await q.close();
+    });
+    const job = await q.submitFit({ input: xPath, out: path.join(tmp, 'term'), options: { nComponents: 3, maxIter: 3000, tol: 0, seed: 3, costEvery: 1000 } });
+    await new Promise<void>((resolve) => job.on('progress', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => worker.on('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    const s = await job.wait();
+    assert.equal(s.iterations, 3000);
+    assert.equal(await exited, 0);
+  });
+
+  it('a worker killed (SIGKILL) mid-job: another worker runs the job again, with the same result', async () => {
+    const name = queueName();
+    const workers = [childWorker(name), childWorker(name)];
+    const q = new FitQueue({ connection: redisUrl, queue: name });
+    cleanups.push(async () => {
+      workers.forEach((w) => w.kill('SIGKILL'));
+      await q.obliterate();
+      await q.close();
+    });
+    const options = { nComponents: 3, maxIter: 4000, tol: 0, seed: 11, costEvery: 1000 };
+    const job = await q.submitFit({ input: xPath, out: path.join(tmp, 'killed'), options });
+    await new Promise<void>((resolve) => job.on('progress', (p: JobProgress) => p.epoch > 50 && resolve()));
+    const runner = (await q.jobs()).find((j) => j.id === job.id)!.worker!;
+    const victim = workers.find((w) => runner.endsWith(`:${w.pid}`))!;
+    assert.ok(victim, `worker ${runner}`);
+    victim.kill('SIGKILL');
+    const s = await job.wait();
+    const info = (await q.jobs()).find((j) => j.id === job.id)!;
+    assert.notEqual(info.worker, runner);
+    const local = await new BetaNMF(options).fit(X);
+    assert.equal(s.cost, local.cost);
+    assert.deepEqual(readMatrix(path.join(tmp, 'killed', 'W.npy')).data, local.W!.data);
+    assert.deepEqual(readMatrix(path.join(tmp, 'killed', 'H.npy')).data, local.H!.data);
+  });
+
+  describe('sharded fits', () => {
+    for (const [solver, beta] of [['mu_batch', 1], ['mu_batch', 0.5], ['gsg_mu', 2], ['gsag_mu', 2]] as const) {
+      it(`--shards 2 equals the single-process ${solver} fit to 1e-9 (β = ${beta}, float64)`, async () => {
+        const { q } = await setup(3);
+        const options = { nComponents: 4, beta, solver, maxIter: 30, batchSize: 50, sagMemory: 3, seed: 13, costEvery: 5, tol: 1e-6 };
+        const out = path.join(tmp, `shard-${solver}-${beta}`);
+        const job = await q.submitFit({ input: xPath, out, options, shards: 2, checkpointEvery: 4 });
+        const seen: number[] = [];
+        job.on('progress', (p: JobProgress) => seen.push(p.epoch));
+        const s = await job.wait();
+        const local = await new BetaNMF({ ...options, shuffle: false }).fit(X);
+        assert.equal(s.iterations, local.nIter);
+        assert.ok(Math.abs(s.cost - local.cost!) <= 1e-9 * local.cost!, `cost ${s.cost} vs ${local.cost}`);
+        const eW = maxAbsRel(readMatrix(path.join(out, "W.npy")), local.W!);
+        assert.ok(eW < 1e-9, `W ${eW}`);
+        assert.ok(maxAbsRel(readMatrix(path.join(out, 'H.npy')), local.H!) < 1e-9);
+        const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')) as { history: { epoch: number; cost?: number }[] };
+        assert.deepEqual(history.history.map((h) => h.epoch), local.history.map((h) => h.epoch));
+        history.history.forEach((h, i) => assert.equal(h.cost === undefined, local.history[i].cost === undefined));
+        assert.ok(seen.includes(local.nIter));
+        assert.ok(!fs.existsSync(path.join(out, `.betanmf-${job.id}`)), 'checkpoints removed');
+      });
+    }
+
+    it('asg_mu over shards (local epochs, W averaged) decreases the cost like the single-process solver', async () => {
+      const { q } = await setup(4);
+      const options = { nComponents: 4, beta: 1, solver: 'asg_mu' as const, maxIter: 20, batchSize: 40, seed: 3, tol: 0 };
+      const s = await (await q.submitFit({ input: xPath, out: path.join(tmp, 'asg'), options, shards: 3 })).wait();
+      const local = await new BetaNMF({ ...options, shuffle: false }).fit(X);
+      assert.ok(s.cost < local.history[0].cost! / 5, `${s.cost}`);
+      assert.ok(s.cost < 1.5 * local.cost!, `sharded ${s.cost} vs single ${local.cost}`);
+    });
+
+    it('a shard whose worker is killed is taken over from its checkpoint: the same result', async () => {
+      const name = queueName();
+      const workers = [childWorker(name, 2), childWorker(name, 2), childWorker(name, 2)];
+      const q = new FitQueue({ connection: redisUrl, queue: name });
+      cleanups.push(async () => {
+        workers.forEach((w) => w.kill('SIGKILL'));
+        await q.obliterate();
+        await q.close();
+      });
+      const options = { nComponents: 4, beta: 1, maxIter: 600, seed: 17, tol: 0, costEvery: 50 };
+      const out = path.join(tmp, 'shard-killed');
+      const job = await q.submitFit({ input: xPath, out, options, shards: 2, checkpointEvery: 7 });
+      await new Promise<void>((resolve) => job.on('progress', (p: JobProgress) => p.epoch >= 20 && resolve()));
+      const runner = (await q.jobs()).find((j) => j.id === `${job.id}-shard-1`)!.worker!;
+      const victim = workers.find((w) => runner.endsWith(`:${w.pid}`))!;
+      victim.kill('SIGKILL');
+      const s = await job.wait();
+      assert.notEqual((await q.jobs()).find((j) => j.id === `${job.id}-shard-1`)!.worker, runner);
+      const local = await new BetaNMF({ ...options, shuffle: false }).fit(X);
+      assert.equal(s.iterations, 600);
+      assert.ok(Math.abs(s.cost - local.cost!) <= 1e-9 * local.cost!, `cost ${s.cost} vs ${local.cost}`);
+      assert.ok(maxAbsRel(readMatrix(path.join(out, 'W.npy')), local.W!) < 1e-9);
+      assert.ok(maxAbsRel(readMatrix(path.join(out, 'H.npy')), local.H!) < 1e-9);
+    });
+
+    it('a failing shard fails the whole fit once, with its line', async () => {
+      const { q } = await setup(3);
+      const neg = path.join(tmp, 'neg.npy');
+      const Xn = float64(X);
+      Xn.data[5 * 30 + 2] = -1;
+      writeNpy(neg, Xn);
+      const job = await q.submitFit({ input: neg, out: path.join(tmp, 'negout'), options: { nComponents: 2, seed: 1 }, shards: 2 });
+      const r = cli('fit', neg, '-k', '2', '--out', path.join(tmp, 'negcli'));
+      await assert.rejects(job.wait(), (err: Error) => {
+        assert.equal(`betanmf: ${err.message}\n`, r.err);
+        return true;
+      });
+    });
+  });
+
+  describe('.npy row reads', () => {
+    it('readNpyRows reads rows at their offsets, as readMatrix reads them', async () => {
+      const f32 = matrix(Float32Array.from({ length: 7 * 5 }, (_, i) => i / 3), 7, 5);
+      const f64 = float64(f32);
+      for (const m of [f32, f64]) {
+        const file = path.join(tmp, `rows-${m.dtype}.npy`);
+        writeNpy(file, m);
+        const part = await readNpyRows(file, 2, 6);
+        assert.equal(part.dtype, m.dtype);
+        assert.deepEqual(part.data, m.data.subarray(2 * 5, 6 * 5));
+        assert.equal((await readNpyRows(file, 3, 3)).rows, 0);
+        await assert.rejects(readNpyRows(file, 5, 8), RangeError);
+      }
+      const ints = path.join(tmp, 'ints.npy');
+      const head = '{\'descr\': \'<i2\', \'fortran_order\': False, \'shape\': (2, 3), }';
+      const pad = 64 - ((10 + head.length + 1) % 64);
+      const header = Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([(head.length + pad + 1) & 255, 0]),
+        Buffer.from(head + ' '.repeat(pad) + '\n', 'latin1')]);
+      fs.writeFileSync(ints, Buffer.concat([header, Buffer.from(new Int16Array([1, -2, 3, 4, 5, 600]).buffer)]));
+      assert.deepEqual(Array.from((await readNpyRows(ints, 1, 2)).data), [4, 5, 600]);
+      assert.deepEqual(Array.from(readMatrix(ints).data), [1, -2, 3, 4, 5, 600]);
+      await assert.rejects(readNpyRows(path.join(tmp, 'nope.npy'), 0, 1), /nope\.npy: no such file/);
+    });
+
+    it('rows written at offsets form one .npy that readMatrix loads; writes are atomic', async () => {
+      const st = new FileStorage();
+      const file = path.join(tmp, 'assembled.npy'), t = path.join(tmp, '.assembled.tmp');
+      await st.create(t, 5, 2, 'float64');
+      await st.writeRows(t, 3, matrix(new Float64Array([7, 8, 9, 10]), 2, 2));
+      await st.writeRows(t, 0, matrix(new Float64Array([1, 2, 3, 4, 5, 6]), 3, 2));
+      assert.ok(!fs.existsSync(file));
+      await st.publish(t, file);
+      assert.deepEqual(Array.from(readMatrix(file).data), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await st.write(file, matrix(new Float64Array([1]), 1, 1));
+      assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('assembled')), ['assembled.npy']);
+    });
+  });
+});
