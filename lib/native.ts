@@ -128,8 +128,8 @@ export interface NativeAddon {
   deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceDownload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceFree(handle: DeviceHandle): void;
-  /** Device memory alive now (for tests): JS device arrays, allocations of any kind and their bytes. */
-  deviceMemory(): { arrays: number; allocations: number; bytes: number };
+  /** Device memory alive now (for tests): JS device arrays, allocations of any kind and their bytes, bytes reported to V8. */
+  deviceMemory(): { arrays: number; allocations: number; bytes: number; reportedBytes: number };
   /** Test controls of the host CUDA emulation; only in a BETANMF_CUDA_EMU build (npm run test:cuda-emu). */
   emu?: EmuControls;
   setNumThreads(n: number): number;

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx cmake-js compile --out build-cuda-emu --CDBETANMF_CUDA_EMU=ON --CDBETANMF_SANITIZE=address,undefined >/dev/null
+npx tsc -p tsconfig.json  # dist/, for the child processes and the GPU self-test
 lib="$PWD/build-cuda-emu/Release"
 # detect_leaks=0: node keeps allocations until exit (see scripts/memcheck.sh).
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so)"

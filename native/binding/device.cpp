@@ -65,10 +65,13 @@ Napi::Value cudaInfo(const Napi::CallbackInfo& info) {
 
 // Tells V8 about device bytes held by JS values (so it collects them with their size in
 // mind), and takes them back when the memory is freed.
+std::atomic<std::int64_t> reportedTotal{0};  // what all device arrays have told V8 now
+
 void report(Napi::Env env, DeviceArray& a, std::int64_t bytes) {
   if (bytes == 0) return;
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   a.reportedBytes += bytes;
+  reportedTotal += bytes;
 }
 
 // JS device arrays holding memory now.
@@ -183,14 +186,16 @@ Napi::Value deviceFree(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// deviceMemory() → { arrays, allocations, bytes }: JS device arrays holding memory, and device
-// allocations of any kind (those arrays, backend scratch, temporaries) with their bytes. Tests
+// deviceMemory() → { arrays, allocations, bytes, reportedBytes }: JS device arrays holding
+// memory, device allocations of any kind (those arrays, backend scratch, temporaries) with their
+// bytes, and the device bytes reported to V8 (process.memoryUsage() does not show those). Tests
 // check that they return to their baseline (addon.liveBuffers() counts backend buffers).
 Napi::Value deviceMemory(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("arrays", double(liveArrays.load()));
   o.Set("allocations", double(deviceMemoryCounts().allocations.load()));
   o.Set("bytes", double(deviceMemoryCounts().bytes.load()));
+  o.Set("reportedBytes", double(reportedTotal.load()));
   return o;
 }
 
