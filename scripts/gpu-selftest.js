@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// GPU self-test and benchmark, for the GPU machine (see ../shared/device/README.md): needs
+// GPU self-test and benchmark, for the GPU machine (scripts/gpu-check.sh runs it there): needs
 // only node, dist/ and the built addon (BETANMF_NATIVE may point at it). Compares every kernel
 // on CUDA with the CPU in float64 over the β grid, runs the solvers on CUDA, and times each
 // kernel and a full MU iteration. Writes gpu-selftest.json (and prints a summary).
