@@ -188,6 +188,20 @@ describe('CUDA kernels and solvers against the CPU', function () {
     assert.deepEqual(addon.deviceMemory(), before);
   });
 
+  it('the scale guard rebalances columns on the device as on the CPU (column maxima on CUDA)', async () => {
+    const X = toMatrix(randomDense(rng(5), 200, 30, 'float64', 0.1, 2), 30, 'float64');
+    const r = rng(6), W0 = randomDense(r, 30, 4, 'float64'), H0 = randomDense(r, 200, 4, 'float64');
+    W0.forEach((row) => (row[1] *= 1e5));
+    H0.forEach((row) => (row[1] *= 1e-5)); // column scales 1e10 apart: the guard must rebalance
+    const opts = { nComponents: 4, beta: 1, solver: 'asg_mu', batchSize: 50, maxIter: 2, seed: 1, init: 'custom',
+      W: toMatrix(W0, 4, 'float64'), H: toMatrix(H0, 4, 'float64') } as const;
+    const g = await new b.BetaNMF({ ...opts, device: 'cuda' }).fit(X), c = new b.BetaNMF({ ...opts, device: 'cpu' }).fitSync(X);
+    const Wc = c.W!.toArray();
+    assert.ok(Math.max(...Wc.map((row) => row[1])) < 100, 'the CPU rebalanced');
+    assert.ok(relError(g.W!.to('cpu'), Wc) < 1e-8);
+    g.dispose();
+  });
+
   for (const solver of ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'] as const) {
     it(`BetaNMF ${solver} on CUDA matches the CPU (float64, shuffled, 5 epochs)`, async () => {
       const X = toMatrix(randomDense(rng(7), 500, 60, 'float64', 0.1, 2), 60, 'float64');
