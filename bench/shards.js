@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { BetaNMF, syntheticSpectrogram, setNumThreads } = require('../dist/index.js');
-const { writeNpy } = require('../dist/cli/io.js');
+const { writeNpySync: writeNpy } = require('../dist/io.js');
 const { FitQueue, startWorker } = require('../dist/queue/index.js');
 
 const arg = (name, def) => {

@@ -14,6 +14,7 @@ import { addon } from './native';
 import { checkMatrix } from './validate';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
+import { decodeMatrix, encodeMatrix, loadModel, saveModel, type SavedModel, type SaveOptions } from './persist';
 
 export { AbortError, mmExponent };
 
@@ -37,24 +38,7 @@ export interface TransformOptions extends RunOptions {
   H?: Matrix;
 }
 
-/** The saved form of a model (JSON-safe). */
-export interface SavedModel {
-  format: 'betanmf-model';
-  version: 1;
-  options: Omit<ResolvedOptions, 'seed'>;
-  seed: number;
-  nIter: number;
-  history: HistoryEntry[];
-  W: SavedMatrix | null;
-  H: SavedMatrix | null;
-}
-
-interface SavedMatrix {
-  rows: number;
-  cols: number;
-  dtype: DType;
-  data: number[];
-}
+export type { SavedModel, SaveOptions } from './persist';
 
 /** V is clipped at the float32 machine epsilon where β < 2 (as scikit-learn does). */
 const V_FLOOR = 2 ** -23;
@@ -192,27 +176,38 @@ export class BetaNMF {
     this.dispose();
   }
 
-  /** A JSON-safe snapshot: options, seed, history and the factors. */
+  /** A JSON-safe snapshot: options, seed, history and the factors (base64 of their little-endian bytes). */
   toJSON(): SavedModel {
-    const save = (m: Matrix | undefined): SavedMatrix | null =>
-      m ? { rows: m.rows, cols: m.cols, dtype: m.dtype, data: Array.from(m.toTypedArray()) } : null;
     const { seed: _seed, ...options } = this.options;
-    return { format: 'betanmf-model', version: 1, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })), W: save(this.W), H: save(this.H) };
+    return { format: 'betanmf-model', version: 2, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })),
+      W: this.W ? encodeMatrix(this.W) : null, H: this.H ? encodeMatrix(this.H) : null };
   }
 
-  /** A model from toJSON() output (or its JSON text). */
+  /** A model from toJSON() output (or its JSON text); reads version 1 (factors as number arrays) too. */
   static fromJSON(json: SavedModel | string): BetaNMF {
     const o = typeof json === 'string' ? (JSON.parse(json) as SavedModel) : json;
-    if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || o.version !== 1) {
-      throw typeError('json', "a saved model (format 'betanmf-model', version 1)", o);
+    if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || (o.version !== 1 && o.version !== 2)) {
+      throw typeError('json', "a saved model (format 'betanmf-model', version 1 or 2)", o);
     }
-    const load = (name: string, m: SavedMatrix | null): Matrix | undefined => {
-      if (m === null || m === undefined) return undefined;
-      if (!Array.isArray(m.data)) throw typeError(`json.${name}.data`, 'an array of numbers', m.data);
-      return new Matrix(m.dtype === 'float32' ? Float32Array.from(m.data) : Float64Array.from(m.data), m.rows, m.cols);
-    };
+    return BetaNMF.restore(o, decodeMatrix('json.W', o.W), decodeMatrix('json.H', o.H));
+  }
+
+  /** Writes the model as a folder: model.json, W.npy and H.npy (numpy reads them), all at once. */
+  async save(path: string, options: SaveOptions = {}): Promise<void> {
+    await saveModel(path, this.toJSON(), this.W, this.H, options);
+  }
+
+  /** A model from a folder written by save(). */
+  static async load(path: string): Promise<BetaNMF> {
+    const { json, W, H } = await loadModel(path);
+    if (typeof json !== 'object' || json === null || json.format !== 'betanmf-model' || (json.version !== 1 && json.version !== 2)) {
+      throw typeError(`${path}/model.json`, "a saved model (format 'betanmf-model', version 1 or 2)", json);
+    }
+    return BetaNMF.restore(json, W, H);
+  }
+
+  private static restore(o: SavedModel, W: Matrix | undefined, H: Matrix | undefined): BetaNMF {
     const { init, fixed, ...rest } = o.options;
-    const W = load('W', o.W), H = load('H', o.H);
     const model = new BetaNMF({ ...rest, device: rest.device ?? undefined, dtype: rest.dtype ?? undefined, fixed, seed: o.seed,
       init: init === 'custom' && !(W && H) ? 'random' : init });
     model.W = W;
@@ -228,7 +223,7 @@ export class BetaNMF {
     const o = this.options;
     const device = resolveDevice(o.device);
     const cached = device !== 'cpu' && o.cacheRows > 0 && o.cacheRows < Xin.rows;
-    const data = this.openFit(Xin, device, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
+    const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     // With cacheRows, X and H stay on the host; the native fit owns W and the gradient state.
@@ -287,7 +282,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (Xin.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
+    const data = this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
     const { h, X } = data;
     const [N, K] = [X.rows, W0.cols];
     let H: Matrix | undefined;
@@ -327,7 +322,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (this.W && this.W.rows !== Xin.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
+    const data = this.openFit(Xin, device, async, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     try {
@@ -441,11 +436,12 @@ export class BetaNMF {
 
   /**
    * Checks X and opens the native fit that owns its working copy: on the CPU, X is copied and
-   * checked in one native pass; on the device, X is checked on the host and uploaded once (or
-   * used where it is). With cacheRows ('cache'), X stays on the host and the fit owns W and the
-   * gradient state only.
+   * checked in one native pass (a synchronous call reads it in place instead: no JS runs while
+   * it computes, and the fit checks before every call that X's memory is unchanged); on the
+   * device, X is checked on the host and uploaded once (or used where it is). With cacheRows
+   * ('cache'), X stays on the host and the fit owns W and the gradient state only.
    */
-  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
+  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
     dtypeHint?: DType, K = this.options.nComponents): { h: NativeFitHandle; X: Matrix; mean: number; dispose(): void } {
     const o = this.options;
     const name = 'X';
@@ -459,10 +455,10 @@ export class BetaNMF {
     const spec = {
       N: rows === 'cache' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
       gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH, updateW,
-      shuffle: o.shuffle, positive,
+      shuffle: o.shuffle, positive, averageTargets: o.update === 'mm',
     };
     if (device === 'cpu' && Xin.device === 'cpu') {
-      const h = new NativeFitHandle({ ...spec, X: Xin.native }, device);
+      const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async }, device);
       const scan = h.fit.dataScan();
       if (scan.index !== undefined || scan.allZero) {
         h.dispose();

@@ -1,5 +1,7 @@
 // The compiled addon, loaded once, behind a typed interface. Its argument order is private:
 // only lib/ calls it, after validation.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -65,6 +67,10 @@ export interface FitSpec {
   shuffle: 'none' | 'batches' | 'rows';
   /** Whether X must be positive (β ≤ 0) rather than nonnegative, for dataScan. */
   positive: boolean;
+  /** The SAG variants average the batches' targets W^(1/γ)⊙neg instead of their parts (update 'mm'). */
+  averageTargets?: boolean;
+  /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
+  borrowX?: boolean;
 }
 
 /** One slice of an epoch: positions [first, end) of the epoch's batches (overrides optional). */
@@ -136,30 +142,63 @@ export interface NativeAddon {
 }
 
 export const packageRoot = path.join(__dirname, '..');
+/** The oldest glibc the shipped prebuild loads with (its newest GLIBC_ symbol version; test/package.test.ts checks it). */
+export const GLIBC_BASELINE = '2.34';
 
-function load(): NativeAddon {
-  // BETANMF_NATIVE names a specific build of the addon (the memcheck script loads an
-  // AddressSanitizer build this way).
-  const explicit = process.env.BETANMF_NATIVE;
-  if (explicit) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(path.resolve(explicit)) as NativeAddon;
-  }
+/** Facts that explain why a binary does not load here (glibc too old, a CPU without what it was built for). */
+function platformFacts(): string {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  const glibc = header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : 'no glibc (musl?)';
+  const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  let features = '';
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    return nodeGypBuild(packageRoot) as NativeAddon;
-  } catch (err) {
-    const cause = err instanceof Error ? err.message : String(err);
-    throw new Error(
-      `betanmf: could not load the native addon for ${process.platform}-${process.arch} ` +
-        `(node ${process.versions.node}, looked in ${path.join(packageRoot, 'build/Release')} and ` +
-        `${path.join(packageRoot, 'prebuilds')}): ${cause}\n` +
-        `Build it from source with \`npm run build:native\` in ${packageRoot} ` +
-        '(needs cmake, g++ and OpenBLAS: apt-get install libopenblas-dev).',
-      { cause: err },
-    );
+    const flags = new Set(/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim().split(/\s+/) ?? []);
+    features = ` (${['sse4_2', 'avx2', 'fma', 'avx512f'].map((f) => `${f} ${flags.has(f) ? 'yes' : 'no'}`).join(', ')})`;
+  } catch {
+    // not Linux: no feature list
   }
+  return `${process.platform}-${process.arch}, node ${process.versions.node} (N-API ${process.versions.napi}), ${glibc}, ${cpu}${features}`;
+}
+
+/**
+ * The addon: BETANMF_NATIVE if set (the memcheck script loads an AddressSanitizer build this
+ * way), else the first of a source build (build/Release) and the shipped prebuild
+ * (prebuilds/<platform>-<arch>) that loads. No install script is needed to find the prebuild.
+ * A candidate that exists but fails to load is reported (with why) before the next is tried.
+ */
+function load(): NativeAddon {
+  const explicit = process.env.BETANMF_NATIVE;
+  const candidates = explicit
+    ? [path.resolve(explicit)]
+    : [path.join(packageRoot, 'build', 'Release', 'betanmf.node'), path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node')];
+  const tried: string[] = [];
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file}: missing`);
+      continue;
+    }
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const addon = require(file) as NativeAddon;
+      if (typeof addon?.config !== 'function') throw new Error('not a betanmf addon (no config())');
+      addon.config();
+      return addon;
+    } catch (err) {
+      const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      tried.push(`${file}: present but does not load (${why})`);
+      if (file !== candidates[candidates.length - 1]) {
+        process.emitWarning(`betanmf: ${file} does not load here (${why}; ${platformFacts()}); trying the next binary`, { code: 'BETANMF_NATIVE_FALLBACK' });
+      }
+    }
+  }
+  throw new Error(
+    `betanmf: no native addon loads on ${platformFacts()}.\n` +
+      tried.map((t) => `  ${t}\n`).join('') +
+      (explicit ? 'BETANMF_NATIVE names the binary to load; unset it to use the package\'s own.\n' : '') +
+      `The prebuilt binary needs Linux x64 with glibc ≥ ${GLIBC_BASELINE}. To build from source instead: ` +
+      `\`npm install cmake-js node-addon-api node-api-headers\` and \`apt-get install cmake g++ libopenblas-dev\`, ` +
+      `then \`npm rebuild betanmf\` (or \`npm run build:native\` in ${packageRoot}).`,
+  );
 }
 
 export const addon: NativeAddon = load();

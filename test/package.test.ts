@@ -1,6 +1,6 @@
 // The package as users load it: require and import by name (built dist/), the seed subpath.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -96,28 +96,168 @@ describe('one portable binary', function () {
   it('npm pack ships the compiled JS, the CLI, the native sources and the prebuilds folder', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
-    for (const f of ['dist/index.js', 'dist/seed.js', 'dist/cli/main.js', 'bin/betanmf.js', 'native/core/beta.h',
-      'native/cuda/cuda_backend.cu', 'CMakeLists.txt', 'scripts/install.js', 'prebuilds/README.md']) {
+    for (const f of ['dist/index.js', 'dist/seed.js', 'dist/io.js', 'dist/persist.js', 'dist/cli/main.js', 'bin/betanmf.js', 'native/core/beta.h',
+      'native/cuda/cuda_backend.cu', 'CMakeLists.txt', 'scripts/install.js', 'scripts/prepack.js', 'prebuilds/README.md']) {
       assert.ok(files.includes(f), `${f} missing from the package`);
     }
-    assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('build/')), 'tests or build outputs in the package');
+    assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('build/') || f.startsWith('build-')), 'tests or build outputs in the package');
   });
 
-  // Installs the packed tarball into a fresh folder (npm fetches the runtime dependencies).
-  // CI runs it after `npm run prebuilds`; elsewhere set BETANMF_PACK_TEST=1.
-  it('installs from the tarball and runs with the prebuilt binary', function () {
+  it('declares its platform, keeps build tools out of the runtime dependencies, and names one N-API version', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.deepEqual([pkg.os, pkg.cpu], [['linux'], ['x64']]);
+    for (const tool of ['cmake-js', 'node-addon-api', 'node-api-headers', 'node-gyp-build']) {
+      assert.ok(!(tool in pkg.dependencies), `${tool} is a build tool, not a runtime dependency`);
+    }
+    for (const tool of ['cmake-js', 'node-addon-api', 'node-api-headers']) assert.equal(pkg.peerDependenciesMeta[tool]?.optional, true, tool);
+    // Every runtime dependency is used by the library or the CLI.
+    const sources = ['lib', 'lib/cli'].flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(root, d, f), 'utf8'))).join('\n');
+    for (const dep of Object.keys(pkg.dependencies)) assert.ok(sources.includes(`'${dep}`), `${dep} is not used at run time`);
+    assert.equal(pkg.binary.napi_versions.length, 1);
+    assert.match(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'), /string\(JSON BETANMF_NAPI_VERSION GET \$\{BETANMF_PACKAGE_JSON\} binary napi_versions 0\)/);
+    assert.doesNotMatch(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'), /NAPI_VERSION=\d/);
+  });
+
+  it('the README states the glibc the prebuilt binary needs (its newest GLIBC_ symbol version)', function () {
+    const prebuild = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node');
+    const { GLIBC_BASELINE } = require('../lib/native') as typeof import('../lib/native');
+    assert.match(fs.readFileSync(path.join(root, 'README.md'), 'utf8'), new RegExp(`glibc ≥ ${GLIBC_BASELINE.replace('.', '\\.')}\\b`));
+    if (!fs.existsSync(prebuild)) this.skip(); // made by `npm run prebuilds` (CI runs it)
+    const versions = execFileSync('objdump', ['-T', prebuild], { encoding: 'utf8' }).match(/GLIBC_[0-9.]+/g)!.map((v) => v.slice(6));
+    const newest = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop()!;
+    assert.equal(newest, GLIBC_BASELINE, `the prebuild needs glibc ${newest}; update GLIBC_BASELINE in lib/native.ts and the README`);
+  });
+
+  it('the loader says which binary failed to load and why, with the platform facts', () => {
+    const bad = path.join(os.tmpdir(), `betanmf-broken-${process.pid}.node`);
+    fs.writeFileSync(bad, 'not an ELF file');
+    for (const [file, why] of [[bad, /present but does not load \(.*file too short/], [path.join(os.tmpdir(), 'betanmf-nothing.node'), /: missing/]] as const) {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin', 'betanmf.js'), 'inspect'], { encoding: 'utf8', env: { ...process.env, BETANMF_NATIVE: file } });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^betanmf: no native addon loads on linux-x64, node [\d.]+ \(N-API \d+\), glibc [\d.]+, .*\(sse4_2 (yes|no), avx2 (yes|no)/);
+      assert.match(r.stderr, why);
+      assert.match(r.stderr, /npm install cmake-js node-addon-api node-api-headers/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+    fs.rmSync(bad);
+  });
+
+  // Installs the packed tarball into a fresh folder with --ignore-scripts and no compiler on
+  // PATH (npm fetches the runtime dependencies), then runs the demo from it. CI runs it after
+  // `npm run prebuilds`; elsewhere set BETANMF_PACK_TEST=1.
+  it('installs from the tarball without a compiler or install scripts and runs the demo', function () {
     if (!process.env.BETANMF_PACK_TEST) this.skip();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-pack-'));
-    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
-    fs.writeFileSync(path.join(tmp, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}');
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: tmp, stdio: 'pipe' });
-    const out = execFileSync(process.execPath, ['-e', `
+    // A PATH with everything in /usr/bin and /bin except compilers and build tools.
+    const noCompiler = path.join(tmp, 'bin');
+    fs.mkdirSync(noCompiler);
+    const tools = /^(cmake|ctest|cpack|make|gmake|ninja|g\+\+|c\+\+|gcc|cc|c89|c99|clang|clang\+\+|nvcc|ld|x86_64-linux-gnu-.*)(-[\d.]+)?$/;
+    for (const dir of [path.dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin']) {
+      if (!fs.existsSync(dir)) continue;
+      for (const name of fs.readdirSync(dir)) {
+        if (tools.test(name) || fs.existsSync(path.join(noCompiler, name))) continue;
+        fs.symlinkSync(path.join(dir, name), path.join(noCompiler, name));
+      }
+    }
+    const env = { HOME: process.env.HOME ?? tmp, PATH: noCompiler, npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm') };
+    for (const tool of ['cmake', 'g++', 'c++', 'gcc', 'cc']) {
+      assert.notEqual(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status, 0, `${tool} is still on PATH`);
+    }
+    // npm pack runs prepack (ships the prebuild, rebuilding it only when the native sources are newer).
+    const tgz = execFileSync('npm', ['pack', '--pack-destination', tmp], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
+    const listing = execFileSync('tar', ['-tzf', path.join(tmp, tgz)], { encoding: 'utf8' });
+    assert.match(listing, new RegExp(`package/prebuilds/${process.platform}-${process.arch}/node\\.napi\\.node`));
+    const app = path.join(tmp, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}');
+    execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: app, stdio: 'pipe', env });
+    const installed = path.join(app, 'node_modules', 'betanmf');
+    for (const tool of ['cmake-js', 'node-addon-api', 'node-api-headers']) assert.ok(!fs.existsSync(path.join(app, 'node_modules', tool)), `${tool} was installed`);
+
+    // The demo, as the README's first command runs it.
+    const demo = spawnSync(path.join(app, 'node_modules', '.bin', 'betanmf'), ['demo'], { cwd: app, encoding: 'utf8', env });
+    assert.equal(demo.status, 0, demo.stderr);
+    assert.match(demo.stdout, new RegExp(`cost\\.svg in ${path.join(app, 'betanmf-demo').replace(/[/\\.]/g, '.')}`));
+    assert.ok(fs.existsSync(path.join(app, 'betanmf-demo', 'W.npy')));
+    // require and ESM named imports, with the prebuilt binary.
+    const cjs = execFileSync(process.execPath, ['-e', `
       const b = require('betanmf');
       const X = b.matrix([[1, 2], [3, 4]]), W = b.matrix([[1], [1]]), H = b.matrix([[1], [2]]);
-      console.log(JSON.stringify({ g: b.gradientH(X, W, H, 2).toArray(), native: require.resolve('betanmf/package.json') }));`],
-      { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH } });
-    assert.deepEqual(JSON.parse(out).g, [[1], [3]]);
-    assert.ok(fs.existsSync(path.join(tmp, 'node_modules', 'betanmf', 'prebuilds', `${process.platform}-${process.arch}`, 'node.napi.node')));
-    assert.ok(!fs.existsSync(path.join(tmp, 'node_modules', 'betanmf', 'build')), 'the install built from source instead of using the prebuild');
+      console.log(JSON.stringify({ g: b.gradientH(X, W, H, 2).toArray(), cuda: b.nativeConfig().cudaCompiled }));`], { cwd: app, encoding: 'utf8', env });
+    assert.deepEqual(JSON.parse(cjs), { g: [[1], [3]], cuda: true });
+    const esm = execFileSync(process.execPath, ['--input-type=module', '-e', `
+      import { BetaNMF, readNpy } from 'betanmf';
+      import { beta_div } from 'betanmf/seed';
+      const X = await readNpy('betanmf-demo/X.npy');
+      const m = await new BetaNMF({ nComponents: 4, maxIter: 3, seed: 1 }).fit(X);
+      console.log(typeof beta_div, m.W.shape.join('x'));`], { cwd: app, encoding: 'utf8', env });
+    assert.equal(esm.trim(), 'function 257x4');
+    assert.ok(!fs.existsSync(path.join(installed, 'build')), 'nothing was built');
+
+    // With scripts: the install hook finds the prebuild and builds nothing, still without a compiler.
+    const rebuild = spawnSync('npm', ['rebuild', 'betanmf', '--foreground-scripts'], { cwd: app, encoding: 'utf8', env });
+    assert.equal(rebuild.status, 0, rebuild.stderr);
+    assert.ok(!fs.existsSync(path.join(installed, 'build')), 'the install script built from source instead of using the prebuild');
+
+    // A broken source build is reported and passed over for the prebuild.
+    fs.mkdirSync(path.join(installed, 'build', 'Release'), { recursive: true });
+    fs.writeFileSync(path.join(installed, 'build', 'Release', 'betanmf.node'), 'broken');
+    const fallback = spawnSync(process.execPath, ['-e', "console.log(require('betanmf').nativeConfig().numThreads > 0)"], { cwd: app, encoding: 'utf8', env });
+    assert.equal(fallback.stdout.trim(), 'true', fallback.stderr);
+    assert.match(fallback.stderr, /betanmf: .*build\/Release\/betanmf\.node does not load here \(.*file too short.*glibc [\d.]+.*\); trying the next binary/);
+    // With no binary at all, the source build says what to install.
+    fs.rmSync(path.join(installed, 'prebuilds', `${process.platform}-${process.arch}`), { recursive: true });
+    fs.rmSync(path.join(installed, 'build'), { recursive: true });
+    const none = spawnSync('npm', ['rebuild', 'betanmf', '--foreground-scripts'], { cwd: app, encoding: 'utf8', env });
+    assert.notEqual(none.status, 0);
+    assert.match(none.stdout + none.stderr, /betanmf: building the native addon from source needs the build tools: `npm install --save-dev cmake-js node-addon-api node-api-headers`/);
+    const inspect = spawnSync(path.join(app, 'node_modules', '.bin', 'betanmf'), ['inspect'], { cwd: app, encoding: 'utf8', env });
+    assert.equal(inspect.status, 1);
+    assert.match(inspect.stderr, /^betanmf: no native addon loads on [^\n]+\n {2}\S+build\/Release\/betanmf\.node: missing\n {2}\S+node\.napi\.node: missing\n/);
   });
+});
+
+describe('TypeScript consumers', function () {
+  this.timeout(300000);
+  const consumer = `
+    import { BetaNMF, matrix, readNpy, writeNpy, readCsv, syntheticSpectrogram, type Matrix, type SavedModel, type BetaNMFOptions } from 'betanmf';
+    import { gradient_h, beta_div } from 'betanmf/seed';
+    const options: BetaNMFOptions = { nComponents: 3, beta: 'kullback-leibler', maxIter: 2, seed: 1 };
+    export async function run(): Promise<number> {
+      const X: Matrix = syntheticSpectrogram(50, 16);
+      await writeNpy('x.npy', X);
+      const Y = await readNpy('x.npy');
+      const model = await new BetaNMF(options).fit(Y);
+      const saved: SavedModel = model.toJSON();
+      const W = model.W!, H = model.H!;
+      const g: Matrix = gradient_h(Y, W, H, 1);
+      void readCsv; void saved; void matrix;
+      return beta_div(Y, W, H, 1) + g.rows;
+    }
+  `;
+  const cases: [string, Record<string, unknown>, string, string][] = [
+    ['module nodenext (ESM, .mts)', { module: 'nodenext', moduleResolution: 'nodenext' }, 'consumer.mts', 'consumer.mjs'],
+    ['module nodenext (CommonJS, .cts)', { module: 'nodenext', moduleResolution: 'nodenext' }, 'consumer.cts', 'consumer.cjs'],
+    ['module commonjs', { module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0' }, 'consumer.ts', 'consumer.js'],
+  ];
+  for (const [name, options, file, emitted] of cases) {
+    it(`the package's types check under strict with ${name}, and the compiled code runs`, () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-ts-'));
+      fs.mkdirSync(path.join(dir, 'node_modules'));
+      fs.symlinkSync(root, path.join(dir, 'node_modules', 'betanmf'), 'dir');
+      fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "ts-consumer", "private": true }\n');
+      fs.writeFileSync(path.join(dir, file), consumer);
+      fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { strict: true, target: 'es2022', outDir: 'out', skipLibCheck: false, types: ['node'],
+          typeRoots: [path.join(root, 'node_modules', '@types')], ...options },
+        files: [file],
+      }));
+      const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      const out = path.join(dir, 'out', emitted);
+      const run = emitted.endsWith('.mjs') ? `import(${JSON.stringify(out)}).then((m) => m.run())` : `require(${JSON.stringify(out)}).run()`;
+      const value = execFileSync(process.execPath, ['-e', `${run}.then((v) => console.log(v))`], { cwd: dir, encoding: 'utf8' });
+      assert.ok(Number(value) > 50, value);
+    });
+  }
 });

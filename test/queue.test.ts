@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BetaNMF, matrix, syntheticSpectrogram, type Matrix } from '../lib';
-import { readMatrix, writeNpy } from '../lib/cli/io';
+import { readNpySync as readMatrix, writeNpySync as writeNpy } from '../lib/io';
 import { checkReachable, FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
 import { FileStorage } from '../lib/queue/storage';
 

@@ -43,10 +43,12 @@ function timeBoth(iters: number, a: () => void, b: () => void): [number, number]
   return [median(ta), median(tb)];
 }
 
-export function bench(shape: [number, number, number], betas: number[], dtype: DType, device: string | undefined, iters: number): BenchResult[] {
+export function bench(shape: [number, number, number], betas: number[], dtype: DType, device: string | undefined, iters: number,
+  data?: Matrix): BenchResult[] {
   const dev = resolveDevice(device, '--device');
   const [N, F, K] = shape;
-  const X = syntheticSpectrogram(N, F, { dtype, seed: 3 }).to(dev);
+  // The given data (N×F, dtype), or a synthetic spectrogram of that shape.
+  const X = (data ?? syntheticSpectrogram(N, F, { dtype, seed: 3 })).to(dev);
   const rng = new Random(5);
   const results: BenchResult[] = [];
   const on = (rows: number, cols: number, fill?: boolean) => {
@@ -68,13 +70,4 @@ export function bench(shape: [number, number, number], betas: number[], dtype: D
     }
   }
   return results;
-}
-
-/** "NxFxK" → [N, F, K]. */
-export function parseShape(s: string): [number, number, number] {
-  const m = /^(\d+)x(\d+)x(\d+)$/i.exec(s.trim());
-  if (!m) throw new Error(`--shape: expected NxFxK such as 10000x513x50, received ${JSON.stringify(s)}`);
-  const dims = [Number(m[1]), Number(m[2]), Number(m[3])] as [number, number, number];
-  if (dims.some((d) => d < 1)) throw new Error(`--shape: expected positive dimensions, received ${s}`);
-  return dims;
 }

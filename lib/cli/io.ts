@@ -1,78 +1,78 @@
-// Reading data matrices (.npy in C order, float or integer; .csv) and writing .npy files that
-// numpy reads back.
+// The command line's files: inputs read with the library's readers (lib/io.ts), output
+// locations checked before any work starts, and file-system errors said in words.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseCsv } from 'csv-parse/sync';
-import type { NpyArray, TypedArray } from 'npyjs' with { 'resolution-mode': 'import' };
-import { Matrix } from '../matrix';
+import { readCsv, readNpy } from '../io';
+import type { Matrix } from '../matrix';
+import { writableAncestor } from '../persist';
 
-// npyjs ships a CommonJS build, but its type declarations describe only the ESM entry.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const npy = require('npyjs') as { parse(buf: ArrayBuffer): NpyArray; dump(a: TypedArray, shape: number[]): ArrayBuffer };
-
-/** An error meant for the user: printed as one line, without a stack. */
+/** A mistake in the command line (exit code 2); other errors are failures (exit code 1). */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const NPY_BYTES: Record<string, number> = { i1: 1, u1: 1, i2: 2, u2: 2, i4: 4, u4: 4, i8: 8, u8: 8, f2: 2, f4: 4, f8: 8 };
+const INPUT_EXTENSIONS = ['.npy', '.csv', '.txt'];
 
-export function readMatrix(file: string): Matrix {
-  if (!fs.existsSync(file)) throw new UsageError(`${file}: no such file`);
+/** Checks that an input exists and has a known extension, before any work starts. */
+export function checkInput(file: string, option = 'input'): void {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.npy') return readNpy(file);
-  if (ext === '.csv' || ext === '.txt') return readCsv(file);
-  throw new UsageError(`${file}: expected a .npy or .csv file`);
-}
-
-function readNpy(file: string): Matrix {
-  const buf = fs.readFileSync(file);
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new UsageError(`${file}: not a .npy file (bad magic bytes)`);
-  let arr;
+  if (!INPUT_EXTENSIONS.includes(ext)) throw new UsageError(`${option} ${file}: expected a .npy or .csv file`);
+  let st: fs.Stats;
   try {
-    arr = npy.parse(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  } catch (err) {
-    throw new UsageError(`${file}: unreadable .npy file (${(err as Error).message})`);
+    st = fs.statSync(file);
+  } catch {
+    throw new UsageError(`${file}: no such file`);
   }
-  const { shape, dtype, fortranOrder } = arr;
-  if (shape.length !== 2) throw new UsageError(`${file}: expected a 2-D array, found shape (${shape.join(', ')})`);
-  if (fortranOrder) throw new UsageError(`${file}: Fortran-order arrays are not supported; save np.ascontiguousarray(X)`);
-  if (!(dtype in NPY_BYTES)) throw new UsageError(`${file}: unsupported dtype ${dtype} (expected float or integer)`);
-  const [rows, cols] = shape;
-  const count = rows * cols;
-  const data = arr.data as unknown as ArrayLike<number | bigint>;
-  if (data.length !== count) {
-    throw new UsageError(`${file}: truncated: ${rows}×${cols} needs ${count * NPY_BYTES[dtype]} bytes of data, found ${data.length * NPY_BYTES[dtype]}`);
-  }
-  if (dtype === 'f4') return new Matrix(Float32Array.from(data as Float32Array), rows, cols);
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) out[i] = Number(data[i]);
-  return new Matrix(out, rows, cols);
+  if (st.isDirectory()) throw new UsageError(`${file}: is a folder; expected a .npy or .csv file`);
 }
 
-function readCsv(file: string): Matrix {
-  let records: string[][];
+export async function readMatrix(file: string): Promise<Matrix> {
+  checkInput(file);
+  return path.extname(file).toLowerCase() === '.npy' ? readNpy(file) : readCsv(file);
+}
+
+/**
+ * Checks a file to be written (before any work starts): its extension, that it does not exist
+ * (unless `force`), and that its folder exists and is writable.
+ */
+export function checkOutputFile(file: string, option: string, extensions: string[], force: boolean): void {
+  const ext = path.extname(file).toLowerCase();
+  if (!extensions.includes(ext)) throw new UsageError(`${option} ${file}: expected a file name ending in ${extensions.join(' or ')}`);
+  const dir = path.dirname(path.resolve(file));
+  let st: fs.Stats | undefined;
   try {
-    records = parseCsv(fs.readFileSync(file, 'utf8'), { skip_empty_lines: true, trim: true, comment: '#', relax_column_count: true }) as string[][];
-  } catch (err) {
-    throw new UsageError(`${file}: unreadable CSV (${(err as Error).message})`);
+    st = fs.statSync(file);
+  } catch {
+    // new file
   }
-  if (records.length > 0 && records[0].some((c) => c !== '' && Number.isNaN(Number(c)))) records = records.slice(1); // a header
-  if (records.length === 0) throw new UsageError(`${file}: no data rows`);
-  const cols = records[0].length;
-  const out = new Float64Array(records.length * cols);
-  records.forEach((r, i) => {
-    if (r.length !== cols) throw new UsageError(`${file}: row ${i + 1} has ${r.length} values, expected ${cols}`);
-    r.forEach((c, j) => {
-      const v = c === '' ? NaN : Number(c);
-      if (Number.isNaN(v) && c.toLowerCase() !== 'nan') throw new UsageError(`${file}: row ${i + 1}, column ${j + 1}: not a number: ${JSON.stringify(c)}`);
-      out[i * cols + j] = v;
-    });
-  });
-  return new Matrix(out, records.length, cols);
+  if (st?.isDirectory()) throw new UsageError(`${option} ${file}: is a folder; give a file name`);
+  if (st && !force) throw new UsageError(`${option} ${file}: already exists; pass --force to replace it, or choose another name`);
+  if (!fs.existsSync(dir)) throw new UsageError(`${option} ${file}: the folder ${dir} does not exist; create it first`);
+  try {
+    writableAncestor(dir, `${option} ${file}`);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
-export function writeNpy(file: string, m: Matrix): void {
-  const bytes = npy.dump(m.data, [m.rows, m.cols]);
-  fs.writeFileSync(file, Buffer.from(bytes));
+const FS_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied; choose a location you can write to, or fix its permissions',
+  EPERM: 'operation not permitted; choose another location',
+  EISDIR: 'is a folder where a file was expected',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'already exists; choose another name or pass --force',
+  ENOSPC: 'no space left on the device; free some space or write elsewhere',
+  EDQUOT: 'disk quota exceeded; free some space or write elsewhere',
+  EROFS: 'read-only file system; write elsewhere',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** A file-system error in words, with its path; undefined when `err` is not one. */
+export function fsErrorText(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!e || typeof e.code !== 'string' || !(e.code in FS_WORDS)) return undefined;
+  const where = e.path ? `${e.path}: ` : '';
+  return `${where}${FS_WORDS[e.code]}${e.syscall ? ` (${e.syscall})` : ''}`;
 }

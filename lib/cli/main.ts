@@ -1,47 +1,44 @@
-// The `betanmf` command line: fit, transform, bench, inspect, plot, demo.
+// The `betanmf` command line: fit, transform, bench, inspect, plot, demo. Every error is one
+// line "betanmf: …" on stderr (exit code 2 for a wrong command line, 1 for a failure), output
+// locations are checked before any work starts, and outputs appear whole or not at all.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { BetaNMF, type HistoryEntry } from '../betanmf';
-import { devices, openblasWarning } from '../device';
+import { devices, openblasWarning, resolveDevice } from '../device';
+import { writeNpy } from '../io';
 import { addon, packageRoot } from '../native';
-import { resolveBeta, SOLVERS, type BetaNMFOptions } from '../options';
+import { SOLVERS, type BetaNMFOptions } from '../options';
+import { checkFolderTarget, writeFolder } from '../persist';
 import { syntheticSpectrogram } from '../synthetic';
-import { bench, parseShape } from './bench';
-import { readMatrix, UsageError, writeNpy } from './io';
-import { readHistory, writePlot } from './plot';
+import { beta, betaList, int, num, OPTION_ALIASES, shape } from './args';
+import { bench } from './bench';
+import { checkInput, checkOutputFile, fsErrorText, readMatrix, UsageError } from './io';
+import { labelRuns, PLOT_EXTENSIONS, readHistory, writePlot, type Series } from './plot';
 import { registerQueueCommands } from './queue';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require(path.join(packageRoot, 'package.json')) as { version: string };
 
-function int(name: string, min = 0) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name}: expected an integer ≥ ${min}, received ${v}`);
-    return n;
-  };
-}
-function num(name: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name}: expected a number, received ${v}`);
-    return n;
-  };
-}
-function betaArg(v: string): number {
-  const asNumber = Number(v);
-  try {
-    return resolveBeta(v.trim() !== '' && Number.isFinite(asNumber) ? asNumber : v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
+/** Work to undo if the process is interrupted: a progress bar to stop, a staging folder to remove. */
+const cleanups = new Set<() => void>();
+
+function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+  for (const c of cleanups) {
+    try {
+      c();
+    } catch {
+      // best effort: the process is ending
+    }
   }
+  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}betanmf: interrupted (${signal}); no output was written\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
 interface FitFlags {
-  components: number;
+  components?: number;
   beta: number;
   solver: BetaNMFOptions['solver'];
   batchSize?: number;
@@ -53,70 +50,119 @@ interface FitFlags {
   seed?: number;
   device?: BetaNMFOptions['device'];
   dtype?: BetaNMFOptions['dtype'];
-  out: string;
+  out?: string;
   plot?: string;
+  force?: boolean;
   json?: boolean;
   progress: boolean;
 }
 
-/** Progress on stderr: a bar on a terminal, plain lines otherwise. */
+/** Progress on stderr: a bar on a terminal (cursor restored on stop or interrupt), plain lines otherwise. */
 function progress(maxIter: number, enabled: boolean) {
   if (!enabled) return { update: () => {}, stop: () => {} };
   if (process.stderr.isTTY) {
     const bar = new SingleBar({
-      format: 'epoch {value}/{total} [{bar}] cost {cost} | ETA {eta_formatted}',
+      format: 'epoch {value}/{total} [{bar}] cost {cost} | {seconds}s',
       stream: process.stderr,
       hideCursor: true,
     });
-    bar.start(maxIter, 0, { cost: '…' });
+    bar.start(maxIter, 0, { cost: '…', seconds: '0.00' });
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      bar.stop();
+      cleanups.delete(stop);
+    };
+    cleanups.add(stop);
     return {
-      update: (epoch: number, cost?: number) => bar.update(epoch, cost === undefined ? {} : { cost: cost.toPrecision(6) }),
-      stop: () => bar.stop(),
+      update: (epoch: number, cost: number | undefined, seconds: number) =>
+        bar.update(epoch, { seconds: seconds.toFixed(2), ...(cost === undefined ? {} : { cost: cost.toPrecision(6) }) }),
+      stop,
     };
   }
   return {
-    update: (epoch: number, cost?: number, seconds?: number) => {
-      if (cost !== undefined) process.stderr.write(`epoch ${epoch}/${maxIter}  cost ${cost.toPrecision(8)}  ${seconds!.toFixed(2)}s\n`);
+    update: (epoch: number, cost: number | undefined, seconds: number) => {
+      if (cost !== undefined) process.stderr.write(`epoch ${epoch}/${maxIter}  cost ${cost.toPrecision(8)}  ${seconds.toFixed(2)}s\n`);
     },
     stop: () => {},
   };
 }
 
+/** The fit's one duration: seconds in updates (cost evaluations excluded), as in history.json and progress. */
+const fitSeconds = (history: HistoryEntry[]) => history[history.length - 1]?.seconds ?? 0;
+
+const FIT_FILES = ['W.npy', 'H.npy', 'history.json'];
+const isFitFile = (name: string) => FIT_FILES.includes(name) || PLOT_EXTENSIONS.includes(path.extname(name).toLowerCase());
+
+/** Checks an output folder before work starts; problems are usage errors. */
+function checkOutFolder(dir: string, ownFiles: (name: string) => boolean, force: boolean): void {
+  try {
+    checkFolderTarget(dir, { overwrite: force, ownFiles, overwriteHint: '--force' }, `--out ${dir}`);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Runs `write` into a staging folder renamed to `dir` at the end; an interrupt removes the staging folder. */
+async function writeOutFolder(dir: string, ownFiles: (name: string) => boolean, force: boolean, write: (tmp: string) => Promise<void>) {
+  let remove: (() => void) | undefined;
+  await writeFolder(dir, { overwrite: force, ownFiles, overwriteHint: '--force' }, write, (staging) => {
+    if (remove) cleanups.delete(remove);
+    remove = staging ? () => fs.rmSync(staging, { recursive: true, force: true }) : undefined;
+    if (remove) cleanups.add(remove);
+  });
+}
+
 async function fitCommand(input: string, f: FitFlags): Promise<void> {
-  const X = readMatrix(input);
+  const out = f.out!;
+  checkInput(input);
+  const plotInside = f.plot !== undefined && path.dirname(path.resolve(f.plot)) === path.resolve(out);
+  if (f.plot !== undefined) {
+    if (!plotInside) checkOutputFile(f.plot, '--plot', PLOT_EXTENSIONS, !!f.force);
+    else if (!PLOT_EXTENSIONS.includes(path.extname(f.plot).toLowerCase())) {
+      throw new UsageError(`--plot ${f.plot}: expected a file name ending in ${PLOT_EXTENSIONS.join(' or ')}`);
+    }
+  }
+  checkOutFolder(out, isFitFile, !!f.force);
   const model = new BetaNMF({
     nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory,
     maxIter: f.maxIter, tol: f.tol, costEvery: f.costEvery, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
   });
+  if (f.device !== undefined) resolveDevice(f.device, '--device');
+  const X = await readMatrix(input);
   const bar = progress(model.options.maxIter, f.progress);
-  const t0 = performance.now();
   try {
     await model.fit(X, { onEpoch: ({ epoch, cost, seconds }) => void bar.update(epoch, cost, seconds) });
   } finally {
     bar.stop();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  fs.mkdirSync(f.out, { recursive: true });
-  writeNpy(path.join(f.out, 'W.npy'), model.W!);
-  writeNpy(path.join(f.out, 'H.npy'), model.H!);
+  const seconds = fitSeconds(model.history);
   const summary = {
     components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: model.W!.device,
     dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds,
   };
-  fs.writeFileSync(path.join(f.out, 'history.json'), JSON.stringify({ ...summary, input: path.resolve(input),
-    N: X.rows, F: X.cols, seed: model.seed, options: model.options, history: model.history }, null, 1));
-  if (f.plot) writePlot(f.plot, [historySeries(model.history, model.options.solver)], `${path.basename(input)}: β=${model.options.beta}`);
+  const plotTitle = `${path.basename(input)}: K=${summary.components}, β=${summary.beta}, ${summary.solver}`;
+  const series = [{ label: `${summary.solver} (β=${summary.beta})`, points: costPoints(model.history) }];
+  await writeOutFolder(out, isFitFile, !!f.force, async (tmp) => {
+    await writeNpy(path.join(tmp, 'W.npy'), model.W!);
+    await writeNpy(path.join(tmp, 'H.npy'), model.H!);
+    fs.writeFileSync(path.join(tmp, 'history.json'), JSON.stringify({ ...summary, input: path.resolve(input),
+      N: X.rows, F: X.cols, seed: model.seed, options: model.options, history: model.history }, null, 1) + '\n');
+    if (f.plot && plotInside) writePlot(path.join(tmp, path.basename(f.plot)), series, plotTitle);
+  });
+  if (f.plot && !plotInside) writePlot(f.plot, series, plotTitle);
   if (f.json) {
     process.stdout.write(JSON.stringify(summary) + '\n');
   } else {
     process.stdout.write(`fitted ${X.rows}×${X.cols} with K=${summary.components}, β=${summary.beta}, ${summary.solver}: ` +
       `cost ${summary.cost.toPrecision(8)} after ${summary.iterations} epochs in ${seconds.toFixed(2)}s\n` +
-      `wrote ${path.join(f.out, 'W.npy')}, H.npy, history.json${f.plot ? ` and ${f.plot}` : ''}\n`);
+      `wrote ${path.join(out, 'W.npy')}, H.npy, history.json${f.plot ? ` and ${f.plot}` : ''}\n`);
   }
 }
 
-function historySeries(history: HistoryEntry[], label: string) {
-  return { label, points: history.filter((h) => h.cost !== undefined).map((h) => ({ epoch: h.epoch, seconds: h.seconds, cost: h.cost! })) };
+function costPoints(history: HistoryEntry[]): Series['points'] {
+  return history.filter((h) => h.cost !== undefined).map((h) => ({ epoch: h.epoch, seconds: h.seconds, cost: h.cost! }));
 }
 
 function inspect(json: boolean): void {
@@ -156,19 +202,38 @@ function inspect(json: boolean): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+/** Options marked "(required)" in --help, checked after commander has reported unknown options. */
+const REQUIRED = new WeakMap<Command, Option[]>();
+function required(cmd: Command, flags: string, description: string, parser?: (v: string) => unknown): Command {
+  const o = new Option(flags, `${description} (required)`);
+  if (parser) o.argParser(parser);
+  REQUIRED.set(cmd, [...(REQUIRED.get(cmd) ?? []), o]);
+  return cmd.addOption(o);
+}
+
 export function program(): Command {
   const cli = new Command('betanmf')
     .description('β-divergence NMF with mini-batch multiplicative updates (native OpenBLAS core)')
     .version(pkg.version)
     .option('--debug', 'print stack traces on errors')
-    .showHelpAfterError('(run with --help for usage)');
+    .exitOverride()
+    .configureOutput({ outputError: () => {} }) // main() prints commander's errors as one line
+    .showSuggestionAfterError(true)
+    .hook('preAction', (_root, cmd) => {
+      for (const o of REQUIRED.get(cmd) ?? []) {
+        if (cmd.getOptionValue(o.attributeName()) === undefined) {
+          throw new UsageError(`required option '${o.flags}' not specified (see betanmf ${cmd.name()} --help)`);
+        }
+      }
+    });
 
-  cli
+  const fit = cli
     .command('fit')
-    .description('factorise a data matrix X (N×F) as H·Wᵀ; writes W.npy (F×K), H.npy (N×K) and history.json')
-    .argument('<input>', 'X as .npy (float32/float64/integer, C order) or .csv')
-    .requiredOption('-k, --components <K>', 'number of components', int('--components', 1))
-    .option('-b, --beta <B>', "β, or 'frobenius' | 'kullback-leibler' | 'itakura-saito'", betaArg, 2)
+    .description('factorise a data matrix X (N×F) as H·Wᵀ; writes W.npy (F×K), H.npy (N×K) and history.json into a new folder')
+    .argument('<input>', 'X as .npy (float32/float64/integer, C order) or .csv');
+  required(fit, '-k, --components <K>', 'number of components', int('--components', 1));
+  fit
+    .option('-b, --beta <B>', 'β: a number, or frobenius | euclidean (2), kullback-leibler | kl (1), itakura-saito | is (0)', beta(), 2)
     .addOption(new Option('-s, --solver <S>', 'solver').choices([...SOLVERS]).default('mu_batch'))
     .option('--batch-size <N>', 'rows per mini-batch (default 100)', int('--batch-size', 1))
     .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
@@ -178,51 +243,56 @@ export function program(): Command {
     .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda']))
     .option('--seed <N>', 'seed of initialisation and shuffling', int('--seed', 0))
     .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
-    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']))
-    .requiredOption('-o, --out <DIR>', 'output folder')
+    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']));
+  required(fit, '-o, --out <DIR>', 'output folder (new, or one written by fit with --force)');
+  fit
     .option('--plot <FILE>', 'also draw the cost curves (.svg or .png)')
+    .option('-f, --force', 'replace earlier outputs (--out folder, --plot file)')
     .option('--json', 'print a one-line JSON summary on stdout')
     .option('--no-progress', 'no progress output on stderr')
     .action((input: string, flags: FitFlags) => fitCommand(input, flags));
 
-  cli
+  const transform = cli
     .command('transform')
     .description('activations H of X for fixed bases W')
-    .argument('<input>', 'X as .npy or .csv')
-    .requiredOption('--w <FILE>', 'W.npy (F×K) from `betanmf fit`')
-    .requiredOption('-o, --out <FILE>', 'where to write H.npy')
-    .option('-b, --beta <B>', 'β (as used for fitting)', betaArg, 2)
+    .argument('<input>', 'X as .npy or .csv');
+  required(transform, '--w <FILE>', 'W.npy (F×K) from `betanmf fit`');
+  required(transform, '-o, --out <FILE>', 'where to write H (.npy)');
+  transform
+    .option('-b, --beta <B>', 'β (as used for fitting): a number or a name as for fit', beta(), 2)
     .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
     .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
     .option('--seed <N>', 'seed of the initial H', int('--seed', 0))
-    .action(async (input: string, f: { w: string; out: string; beta: number; maxIter?: number; tol?: number; seed?: number }) => {
-      const X = readMatrix(input);
-      const W = readMatrix(f.w);
+    .option('-f, --force', 'replace an existing --out file')
+    .action(async (input: string, f: { w: string; out: string; beta: number; maxIter?: number; tol?: number; seed?: number; force?: boolean }) => {
+      checkInput(input);
+      checkInput(f.w, '--w');
+      checkOutputFile(f.out, '--out', ['.npy'], !!f.force);
+      const X = await readMatrix(input);
+      const W = await readMatrix(f.w);
       if (W.rows !== X.cols) throw new UsageError(`${f.w}: W is ${W.rows}×${W.cols}, but X has ${X.cols} columns (W must be F×K)`);
       const model = new BetaNMF({ nComponents: W.cols, beta: f.beta, init: 'custom', W, fixed: ['W'], maxIter: f.maxIter, tol: f.tol, seed: f.seed });
       const H = await model.transform(X);
-      writeNpy(f.out, H);
+      await writeNpy(f.out, H);
       process.stdout.write(`wrote ${f.out} (${H.rows}×${H.cols})\n`);
     });
 
   cli
     .command('bench')
     .description('time one full MU iteration (H then W) per β next to the GEMM-only floor')
-    .option('--shape <NxFxK>', 'problem shape', '10000x513x50')
-    .option('--beta <LIST>', 'comma-separated β values', '0,0.5,1,1.5,2')
+    .addOption(new Option('--shape <NxFxK>', 'problem shape').argParser(shape()).default([10000, 513, 50], '10000x513x50'))
+    .addOption(new Option('--beta <LIST>', 'comma-separated β values (numbers or names)').argParser(betaList()).default([0, 0.5, 1, 1.5, 2], '0,0.5,1,1.5,2'))
     .addOption(new Option('--dtype <T>', 'dtype').choices(['float32', 'float64']).default('float32'))
     .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
     .option('--iters <N>', 'timed iterations per β (median reported)', int('--iters', 1), 10)
     .option('--json', 'print { results: [...] } as JSON')
-    .action((f: { shape: string; beta: string; dtype: 'float32' | 'float64'; device?: string; iters: number; json?: boolean }) => {
-      const shape = parseShape(f.shape);
-      const betas = f.beta.split(',').map((b) => betaArg(b));
-      const results = bench(shape, betas, f.dtype, f.device, f.iters);
+    .action((f: { shape: [number, number, number]; beta: number[]; dtype: 'float32' | 'float64'; device?: string; iters: number; json?: boolean }) => {
+      const results = bench(f.shape, f.beta, f.dtype, f.device, f.iters);
       if (f.json) {
         process.stdout.write(JSON.stringify({ results }) + '\n');
         return;
       }
-      const [N, F, K] = shape;
+      const [N, F, K] = f.shape;
       const warning = openblasWarning();
       if (warning) process.stderr.write(`warning: ${warning}\n`);
       process.stdout.write(`N=${N} F=${F} K=${K} ${f.dtype} on ${results[0]?.device}, median of ${f.iters} iterations\n`);
@@ -238,60 +308,97 @@ export function program(): Command {
     .option('--json', 'as JSON')
     .action((f: { json?: boolean }) => inspect(!!f.json));
 
-  cli
+  const plot = cli
     .command('plot')
-    .description('cost against time and epoch (log scale) for one or more history.json files')
-    .argument('<history...>', 'history.json files written by `betanmf fit`')
-    .requiredOption('-o, --out <FILE>', 'chart to write (.svg or .png)')
+    .description('cost against time and epoch (log scale) for one or more history.json files; curves are labelled by folder')
+    .argument('<history...>', 'history.json files written by `betanmf fit`');
+  required(plot, '-o, --out <FILE>', 'chart to write (.svg or .png)');
+  plot
     .option('--title <T>', 'chart title', 'β-NMF cost')
-    .action((files: string[], f: { out: string; title: string }) => {
-      writePlot(f.out, files.map(readHistory), f.title);
+    .option('-f, --force', 'replace an existing --out file')
+    .action((files: string[], f: { out: string; title: string; force?: boolean }) => {
+      checkOutputFile(f.out, '--out', PLOT_EXTENSIONS, !!f.force);
+      writePlot(f.out, labelRuns(files.map(readHistory)), f.title);
       process.stdout.write(`wrote ${f.out}\n`);
     });
 
   cli
     .command('demo')
-    .description('factorise a synthetic spectrogram and plot the cost')
-    .option('-o, --out <DIR>', 'output folder', path.join(os.tmpdir(), 'betanmf-demo'))
+    .description('factorise a synthetic spectrogram with three solvers; writes X.npy, W.npy, H.npy and cost.svg')
+    .option('-o, --out <DIR>', 'output folder (replaced if it holds an earlier demo)', 'betanmf-demo')
     .action(async (f: { out: string }) => {
+      const DEMO_FILES = ['X.npy', 'W.npy', 'H.npy', 'cost.svg'];
+      checkOutFolder(f.out, (n) => DEMO_FILES.includes(n), true);
       const [N, F, K] = [4000, 257, 12];
       const X = syntheticSpectrogram(N, F, { components: K, seed: 1 });
       process.stdout.write(`betanmf demo: a synthetic ${N}×${F} spectrogram made of ${K} harmonic notes\n`);
-      fs.mkdirSync(f.out, { recursive: true });
-      const runs = [];
+      const runs: Series[] = [];
+      let best: BetaNMF | undefined;
       for (const solver of ['mu_batch', 'asg_mu', 'gsg_mu'] as const) {
         const model = await new BetaNMF({ nComponents: K, beta: 1, solver, batchSize: 250, maxIter: 40, costEvery: 2, tol: 0, seed: 1 }).fit(X);
         process.stdout.write(`  ${solver.padEnd(8)} KL cost ${model.history[0].cost!.toExponential(3)} → ${model.cost!.toExponential(3)} ` +
-          `in ${model.history[model.history.length - 1].seconds.toFixed(2)}s (${model.nIter} epochs)\n`);
-        runs.push(historySeries(model.history, solver));
-        if (solver === 'mu_batch') {
-          writeNpy(path.join(f.out, 'W.npy'), model.W!);
-          writeNpy(path.join(f.out, 'H.npy'), model.H!);
-        }
+          `in ${fitSeconds(model.history).toFixed(2)}s (${model.nIter} epochs)\n`);
+        runs.push({ label: solver, points: costPoints(model.history) });
+        if (solver === 'mu_batch') best = model;
       }
-      const plot = path.join(f.out, 'cost.svg');
-      writePlot(plot, runs, `demo: ${N}×${F}, K=${K}, β=1 (Kullback-Leibler)`);
-      process.stdout.write(`wrote ${plot} and the mu_batch factors W.npy, H.npy in ${f.out}\n`);
+      await writeOutFolder(f.out, (n) => DEMO_FILES.includes(n), true, async (tmp) => {
+        await writeNpy(path.join(tmp, 'X.npy'), X);
+        await writeNpy(path.join(tmp, 'W.npy'), best!.W!);
+        await writeNpy(path.join(tmp, 'H.npy'), best!.H!);
+        writePlot(path.join(tmp, 'cost.svg'), runs, `demo: ${N}×${F}, K=${K}, β=1 (Kullback-Leibler)`);
+      });
+      process.stdout.write(`wrote X.npy (the spectrogram), W.npy and H.npy (mu_batch factors) and cost.svg in ${path.resolve(f.out)}\n`);
     });
 
   registerQueueCommands(cli);
   return cli;
 }
 
+/** commander's error as our one line: its own words, ours where we gave them, a suggestion when we know one. */
+function commanderMessage(e: Error & { code: string }): string {
+  let msg = e.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  const invalid = /^option '([^']+)' argument '(.*)' is invalid\. (.*)$/.exec(msg);
+  if (invalid) {
+    const [, flags, arg, detail] = invalid;
+    const name = /--[\w-]+/.exec(flags)?.[0] ?? flags;
+    // Our parsers already say "<option>: expected …, received …"; commander's choices do not.
+    msg = detail.startsWith('--') ? detail
+      : `${name}: expected ${detail.replace(/^Allowed choices are /, 'one of ').replace(/\.$/, '')}, received ${JSON.stringify(arg)}`;
+  }
+  if (e.code === 'commander.unknownOption' && !/did you mean/i.test(msg)) {
+    const flag = /'([^'=]+)/.exec(msg)?.[1];
+    if (flag && OPTION_ALIASES[flag]) msg += ` (Did you mean ${OPTION_ALIASES[flag]}?)`;
+  }
+  if (e.code === 'commander.unknownOption' || e.code === 'commander.excessArguments' || e.code === 'commander.missingArgument') {
+    msg += ' (see --help)';
+  }
+  return msg;
+}
+
 export async function main(argv: string[]): Promise<void> {
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   const cli = program();
-  cli.exitOverride();
   try {
     await cli.parseAsync(argv);
   } catch (err) {
     const e = err as Error & { code?: string; exitCode?: number };
-    if (e.code?.startsWith('commander.')) {
-      // commander printed its own message (help, version or a usage error).
-      process.exitCode = e.exitCode ?? 1;
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      if (e.exitCode === 0) {
+        process.exitCode = 0; // --help or --version
+        return;
+      }
+      process.stderr.write(`betanmf: ${commanderMessage(e as Error & { code: string })}\n`);
+      process.exitCode = 2;
       return;
     }
-    if (cli.opts().debug) console.error(e.stack ?? e);
-    else console.error(`betanmf: ${e.message.split('\n')[0]}`);
-    process.exitCode = 1;
+    if (cli.opts().debug) console.error(e?.stack ?? e);
+    else process.stderr.write(`betanmf: ${(fsErrorText(e) ?? String(e?.message ?? e)).split('\n')[0]}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 }

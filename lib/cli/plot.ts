@@ -2,7 +2,8 @@
 // log-scaled cost), and as PNG through resvg (a well-kept SVG renderer).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UsageError } from './io';
+import { tempNameFor } from '../io';
+import { fsErrorText, UsageError } from './io';
 
 export interface Series {
   label: string;
@@ -84,34 +85,75 @@ ${legend}
 `;
 }
 
-/** Writes the chart as .svg or .png, after the file's extension. */
-export function writePlot(file: string, series: Series[], title: string): void {
+export const PLOT_EXTENSIONS = ['.svg', '.png'];
+
+/** The chart as .svg or .png bytes, after the file's extension. */
+export function renderPlot(file: string, series: Series[], title: string): Buffer {
   const svg = renderSvg(series, title);
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.svg') {
-    fs.writeFileSync(file, svg);
-  } else if (ext === '.png') {
+  if (ext === '.svg') return Buffer.from(svg);
+  if (ext === '.png') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
-    const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true } }).render().asPng();
-    fs.writeFileSync(file, png);
-  } else {
-    throw new UsageError(`${file}: expected a .svg or .png file name`);
+    return new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true } }).render().asPng();
+  }
+  throw new UsageError(`${file}: expected a .svg or .png file name`);
+}
+
+/** Writes the chart atomically (a temporary file in the same folder, renamed). */
+export function writePlot(file: string, series: Series[], title: string): void {
+  const bytes = renderPlot(file, series, title);
+  const tmp = tempNameFor(file);
+  try {
+    fs.writeFileSync(tmp, bytes, { flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
 }
 
+/** What a history.json written by `betanmf fit` says about its run. */
+export interface Run extends Series {
+  file: string;
+  components?: number;
+  seed?: number;
+  solver?: string;
+  beta?: number;
+}
+
 /** The series in a history.json written by `betanmf fit`. */
-export function readHistory(file: string): Series {
-  let json: { label?: string; solver?: string; beta?: number; history?: unknown };
+export function readHistory(file: string): Run {
+  let json: { solver?: string; beta?: number; components?: number; seed?: number; history?: unknown };
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new UsageError(`${file}: not a readable history.json (${(err as Error).message})`);
+    const fsError = fsErrorText(err);
+    throw new UsageError(fsError ? `${fsError.startsWith(file) ? '' : `${file}: `}${fsError}` : `${file}: not a readable history.json (${(err as Error).message})`);
   }
-  if (!Array.isArray(json.history)) throw new UsageError(`${file}: expected a history.json from \`betanmf fit\` (no "history" array)`);
+  if (typeof json !== 'object' || json === null || !Array.isArray(json.history)) {
+    throw new UsageError(`${file}: expected a history.json from \`betanmf fit\` (no "history" array)`);
+  }
   const points = (json.history as { epoch: number; seconds: number; cost?: number }[])
     .filter((h) => typeof h.cost === 'number')
     .map((h) => ({ epoch: h.epoch, seconds: h.seconds, cost: h.cost! }));
-  const label = json.label ?? (json.solver ? `${json.solver}${json.beta !== undefined ? ` (β=${json.beta})` : ''}` : path.basename(file));
-  return { label, points };
+  return { label: file, points, file, components: json.components, seed: json.seed, solver: json.solver, beta: json.beta };
+}
+
+/**
+ * Labels runs by their file (the folder of a history.json), adding K, seed, solver and β
+ * where the runs differ in them, so two curves never share a label.
+ */
+export function labelRuns(runs: Run[]): Series[] {
+  const differ = (key: 'components' | 'seed' | 'solver' | 'beta') => new Set(runs.map((r) => r[key])).size > 1;
+  const name = (r: Run) => (path.basename(r.file) === 'history.json' ? path.dirname(r.file) : r.file);
+  const parts: [key: 'components' | 'seed' | 'solver' | 'beta', show: (v: unknown) => string][] = [
+    ['components', (v) => `K=${v}`], ['seed', (v) => `seed ${v}`], ['solver', (v) => `${v}`], ['beta', (v) => `β=${v}`],
+  ];
+  const shown = parts.filter(([k]) => differ(k));
+  return runs.map((r) => ({
+    label: [runs.length > 1 ? name(r) : `${name(r)}: ${r.solver ?? ''} β=${r.beta ?? '?'}`, ...shown.map(([k, f]) => (r[k] === undefined ? '' : f(r[k])))]
+      .filter((x) => x !== '').join(', '),
+    points: r.points,
+  }));
 }

@@ -3,7 +3,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readMatrix, UsageError, writeNpy } from '../cli/io';
+import { readMatrix, UsageError } from '../cli/io';
+import { writeNpy } from '../io';
 import { allocate, Matrix, type DType } from '../matrix';
 
 /** The layout of a 2-D .npy file: what a positional read needs. */
@@ -155,14 +156,7 @@ export class FileStorage implements Storage {
 
   async write(ref: string, m: Matrix): Promise<void> {
     await fs.promises.mkdir(path.dirname(ref), { recursive: true });
-    const tmp = tempName(ref);
-    try {
-      writeNpy(tmp, m);
-      await fs.promises.rename(tmp, ref);
-    } catch (err) {
-      await fs.promises.rm(tmp, { force: true });
-      throw err;
-    }
+    await writeNpy(ref, m); // atomic: a temporary file in the same folder, then renamed
   }
 
   async writeText(ref: string, text: string): Promise<void> {

@@ -102,7 +102,7 @@ struct FitState final : FitStateBase {
   EpochSpec<T> spec;
   Shuffle shuffle = Shuffle::None;
   std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn;
-  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows;
+  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows, wPos, wNeg, zeros, ones;
   Index scratchRows = 0;
   std::shared_ptr<void> xOwner;  // a device X referenced rather than copied
   CMat<T> X;
@@ -128,7 +128,16 @@ struct FitState final : FitStateBase {
         hRows = be().allocate(scratchRows * K);
       }
     }
-    return {hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
+    SliceScratch<T> sc{hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
+    if (spec.averageTargets) {
+      if (!wPos) {
+        own(wPos, F, K), own(wNeg, F, K);
+        be().zero(own(zeros, F, K));
+        be().fill(own(ones, F, K), T(1));
+      }
+      sc.wPos = wPos->data(), sc.wNeg = wNeg->data(), sc.zeros = zeros->data(), sc.ones = ones->data();
+    }
+    return sc;
   }
 
   void snapshot() {
@@ -174,6 +183,23 @@ DataIssue copyChecked(const S* src, T* dst, Index count, bool positive) {
   return issue;
 }
 
+// The same checks without a copy (a borrowed X).
+template <typename T>
+DataIssue scanChecked(const T* src, Index count, bool positive) {
+  DataIssue issue;
+  bool anyPositive = false;
+  for (Index i = 0; i < count; ++i) {
+    const T v = src[i];
+    const bool ok = positive ? (v > T(0) && v <= std::numeric_limits<T>::max())
+                             : (v >= T(0) && v <= std::numeric_limits<T>::max());
+    if (!ok && issue.index < 0) issue.index = i, issue.value = double(v);
+    anyPositive |= v > T(0);
+    issue.sum += double(v);
+  }
+  issue.allZero = !anyPositive && issue.index < 0;
+  return issue;
+}
+
 // ---- jobs ------------------------------------------------------------------------------------
 
 template <typename T>
@@ -194,7 +220,9 @@ class RunJob final : public Job {
     }
     const SliceScratch<T> scratch = s.scratch(std::min(spec_.batchSize, X_.rows), spec_.rowOrder != nullptr);
     runEpochSlice(be, X_, s.W, H_, s.Gp, s.Gn, spec_, scratch);
-    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn);
+    const bool sag = spec_.solver == SolverKind::Asag || spec_.solver == SolverKind::Gsag;
+    const double negExponent = sag && spec_.averageTargets ? 1.0 - 1.0 / spec_.gamma : 1.0;
+    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn, negExponent);
     else if (cached_) {
       std::vector<double> w(static_cast<std::size_t>(s.K));
       finite_ = be.columnMax(s.W, w.data());
@@ -307,6 +335,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     p.vFloor = static_cast<T>(numberField(o, "vFloor", 0.0));
     p.updateH = flagField(o, "updateH", true);
     p.updateW = flagField(o, "updateW", true);
+    p.averageTargets = flagField(o, "averageTargets", false);
     const std::string shuffle = stringField(o, "shuffle", "none");
     s.shuffle = shuffle == "rows" ? Shuffle::Rows : shuffle == "batches" ? Shuffle::Batches : Shuffle::None;
 
@@ -317,6 +346,14 @@ class Fit final : public Napi::ObjectWrap<Fit> {
       s.xOwner = X.owner;
       s.X = CMat<T>(static_cast<const T*>(X.data), N, F);
       if ((X.dtype == DType::Float32) != (sizeof(T) == 4)) throw Napi::TypeError::New(env, "Fit: X: expected the fit's dtype");
+    } else if (flagField(o, "borrowX", false) && (X.dtype == DType::Float32) == (sizeof(T) == 4)) {
+      // A sync fit reads the caller's X in place: no JS runs while a slice computes, and every
+      // call first checks that X's memory is still the same (not detached or transferred).
+      s.X = CMat<T>(static_cast<const T*>(X.data), N, F);
+      s.issue = scanChecked(s.X.data, N * F, flagField(o, "positive", false));
+      borrowed_ = Napi::Persistent(X.value);
+      borrowedData_ = X.data;
+      borrowedLength_ = X.length;
     } else {
       // The working copy (in the fit's dtype), checked in the same pass.
       Mat<T> x = s.own(s.x, N, F);
@@ -339,7 +376,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     be.finish();
     state_ = st;
     // X's copy, W, H, the gradient state and (later) the snapshot: what this object holds.
-    reported_ = std::int64_t(sizeof(T)) * ((s.device != Device::Cpu ? 0 : N * F) + 2 * (N * K + 2 * F * K));
+    reported_ = std::int64_t(sizeof(T)) * ((s.x ? N * F : 0) + 2 * (N * K + 2 * F * K));
     Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
   }
 
@@ -396,7 +433,18 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     job->keep({Value(), xc.value, hc.value});
     job->hold(xc.owner);
     job->hold(hc.owner);
-    return bnmf::binding::run(env, std::move(job), info[0].ToBoolean().Value(), "BetaNMF.fit");
+    const bool async = info[0].ToBoolean().Value();
+    checkBorrowed(env, async);
+    return bnmf::binding::run(env, std::move(job), async, "BetaNMF.fit");
+  }
+
+  // A borrowed X must still be the memory it was (and is read synchronously only).
+  void checkBorrowed(Napi::Env env, bool async) {
+    if (borrowed_.IsEmpty()) return;
+    if (async) throw Napi::Error::New(env, "Fit: an X read in place is for synchronous calls only");
+    const ArrayArg now = arrayValue(env, borrowed_.Value(), "X");
+    if (now.data != borrowedData_ || now.length != borrowedLength_)
+      throw Napi::Error::New(env, "X: its memory was detached or transferred during the fit");
   }
 
   // cost(async) → D(X | H·Wᵀ) (V clipped at the fit's vFloor).
@@ -406,7 +454,9 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     if (float32_) job = std::make_unique<CostJob<float>>(state<float>(env));
     else job = std::make_unique<CostJob<double>>(state<double>(env));
     job->keep({Value()});
-    return bnmf::binding::run(env, std::move(job), info[0].ToBoolean().Value(), "BetaNMF.fit");
+    const bool async = info[0].ToBoolean().Value();
+    checkBorrowed(env, async);
+    return bnmf::binding::run(env, std::move(job), async, "BetaNMF.fit");
   }
 
   // restore() → whether a snapshot existed (W, H and the gradient state as it was taken).
@@ -474,6 +524,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
 
   void release(Napi::Env env) {
     state_.reset();
+    borrowed_.Reset();
     if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
     reported_ = 0;
   }
@@ -481,6 +532,9 @@ class Fit final : public Napi::ObjectWrap<Fit> {
   bool float32_ = true;
   std::shared_ptr<FitStateBase> state_;
   std::int64_t reported_ = 0;  // bytes reported to V8 as held by this small JS object
+  Napi::Reference<Napi::Value> borrowed_;  // the caller's X, when read in place
+  const void* borrowedData_ = nullptr;
+  std::size_t borrowedLength_ = 0;
 };
 
 Napi::Value liveBuffersEntry(const Napi::CallbackInfo& info) {

@@ -135,8 +135,9 @@ class Backend {
   // Column j of A multiplied by factors[j] (host array), or divided by it.
   virtual void scaleColumns(Mat<T> A, const T* factors, bool divide) = 0;
 
-  // m = 0 (whatever its memory held before).
-  virtual void zero(Mat<T> m) = 0;
+  // Every entry of m = value (whatever its memory held before).
+  virtual void fill(Mat<T> m, T value) = 0;
+  void zero(Mat<T> m) { fill(m, T(0)); }
 
   // dst = src (same shape, this backend's memory).
   virtual void copy(CMat<T> src, Mat<T> dst) = 0;

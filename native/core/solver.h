@@ -14,6 +14,15 @@
 //   gsg / gsag     W parts of the epoch's first batch only into the average; W updated at the end
 // The average is  avg ← f·(batch parts) + (1 − f)·avg,  f = 1/(sagMemory + 1) for the SAG
 // variants and 1 for the plain stochastic ones; it lives in gradPos / gradNeg between calls.
+//
+// Averaged targets (`averageTargets`, the SAG variants under update 'mm'): the original averages
+// the parts and applies W ← W ⊙ (avg_neg / avg_pos)^γ, so a stale part, computed at an older W
+// whose ratio has already been applied, is applied again to the new W: the average compounds
+// old steps and overshoots (from a random start at β ≤ 1 it diverges). Instead, each batch's
+// negative part is stored multiplied by W^(1/γ) at the time it was computed — where that batch
+// wanted W to be — and W ← (avg(W^(1/γ) ⊙ neg) / (avg(pos) + eps))^γ: a pos-weighted average of
+// the batches' targets (Lefèvre, Bach & Févotte's online IS-NMF, for any β). With f = 1 it is
+// the plain update W ⊙ (neg / (pos + eps))^γ, so asg/gsg and mu_batch are unchanged.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -57,6 +66,7 @@ struct EpochSpec {
   bool endsEpoch = true;                    // the last position of X closes the epoch
   const std::uint32_t* batchOrder = nullptr;  // permutation of the batches, or null
   const std::uint32_t* rowOrder = nullptr;    // permutation of the rows (re-cut batches), or null
+  bool averageTargets = false;              // the SAG average of targets (see above)
 };
 
 // Scratch a slice needs, owned by the caller and reused across slices (nothing is allocated
@@ -68,7 +78,20 @@ struct SliceScratch {
   T* hNeg = nullptr;
   T* xRows = nullptr;
   T* hRows = nullptr;
+  // F×K each, for averaged targets: one batch's W parts, a matrix of zeros and one of ones.
+  T* wPos = nullptr;
+  T* wNeg = nullptr;
+  T* zeros = nullptr;
+  T* ones = nullptr;
 };
+
+// g ← (1 − f)·g + part, part already scaled by f (zeros: an F×K matrix of zeros).
+template <typename T>
+void blendInto(Backend<T>& be, Mat<T> g, CMat<T> part, T f, CMat<T> zeros) {
+  std::vector<T> keep(static_cast<std::size_t>(g.cols), T(1) - f);
+  be.scaleColumns(g, keep.data(), false);
+  be.updateGrad(g, zeros, part, g);
+}
 
 inline Index batchCount(Index rows, Index batchSize) { return (rows + batchSize - 1) / batchSize; }
 
@@ -80,6 +103,7 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
   const bool gathered = s.rowOrder != nullptr;
   const bool perBatchW = s.solver == SolverKind::Asg || s.solver == SolverKind::Asag;
   const bool firstBatchW = s.solver == SolverKind::Gsg || s.solver == SolverKind::Gsag;
+  const bool targets = s.averageTargets && (s.solver == SolverKind::Asag || s.solver == SolverKind::Gsag);
 
   for (Index pos = s.firstBatch; pos < s.endBatch && pos < nBatches; ++pos) {
     const Index b = s.batchOrder ? Index(s.batchOrder[pos]) : pos;
@@ -112,6 +136,18 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
     if (s.solver == SolverKind::MuBatch) {
       wp.keep = first ? T(0) : T(1);  // the epoch's sum starts afresh
       be.wParts(Xb, W, Hb, s.beta, wp);
+    } else if ((perBatchW || (firstBatchW && first)) && targets) {
+      const Index F = W.rows;
+      Mat<T> bPos(scratch.wPos, F, K), bNeg(scratch.wNeg, F, K);
+      CMat<T> zeros(scratch.zeros, F, K);
+      wp.pos = bPos;
+      wp.neg = bNeg;
+      wp.scale = s.forget;
+      be.wParts(Xb, W, Hb, s.beta, wp);
+      be.muUpdate(bNeg, zeros, W, T(1), 1.0 / s.gamma, bNeg);  // f·neg ⊙ W^(1/γ): this batch's target
+      blendInto(be, gradPos, CMat<T>(bPos), s.forget, zeros);
+      blendInto(be, gradNeg, CMat<T>(bNeg), s.forget, zeros);
+      if (perBatchW) be.muUpdate(CMat<T>(scratch.ones, F, K), gradPos, gradNeg, s.eps, s.gamma, W);
     } else if (perBatchW || (firstBatchW && first)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
@@ -120,7 +156,10 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
     }
   }
   const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;
-  if (s.updateW && epochEnds && !perBatchW && N > 0) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+  if (s.updateW && epochEnds && !perBatchW && N > 0) {
+    if (targets) be.muUpdate(CMat<T>(scratch.ones, W.rows, K), gradPos, gradNeg, s.eps, s.gamma, W);
+    else be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+  }
 }
 
 // X ≈ H·Wᵀ does not change when column k of W is divided by c and column k of H multiplied by
@@ -132,8 +171,10 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
 // holds a non-finite value (the solver diverged).
 constexpr double kMaxScaleRatio = 1e6;
 
+// negExponent: gradNeg scales by c^negExponent (1 for parts; 1 − 1/γ for averaged targets,
+// which hold W^(1/γ) ⊙ neg).
 template <typename T>
-bool rebalance(Backend<T>& be, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg) {
+bool rebalance(Backend<T>& be, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg, double negExponent = 1.0) {
   const Index K = W.cols;
   std::vector<double> w(static_cast<std::size_t>(K)), h(static_cast<std::size_t>(K));
   if (!be.columnMax(W, w.data()) || !be.columnMax(H, h.data())) return false;
@@ -151,6 +192,8 @@ bool rebalance(Backend<T>& be, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNe
   be.scaleColumns(W, c.data(), true);
   be.scaleColumns(H, c.data(), false);
   be.scaleColumns(gradPos, c.data(), false);
+  if (negExponent != 1.0)
+    for (T& x : c) x = static_cast<T>(std::pow(double(x), negExponent));
   be.scaleColumns(gradNeg, c.data(), false);
   return true;
 }

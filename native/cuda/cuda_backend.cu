@@ -129,6 +129,14 @@ __global__ void broadcastRowKernel(const T* row, T scale, T keep, T* out, Index 
 }
 
 template <typename T>
+__global__ void fillKernel(T* m, Index ld, Index rows, Index cols, T value) {
+  GRID_STRIDE(idx, rows * cols) {
+    const Index i = idx / cols, j = idx - i * cols;
+    m[i * ld + j] = value;
+  }
+}
+
+template <typename T>
 __global__ void scaleKernel(T* m, Index ld, Index rows, Index cols, T keep) {
   for (Entries e(rows, cols); e.more(); e.next()) {
     T& o = m[e.i * ld + e.j];
@@ -394,7 +402,11 @@ class CudaBackend final : public Backend<T> {
     ctx.synchronize();  // the factors live on the host stack of the caller
   }
 
-  void zero(Mat<T> m) override { scale<T>(m, T(0), Context::get().stream()); }
+  void fill(Mat<T> m, T value) override {
+    if (m.size() == 0) return;
+    fillKernel<T><<<blocksFor(m.size()), kThreads, 0, Context::get().stream()>>>(m.data, m.ld, m.rows, m.cols, value);
+    launchCheck("fillKernel");
+  }
 
   void copy(CMat<T> src, Mat<T> dst) override {
     if (src.size() == 0) return;

@@ -10,13 +10,21 @@ function step(f: Dense, pos: Dense, neg: Dense, eps: number, gamma: number): Den
 const zeros = (r: number, c: number): Dense => Array.from({ length: r }, () => new Array<number>(c).fill(0));
 const lin = (a: number, A: Dense, b: number, B: Dense): Dense => A.map((r, i) => r.map((v, j) => a * v + b * B[i][j]));
 
+/**
+ * `averageTargets` (update 'mm'): the SAG variants average W^(1/γ) ⊙ neg (each batch's target)
+ * with pos, and W = (avg_neg / (avg_pos + eps))^γ, instead of applying the averaged ratio to W.
+ */
 export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; solver: Solver; batchSize: number; epochs: number;
-  eps: number; gamma: number; sagMemory: number }): { W: Dense; H: Dense } {
+  eps: number; gamma: number; sagMemory: number; averageTargets?: boolean }): { W: Dense; H: Dense } {
   let W = W0.map((r) => r.slice());
   const H = H0.map((r) => r.slice());
   const N = X.length, F = W.length, K = W[0].length;
   const f = o.solver === 'asag_mu' || o.solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1;
   let avg = { pos: zeros(F, K), neg: zeros(F, K) };
+  const sag = o.solver === 'asag_mu' || o.solver === 'gsag_mu';
+  const targets = sag && o.averageTargets === true;
+  const ones = W0.map((r) => r.map(() => 1));
+  const apply = () => (W = targets ? step(ones, avg.pos, avg.neg, o.eps, o.gamma) : step(W, avg.pos, avg.neg, o.eps, o.gamma));
   for (let e = 0; e < o.epochs; e++) {
     let sum = { pos: zeros(F, K), neg: zeros(F, K) };
     for (let b = 0, r0 = 0; r0 < N; b++, r0 += o.batchSize) {
@@ -30,12 +38,13 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
       if (o.solver === 'mu_batch') {
         sum = { pos: lin(1, sum.pos, 1, wp.pos), neg: lin(1, sum.neg, 1, wp.neg) };
       } else if (o.solver === 'asg_mu' || o.solver === 'asag_mu' || b === 0) {
-        avg = { pos: lin(f, wp.pos, 1 - f, avg.pos), neg: lin(f, wp.neg, 1 - f, avg.neg) };
-        if (o.solver === 'asg_mu' || o.solver === 'asag_mu') W = step(W, avg.pos, avg.neg, o.eps, o.gamma);
+        const neg = targets ? wp.neg.map((r, i) => r.map((v, j) => v * Math.pow(W[i][j], 1 / o.gamma))) : wp.neg;
+        avg = { pos: lin(f, wp.pos, 1 - f, avg.pos), neg: lin(f, neg, 1 - f, avg.neg) };
+        if (o.solver === 'asg_mu' || o.solver === 'asag_mu') apply();
       }
     }
     if (o.solver === 'mu_batch') W = step(W, sum.pos, sum.neg, o.eps, o.gamma);
-    if (o.solver === 'gsg_mu' || o.solver === 'gsag_mu') W = step(W, avg.pos, avg.neg, o.eps, o.gamma);
+    if (o.solver === 'gsg_mu' || o.solver === 'gsag_mu') apply();
   }
   return { W, H };
 }
