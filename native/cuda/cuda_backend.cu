@@ -114,11 +114,6 @@ __global__ void sagKernel(const T* g, const T* a, const T* b, T* o, Index count)
   GRID_STRIDE(i, count) o[i] = sagStep(g[i], a[i], b[i]);
 }
 
-template <typename T>
-__global__ void fillKernel(T* p, T value, Index count) {
-  GRID_STRIDE(i, count) p[i] = value;
-}
-
 // out row r ← scale·row + keep·(out row r); keep = 0 overwrites.
 template <typename T>
 __global__ void broadcastRowKernel(const T* row, T scale, T keep, T* out, Index ld, Index rows, Index cols) {
@@ -130,10 +125,7 @@ __global__ void broadcastRowKernel(const T* row, T scale, T keep, T* out, Index 
 
 template <typename T>
 __global__ void fillKernel(T* m, Index ld, Index rows, Index cols, T value) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    m[i * ld + j] = value;
-  }
+  for (Entries e(rows, cols); e.more(); e.next()) m[e.i * ld + e.j] = value;
 }
 
 template <typename T>
@@ -404,7 +396,7 @@ class CudaBackend final : public Backend<T> {
 
   void fill(Mat<T> m, T value) override {
     if (m.size() == 0) return;
-    fillKernel<T><<<blocksFor(m.size()), kThreads, 0, Context::get().stream()>>>(m.data, m.ld, m.rows, m.cols, value);
+    BNMF_LAUNCH(fillKernel<T>, blocksFor(m.size()), kThreads, Context::get().stream(), m.data, m.ld, m.rows, m.cols, value);
     launchCheck("fillKernel");
   }
 
@@ -429,13 +421,11 @@ class CudaBackend final : public Backend<T> {
   }
 
   // sums[j] = Σ_i A[i, j], as the product 1ᵀ·A on cuBLAS.
-  static void columnSums(Context& ctx, CMat<T> A, T* sums) {
+  void columnSums(Context& ctx, CMat<T> A, T* sums) {
     DeviceBuffer<T> ones(std::max<Index>(A.rows, 1));
-    if (A.rows > 0) {
-      BNMF_LAUNCH(fillKernel<T>, blocksFor(A.rows), kThreads, ctx.stream(), ones.data(), T(1), A.rows);
-      launchCheck("fillKernel");
-    }
-    gemm<T>(ctx, false, false, T(1), CMat<T>(ones.data(), 1, A.rows), A, T(0), Mat<T>(sums, 1, A.cols));
+    Mat<T> row(ones.data(), 1, A.rows);
+    fill(row, T(1));
+    gemm<T>(ctx, false, false, T(1), row, A, T(0), Mat<T>(sums, 1, A.cols));
   }
 
   static void broadcast(const T* row, T scale, T keep, Mat<T> out, cudaStream_t s) {
