@@ -6,7 +6,7 @@ Tuned as a careful numpy user would: the Gram form at beta=2 (V never formed), p
 buffers with out=, sqrt instead of pow at 0.5/1.5, one power per entry (V^(b-1) = V^(b-2)*V),
 V clipped at the float32 epsilon where beta < 2, and the same majorise-minimise exponent as
 betanmf's solver. Also times scikit-learn's NMF(solver='mu') per iteration when it imports.
-Prints JSON: {"numpy": [...], "sklearn": [...]}.
+Prints JSON: {"numpy": [...], "sklearn": [...], "kernels": {BLAS library, OpenBLAS core, ufunc SIMD}}.
 """
 import argparse
 import json
@@ -112,6 +112,33 @@ class Iteration:
         self.step(W, self.numW, self.denW)
 
 
+def blas_kernels():
+    """The BLAS numpy loaded (from /proc/self/maps) and, for OpenBLAS, its core and threads;
+    and the SIMD targets numpy's own loops (ufuncs) dispatch to on this CPU."""
+    import ctypes
+    out = {}
+    try:
+        libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.split()[-1].lower()})
+        out['libraries'] = libs
+        for path in libs:
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, 'openblas_get_corename'):
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                lib.openblas_get_config.restype = ctypes.c_char_p
+                out['openblas_core'] = lib.openblas_get_corename().decode()
+                out['openblas_config'] = lib.openblas_get_config().decode()
+                out['openblas_threads'] = lib.openblas_get_num_threads()
+                break
+    except OSError as e:
+        out['error'] = str(e)
+    try:
+        from numpy.core._multiarray_umath import __cpu_features__, __cpu_dispatch__
+        out['ufunc_simd'] = [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+    except ImportError:
+        pass
+    return out
+
+
 def median_ms(fn, iters):
     fn()
     ts = []
@@ -132,12 +159,14 @@ def main():
     a = ap.parse_args()
     N, F, K = (int(v) for v in a.shape.lower().split('x'))
     betas = [float(b) for b in a.beta.split(',')]
-    out = {'numpy': [], 'sklearn': [], 'numpy_version': np.__version__}
+    out = {'numpy': [], 'sklearn': [], 'numpy_version': np.__version__, 'kernels': blas_kernels()}
     for beta in betas:
         X, W, H = make_problem(N, F, K, a.dtype)
         out['numpy'].append({'beta': beta, 'dtype': a.dtype, 'N': N, 'F': F, 'K': K,
                              'msPerIter': median_ms(Iteration(X, W, H, beta), a.iters)})
     try:
+        if a.sklearn_iters <= 0:
+            raise ImportError('skipped (--sklearn-iters 0)')
         from sklearn.decomposition import NMF
         import warnings
         warnings.simplefilter('ignore')

@@ -12,11 +12,29 @@ import { nndsvd, randomFactor } from './init';
 import { allocate, Matrix, type DType } from './matrix';
 import { addon } from './native';
 import { checkMatrix } from './validate';
-import { resolveOptions, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
+import { optionWarnings, resolveOptions, shapeWarnings, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
 import { decodeMatrix, encodeMatrix, loadModel, saveModel, type SavedModel, type SaveOptions } from './persist';
 
 export { AbortError, mmExponent };
+
+const warned = new Set<string>();
+/** The default onWarning: process.emitWarning, once per distinct message in a process. */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.emitWarning(message, { code: 'BETANMF_OPTION' });
+}
+
+export type StopReason = 'converged' | 'maxIter' | 'noImprovement' | 'aborted' | 'callback';
+
+/** What TypeScript knows about a model once fit() has resolved. */
+export interface Fitted {
+  readonly W: Matrix;
+  readonly H: Matrix;
+  readonly cost: number;
+  readonly stopReason: StopReason;
+}
 
 /** One row of `model.history`. */
 export interface HistoryEntry {
@@ -34,7 +52,7 @@ export interface RunOptions {
 }
 
 export interface TransformOptions extends RunOptions {
-  /** Starting H (N×K, copied); default: random as for fit. */
+  /** Starting H (N×K, copied); default: the constant √(mean(X)/K), as scikit-learn's transform. */
   H?: Matrix;
 }
 
@@ -100,6 +118,13 @@ export class BetaNMF {
   history: HistoryEntry[] = [];
   /** Epochs run by the last fit (or partialFit calls so far). */
   nIter = 0;
+  /**
+   * Why the last fit ended: 'converged' (the cost decreased by less than tol), 'maxIter',
+   * 'noImprovement' (maxNoImprovement evaluations without a new lowest cost: the factors are
+   * the best seen), 'callback' (onEpoch returned false) or 'aborted' (the signal).
+   */
+  stopReason: StopReason | undefined;
+  private lastCost: number | undefined;
 
   private readonly runDefaults: RunOptions;
   private readonly initial: { W?: Matrix; H?: Matrix };
@@ -109,6 +134,7 @@ export class BetaNMF {
   private gradNeg: Matrix | undefined;
   private busy = false;
   private partialSeconds = 0;
+  private readonly warn: (message: string) => void;
 
   constructor(options: BetaNMFOptions = {}) {
     this.options = Object.freeze(resolveOptions(options));
@@ -116,25 +142,63 @@ export class BetaNMF {
     this.rng = new Random(this.seed);
     this.runDefaults = { signal: options.signal, onEpoch: options.onEpoch };
     this.initial = { W: options.W, H: options.H };
+    this.warn = options.onWarning ?? warnOnce;
     resolveDevice(this.options.device);
+    for (const w of optionWarnings(this.options, options)) this.warn(`BetaNMF: ${w}`);
   }
 
-  /** D(X | H·Wᵀ) of the last evaluation (the last history entry with a cost). */
+  /** D(X | H·Wᵀ) of the model's factors, evaluated at the end of every fit (aborted ones too) and partialFit. */
   get cost(): number | undefined {
+    if (this.lastCost !== undefined) return this.lastCost;
     for (let i = this.history.length - 1; i >= 0; i--) if (this.history[i].cost !== undefined) return this.history[i].cost;
     return undefined;
   }
 
-  /** Fits W and H to X (N×F) off the event loop; resolves to the model. */
-  async fit(X: Matrix, options: RunOptions = {}): Promise<this> {
+  /** scikit-learn's reconstruction_err_: √(2·cost) (the Frobenius norm of X − H·Wᵀ at β = 2). */
+  get reconstructionError(): number | undefined {
+    const c = this.cost;
+    return c === undefined ? undefined : Math.sqrt(2 * Math.max(c, 0));
+  }
+
+  /** F, the number of features (columns of X, rows of W) the model was fitted on. */
+  get nFeaturesIn(): number | undefined {
+    return this.W?.rows;
+  }
+
+  /** Fits W and H to X (N×F) off the event loop; resolves to the model (W, H and cost then present). */
+  async fit(X: Matrix, options: RunOptions = {}): Promise<this & Fitted> {
     const run = this.runOptions(options);
-    return this.exclusive(() => runAsync(this.fitSteps(X, run, true), run.signal, 'BetaNMF.fit'));
+    return this.exclusive(() => runAsync(this.fitSteps(X, run, true), run.signal, 'BetaNMF.fit')) as Promise<this & Fitted>;
   }
 
   /** fit, blocking the thread until done. */
-  fitSync(X: Matrix, options: RunOptions = {}): this {
+  fitSync(X: Matrix, options: RunOptions = {}): this & Fitted {
     const run = this.runOptions(options);
-    return this.exclusiveSync(() => runSync(this.fitSteps(X, run, false), run.signal, 'BetaNMF.fit'));
+    return this.exclusiveSync(() => runSync(this.fitSteps(X, run, false), run.signal, 'BetaNMF.fit')) as this & Fitted;
+  }
+
+  /** fit, then the activations H (N×K) of X (scikit-learn's fit_transform). */
+  async fitTransform(X: Matrix, options: RunOptions = {}): Promise<Matrix> {
+    return (await this.fit(X, options)).H;
+  }
+
+  fitTransformSync(X: Matrix, options: RunOptions = {}): Matrix {
+    return this.fitSync(X, options).H;
+  }
+
+  /**
+   * H·Wᵀ (N×F) for activations H (N×K): the model's approximation of the data (scikit-learn's
+   * inverse_transform), also the way to fill in missing entries. On the CPU, in W's dtype.
+   */
+  inverseTransform(H: Matrix): Matrix {
+    checkMatrix('H', H);
+    if (!this.W) throw new Error('BetaNMF.inverseTransform: the model has no W yet: fit it first');
+    const W = hostAs(this.W, this.W.dtype);
+    if (H.cols !== W.cols) throw rangeError('H', `${W.cols} columns (K, the columns of W)`, `${H.rows}×${H.cols}`);
+    const Hh = hostAs(H, W.dtype);
+    const out = new Matrix(allocate(W.dtype, H.rows * W.rows), H.rows, W.rows);
+    addon.gemm(false, Hh.data, W.data, out.data, H.rows, W.rows, W.cols, false, true, 1, 0);
+    return out;
   }
 
   /** Activations H (N×K) of X with W fixed; the model is not changed. */
@@ -226,6 +290,7 @@ export class BetaNMF {
     const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    for (const w of shapeWarnings(o, N, F)) this.warn(`BetaNMF: ${w}`);
     // With cacheRows, X and H stay on the host; the native fit owns W and the gradient state.
     let Hhost: Matrix | undefined;
     let started = false;
@@ -244,29 +309,59 @@ export class BetaNMF {
       let seconds = 0;
       let previous = (yield costOf()) as number;
       this.history.push({ epoch: 0, cost: previous, seconds: 0 });
+      // The lowest cost so far and its factors (kept aside natively), for maxNoImprovement.
+      let best = previous, sinceBest = 0;
+      const keepBest = o.maxNoImprovement !== undefined && !cached;
+      if (keepBest) h.fit.saveBest();
+      let stop: StopReason = 'maxIter';
       for (let epoch = 1; epoch <= o.maxIter; epoch++) {
         const t0 = performance.now();
-        if (cached) yield* this.cachedEpochSteps(X, Hhost!, h, update, async);
-        else yield* epochSteps(h, this.plan(o.solver, N, update, true), async);
+        if (cached) yield* this.cachedEpochSteps(X, Hhost!, h, update, async, epoch);
+        else yield* epochSteps(h, { ...this.plan(o.solver, N, update, true), epoch }, async);
         seconds += (performance.now() - t0) / 1000;
         this.nIter = epoch;
         const evaluate = epoch % o.costEvery === 0 || epoch === o.maxIter;
         const cost = evaluate ? ((yield costOf()) as number) : undefined;
         this.history.push(cost === undefined ? { epoch, seconds } : { epoch, cost, seconds });
-        if (run.onEpoch?.({ epoch, cost, seconds }) === false) break;
-        if (cost !== undefined) {
-          if (o.tol > 0 && !(previous - cost > o.tol * Math.abs(previous))) break;
-          previous = cost;
+        if (run.onEpoch?.({ epoch, cost, seconds }) === false) {
+          stop = 'callback';
+          break;
         }
+        if (cost === undefined) continue;
+        if (cost < best) {
+          best = cost;
+          sinceBest = 0;
+          if (keepBest) h.fit.saveBest();
+        } else if (++sinceBest >= (o.maxNoImprovement ?? Infinity)) {
+          stop = 'noImprovement';
+          break;
+        }
+        // Converged: decreased, by less than tol (relative). A rise is never convergence.
+        const decrease = previous - cost;
+        if (o.tol > 0 && decrease >= 0 && decrease <= o.tol * Math.abs(previous)) {
+          stop = 'converged';
+          break;
+        }
+        previous = cost;
+      }
+      if (stop === 'noImprovement' && keepBest && h.fit.restoreBest()) {
+        this.history.push({ epoch: this.nIter, cost: best, seconds });
       }
       const last = this.history[this.history.length - 1];
       if (last.cost === undefined) last.cost = (yield costOf()) as number;
+      this.stopReason = stop;
+      this.lastCost = last.cost;
+    } catch (err) {
+      if (err instanceof AbortError) this.stopReason = 'aborted';
+      throw err;
     } finally {
       // The factors as they are now (consistent after every slice, so also after an abort or
       // a divergence, which has restored the epoch's start), then the native memory goes.
       try {
         if (started) {
           this.replaceState(h.read('W'), cached ? Hhost : h.read('H'), h.read('gradPos'), h.read('gradNeg'));
+          // After an abort or an error the cost of the factors kept is evaluated too.
+          if (this.stopReason === 'aborted' || this.lastCost === undefined) this.lastCost = this.syncCost(h, X, Hhost);
         }
       } finally {
         data.dispose();
@@ -295,8 +390,9 @@ export class BetaNMF {
         Hhost = copyAs(Hstart, h.dtype);
         checkNonnegative('options.H', Hhost);
       } else {
-        Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
-        randomFactor(Hhost.data, data.mean, K, new Random(this.seed ^ 0x5bd1e995));
+        // A constant start √(mean(X)/K), as scikit-learn's transform: no zeros for MU to keep,
+        // the scale of the data, and the same H whatever the seed or how W was initialised.
+        Hhost = new Matrix(allocate(h.dtype, N * K).fill(Math.sqrt(data.mean / K)), N, K);
       }
       h.write('H', Hhost);
       const plan = this.plan('mu_batch', N, { H: true, W: false }, false);
@@ -388,7 +484,8 @@ export class BetaNMF {
    * this epoch's order, are cut into caches of whole batches; each cache's X and H rows travel
    * there, its batches run, and its H rows travel back. W and the gradient state stay put.
    */
-  private *cachedEpochSteps(X: Matrix, H: Matrix, h: NativeFitHandle, update: { H: boolean; W: boolean }, async: boolean): Steps<void> {
+  private *cachedEpochSteps(X: Matrix, H: Matrix, h: NativeFitHandle, update: { H: boolean; W: boolean }, async: boolean,
+    epoch: number): Steps<void> {
     const o = this.options;
     const [N, F, K] = [X.rows, X.cols, H.cols];
     const order = o.shuffle === 'none' ? null : this.rng.permutation(N);
@@ -403,7 +500,7 @@ export class BetaNMF {
       }
       const Xg = Xc.to(h.device), Hg = Hc.to(h.device);
       try {
-        const plan = { ...this.plan(o.solver, n, update, false), order: null, cache: { X: Xg, H: Hg, starts: c0 === 0, ends: c1 === N } };
+        const plan = { ...this.plan(o.solver, n, update, false), order: null, epoch, cache: { X: Xg, H: Hg, starts: c0 === 0, ends: c1 === N } };
         yield* epochSteps(h, plan, async);
         const back = Hg.toTypedArray();
         for (let i = 0; i < n; i++) {
@@ -413,6 +510,15 @@ export class BetaNMF {
       } finally {
         if (Xg !== Xc) [Xg, Hg].forEach((m) => m.dispose());
       }
+    }
+  }
+
+  /** The cost of the fit's factors now, computed on this thread (after an abort or an error). */
+  private syncCost(h: NativeFitHandle, X: Matrix, Hhost: Matrix | undefined): number | undefined {
+    try {
+      return (Hhost ? this.hostCost(X, h, Hhost).run(false) : h.fit.cost(false)) as number;
+    } catch {
+      return undefined; // the fit's memory is unusable (X detached): no cost, the error says why
     }
   }
 
@@ -506,13 +612,13 @@ export class BetaNMF {
     const o = this.options;
     const K = o.nComponents;
     const X = data.X;
-    if (o.init === 'nndsvd' || o.init === 'nndsvda') {
+    if (o.init === 'nndsvd' || o.init === 'nndsvda' || o.init === 'nndsvdar') {
       if (K > Math.min(X.rows, X.cols)) {
         throw rangeError('nComponents', `at most min(N, F) = ${Math.min(X.rows, X.cols)} with init '${o.init}'`, `${K}`);
       }
       const Xh = hostAs(X, (W ?? H)!.dtype);
       const w = W?.data ?? allocate(Xh.dtype, X.cols * K), h = H?.data ?? allocate(Xh.dtype, X.rows * K);
-      nndsvd(Xh.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda', this.rng);
+      nndsvd(Xh.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', this.rng);
       return;
     }
     if (W) randomFactor(W.data, data.mean, K, this.rng);

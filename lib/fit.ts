@@ -80,9 +80,10 @@ export function fullBatchRows(F: number, K: number): number {
   return Math.max(512, rows);
 }
 
-export function divergedError(solver: Solver, restored: boolean): Error {
-  return new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed)` +
-    (restored ? '; W and H are as before this epoch' : '') + ". Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
+export function divergedError(solver: Solver, restored: boolean, epoch?: number): Error {
+  return new Error(`BetaNMF: the ${solver} solver diverged${epoch ? ` in epoch ${epoch}` : ''} (W or H overflowed)` +
+    (restored ? '; W and H are as before this epoch' : '') +
+    ". Try update 'mm' (the default) if you chose 'heuristic', a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
 }
 
 function convert(a: ArrayLike<number>, dtype: DType): Float32Array | Float64Array {
@@ -154,6 +155,8 @@ export interface EpochPlan {
   guard: boolean;
   /** A cache of rows standing in for X and H, and whether it opens / closes the epoch. */
   cache?: { X: Matrix; H: Matrix; starts: boolean; ends: boolean };
+  /** The epoch this is (for the divergence message). */
+  epoch?: number;
 }
 
 /**
@@ -176,7 +179,7 @@ export function* epochSteps(h: NativeFitHandle, plan: EpochPlan, async: boolean)
     const finite = (yield h.run(spec)) as boolean;
     if (!finite) {
       const restored = plan.guard && h.fit.restore();
-      throw divergedError(plan.solver, restored);
+      throw divergedError(plan.solver, restored, plan.epoch);
     }
   }
 }

@@ -4,7 +4,7 @@ import { truncatedSvd } from './linalg';
 import type { FloatArray } from './native';
 import type { Random } from './random';
 
-export type InitMode = 'random' | 'nndsvd' | 'nndsvda' | 'custom';
+export type InitMode = 'random' | 'nndsvd' | 'nndsvda' | 'nndsvdar' | 'custom';
 
 export function mean(X: FloatArray): number {
   let s = 0;
@@ -20,9 +20,10 @@ export function randomFactor(out: FloatArray, meanX: number, K: number, rng: Ran
 
 /**
  * NNDSVD: each singular pair split into its positive and negative parts, keeping the larger.
- * 'nndsvda' fills the zeros it leaves with mean(X) (zeros never move under multiplicative updates).
+ * Zeros never move under multiplicative updates, so they are filled: 'a' with mean(X), 'ar'
+ * with uniform values in [0, mean(X)/100) (scikit-learn's nndsvda and nndsvdar).
  */
-export function nndsvd(X: FloatArray, N: number, F: number, K: number, W: FloatArray, H: FloatArray, fillZeros: boolean,
+export function nndsvd(X: FloatArray, N: number, F: number, K: number, W: FloatArray, H: FloatArray, fillZeros: 'a' | 'ar',
   rng: Random): void {
   const { U, S, V } = truncatedSvd(X, N, F, K, rng);
   const col = (M: { data: Float64Array; rows: number; cols: number }, j: number) => {
@@ -58,6 +59,8 @@ export function nndsvd(X: FloatArray, N: number, F: number, K: number, W: FloatA
     for (let i = 0; i < N; i++) H[i * K + j] = lambda * hu[i];
     for (let i = 0; i < F; i++) W[i * K + j] = lambda * wv[i];
   }
-  const fill = fillZeros ? mean(X) : 0;
-  for (const M of [W, H]) for (let i = 0; i < M.length; i++) if (M[i] < 1e-6) M[i] = fill;
+  const m = mean(X);
+  for (const M of [W, H]) {
+    for (let i = 0; i < M.length; i++) if (M[i] < 1e-6) M[i] = fillZeros === 'a' ? m : (m / 100) * rng.uniform();
+  }
 }

@@ -31,6 +31,17 @@ export interface NativeConfig {
   cpuFeatures?: { avx2: boolean; fma: boolean; avx512f: boolean };
 }
 
+/** The CPU's vector ISA and the copy of the elementwise loops in use (native/cpu/isa.h). */
+export type IsaName = 'baseline' | 'avx2' | 'avx512';
+export interface CpuIsa {
+  cpu: IsaName;
+  loops: IsaName;
+  /** BETANMF_CPU_ISA as read when the addon loaded. */
+  requested: string | null;
+  note?: string;
+  features: Record<string, boolean>;
+}
+
 type Out = NativeArray | null;
 
 export interface EmuControls {
@@ -101,6 +112,9 @@ export interface NativeFit {
   run(async: boolean, spec: RunSpec): boolean | Promise<boolean>;
   cost(async: boolean): number | Promise<number>;
   restore(): boolean;
+  /** Keeps W and H aside as the best seen so far / brings them back (false when none was kept). */
+  saveBest(): void;
+  restoreBest(): boolean;
   read(name: FitMatrixName, out: NativeArray): void;
   write(name: FitMatrixName, src: NativeArray): void;
   /** The scan of X's working copy (CPU fits): sum, all zero, first invalid entry. */
@@ -129,6 +143,7 @@ export interface NativeAddon {
   gemmFloor(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number, beta: number,
     hPos: NativeArray, hNeg: NativeArray, wPos: NativeArray, wNeg: NativeArray): undefined | Promise<void>;
   config(): NativeConfig;
+  cpuIsa(): CpuIsa;
   cudaInfo(): CudaInfo;
   deviceAlloc(float32: boolean, length: number): DeviceHandle;
   deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;

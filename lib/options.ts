@@ -48,7 +48,12 @@ export interface BetaNMFOptions {
   shuffle?: boolean | 'none' | 'batches' | 'rows';
   /** Seed of initialisation and shuffling. Default: a random one, kept in `model.seed`. */
   seed?: number;
-  /** 'random' (default), 'nndsvd', 'nndsvda' or 'custom' (with W and H). */
+  /**
+   * 'random' (default: |normal| scaled to X, cheap), 'nndsvda', 'nndsvdar' or 'custom' (with W
+   * and H). Every update here is multiplicative and cannot move a zero, so 'nndsvd' fills the
+   * zeros NNDSVD leaves as 'nndsvdar' does (small random values). The NNDSVD variants need
+   * K ≤ min(N, F) and a truncated SVD of X (seconds for large X).
+   */
   init?: InitMode;
   /** Initial W (F×K) for init 'custom' (copied). */
   W?: Matrix;
@@ -68,8 +73,20 @@ export interface BetaNMFOptions {
   cacheRows?: number;
   /** Aborts fit/transform/partialFit: they reject with an AbortError, keeping the last consistent W and H. */
   signal?: AbortSignal;
-  /** Called after each epoch; returning false stops the fit there. */
+  /** Called after each epoch; returning false stops the fit there (stopReason 'callback'). */
   onEpoch?: (info: EpochInfo) => boolean | void;
+  /**
+   * Stop after this many cost evaluations (every costEvery epochs) without a new lowest cost
+   * (scikit-learn's MiniBatchNMF max_no_improvement); the factors are then the best seen.
+   * Default: undefined (off).
+   */
+  maxNoImprovement?: number;
+  /**
+   * Receives warnings about options that do nothing or work badly here (sagMemory with a solver
+   * that does not average, a batch as large as the data, K > min(N, F)). Default:
+   * process.emitWarning.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface ResolvedOptions {
@@ -90,13 +107,14 @@ export interface ResolvedOptions {
   device: 'auto' | 'cpu' | 'cuda' | undefined;
   dtype: DType | undefined;
   cacheRows: number;
+  maxNoImprovement: number | undefined;
 }
 
 export const SOLVERS: readonly Solver[] = ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'];
 const BETA_NAMES: Record<BetaName, number> = { frobenius: 2, 'kullback-leibler': 1, 'itakura-saito': 0 };
 const KNOWN = new Set([
   'nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed', 'init',
-  'W', 'H', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'signal', 'onEpoch',
+  'W', 'H', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'signal', 'onEpoch', 'maxNoImprovement', 'onWarning',
 ]);
 
 function integer(name: string, v: unknown, min: number, def: number): number {
@@ -158,12 +176,13 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
   for (const k of ['W', 'H'] as const) {
     if (o[k] !== undefined) checkMatrix(k, o[k]);
   }
-  const init = oneOf('init', o.init, ['random', 'nndsvd', 'nndsvda', 'custom'] as const, 'random')!;
+  const init = oneOf('init', o.init, ['random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'] as const, 'random')!;
   if (init === 'custom' && (!o.W || !o.H) && !(fixed.includes('W') && o.W)) {
     throw rangeError('init', "'custom' with both W and H given (or W with fixed: ['W'])", `W ${o.W ? 'given' : 'missing'}, H ${o.H ? 'given' : 'missing'}`);
   }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
   if (o.onEpoch !== undefined && typeof o.onEpoch !== 'function') throw typeError('onEpoch', 'a function', o.onEpoch);
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('onWarning', 'a function', o.onWarning);
   return {
     nComponents: integer('nComponents', o.nComponents, 1, 50),
     beta: resolveBeta(o.beta),
@@ -182,5 +201,30 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
     device: oneOf('device', o.device, ['auto', 'cpu', 'cuda'] as const, undefined),
     dtype: oneOf('dtype', o.dtype, ['float32', 'float64'] as const, undefined),
     cacheRows,
+    maxNoImprovement: o.maxNoImprovement === undefined ? undefined : integer('maxNoImprovement', o.maxNoImprovement, 1, 10),
   };
+}
+
+/** Options that are legal but do nothing, or work badly, for this configuration (one message each). */
+export function optionWarnings(o: ResolvedOptions, given: BetaNMFOptions): string[] {
+  const out: string[] = [];
+  const sag = o.solver === 'asag_mu' || o.solver === 'gsag_mu';
+  if (given.sagMemory !== undefined && !sag) out.push(`sagMemory has no effect with solver '${o.solver}' (only asag_mu and gsag_mu average)`);
+  if (given.batchSize !== undefined && o.solver === 'mu_batch') {
+    out.push("batchSize has no effect with solver 'mu_batch' (full-batch MU runs in the backend's own blocks; the result does not depend on it)");
+  }
+  if (given.cacheRows !== undefined && o.cacheRows > 0 && o.device === 'cpu') out.push('cacheRows has no effect on the CPU (all rows are resident)');
+  return out;
+}
+
+/** Warnings that need the data's shape. */
+export function shapeWarnings(o: ResolvedOptions, N: number, F: number): string[] {
+  const out: string[] = [];
+  if (o.solver !== 'mu_batch' && o.batchSize >= N) {
+    out.push(`batchSize ${o.batchSize} ≥ N = ${N} rows: solver '${o.solver}' then sees one batch per epoch (use 'mu_batch', or a smaller batchSize)`);
+  }
+  if (o.nComponents > Math.min(N, F)) {
+    out.push(`nComponents ${o.nComponents} > min(N, F) = ${Math.min(N, F)}: more components than the data has dimensions (the factorisation is not unique)`);
+  }
+  return out;
 }

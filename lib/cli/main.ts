@@ -15,6 +15,7 @@ import { checkFolderTarget, writeFolder } from '../persist';
 import { syntheticSpectrogram } from '../synthetic';
 import { beta, betaList, int, num, OPTION_ALIASES, shape } from './args';
 import { bench } from './bench';
+import { kernelLine, kernelReport } from './inspect';
 import { checkInput, checkOutputFile, fsErrorText, readMatrix, UsageError } from './io';
 import { labelRuns, PLOT_EXTENSIONS, readHistory, writePlot, type Series } from './plot';
 import { registerQueueCommands } from './queue';
@@ -168,7 +169,7 @@ function costPoints(history: HistoryEntry[]): Series['points'] {
 function inspect(json: boolean): void {
   const c = addon.config();
   const env = Object.fromEntries(
-    ['BETANMF_DEVICE', 'BETANMF_NUM_THREADS', 'BETANMF_CUBLAS', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'OPENBLAS_NUM_THREADS']
+    ['BETANMF_DEVICE', 'BETANMF_NUM_THREADS', 'BETANMF_CUBLAS', 'BETANMF_CPU_ISA', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'OPENBLAS_NUM_THREADS']
       .filter((k) => process.env[k] !== undefined)
       .map((k) => [k, process.env[k]!]),
   );
@@ -182,9 +183,11 @@ function inspect(json: boolean): void {
     threads: c.numThreads,
     cores: os.availableParallelism(),
     cpuFeatures: c.cpuFeatures,
+    kernels: kernelReport(),
     environment: env,
     warnings: [openblasWarning()].filter((w): w is string => w !== undefined),
   };
+  info.warnings.push(...info.kernels.warnings);
   if (json) {
     process.stdout.write(JSON.stringify(info, null, 1) + '\n');
     return;
@@ -196,6 +199,7 @@ function inspect(json: boolean): void {
     ...info.devices.map((d) => `  ${d.kind.padEnd(5)} ${d.available ? 'available' : 'unavailable'}${d.name ? `  ${d.name}` : ''}` +
       `${d.threads ? `, ${d.threads} threads` : ''}${d.reason ? `  (${d.reason})` : ''}`),
     `OpenBLAS: ${info.openblas.config}; kernel ${info.openblas.core}; ${info.openblas.threadsPerCall} thread inside each of our ${info.threads} threads`,
+    kernelLine(info.kernels),
     `environment: ${Object.keys(env).length ? Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') : '(no overrides)'}`,
     ...info.warnings.map((w) => `warning: ${w}`),
   ];
@@ -288,13 +292,16 @@ export function program(): Command {
     .option('--json', 'print { results: [...] } as JSON')
     .action((f: { shape: [number, number, number]; beta: number[]; dtype: 'float32' | 'float64'; device?: string; iters: number; json?: boolean }) => {
       const results = bench(f.shape, f.beta, f.dtype, f.device, f.iters);
+      const kernels = kernelReport();
       if (f.json) {
-        process.stdout.write(JSON.stringify({ results }) + '\n');
+        process.stdout.write(JSON.stringify({ results, kernels }) + '\n');
         return;
       }
       const [N, F, K] = f.shape;
       const warning = openblasWarning();
       if (warning) process.stderr.write(`warning: ${warning}\n`);
+      for (const w of kernels.warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(kernelLine(kernels) + '\n');
       process.stdout.write(`N=${N} F=${F} K=${K} ${f.dtype} on ${results[0]?.device}, median of ${f.iters} iterations\n`);
       process.stdout.write('   β   ms/iter  floor ms  ratio\n');
       for (const r of results) {

@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 
+#include "binding/cpuinfo.h"
 #include "binding/device.h"
 #include "binding/fit.h"
 #include "binding/kernels.h"
@@ -49,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bnmf::binding::registerKernels(env, exports);
   bnmf::binding::registerDevice(env, exports);
   bnmf::binding::registerFit(env, exports);
+  bnmf::binding::registerCpuInfo(env, exports);
   exports.Set("config", Napi::Function::New(env, config, "config"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   return exports;

@@ -101,7 +101,7 @@ struct FitState final : FitStateBase {
   Index N = 0, F = 0, K = 0;
   EpochSpec<T> spec;
   Shuffle shuffle = Shuffle::None;
-  std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn;
+  std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn, bestW, bestH;
   std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows, wPos, wNeg, zeros, ones;
   Index scratchRows = 0;
   std::shared_ptr<void> xOwner;  // a device X referenced rather than copied
@@ -150,6 +150,22 @@ struct FitState final : FitStateBase {
     b.copy(Gp, Mat<T>(snapGp->data(), F, K));
     b.copy(Gn, Mat<T>(snapGn->data(), F, K));
     snapshotTaken = true;
+  }
+
+  // The factors with the lowest cost so far (kept aside by the driver, brought back when a fit
+  // ends on anything but convergence or maxIter).
+  void saveBest() {
+    if (!bestW) own(bestW, F, K), own(bestH, N, K);
+    be().copy(W, Mat<T>(bestW->data(), F, K));
+    be().copy(H, Mat<T>(bestH->data(), N, K));
+    be().finish();
+  }
+  bool restoreBest() {
+    if (!bestW) return false;
+    be().copy(CMat<T>(bestW->data(), F, K), W);
+    be().copy(CMat<T>(bestH->data(), N, K), H);
+    be().finish();
+    return true;
   }
 
   bool restore() {
@@ -267,6 +283,8 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     return DefineClass(env, "Fit",
                        {InstanceMethod<&Fit::guard<&Fit::run>>("run"), InstanceMethod<&Fit::guard<&Fit::cost>>("cost"),
                         InstanceMethod<&Fit::guard<&Fit::restore>>("restore"),
+                        InstanceMethod<&Fit::guard<&Fit::saveBest>>("saveBest"),
+                        InstanceMethod<&Fit::guard<&Fit::restoreBest>>("restoreBest"),
                         InstanceMethod<&Fit::guard<&Fit::read>>("read"),
                         InstanceMethod<&Fit::guard<&Fit::write>>("write"),
                         InstanceMethod<&Fit::guard<&Fit::dataScan>>("dataScan"),
@@ -461,8 +479,27 @@ class Fit final : public Napi::ObjectWrap<Fit> {
 
   // restore() → whether a snapshot existed (W, H and the gradient state as it was taken).
   Napi::Value restore(const Napi::CallbackInfo& info) {
-    const bool ok = float32_ ? state<float>(info.Env())->restore() : state<double>(info.Env())->restore();
+    bool ok = false;
+    if (float32_) locked(state<float>(info.Env()), [&](auto& s) { ok = s.restore(); });
+    else locked(state<double>(info.Env()), [&](auto& s) { ok = s.restore(); });
     return Napi::Boolean::New(info.Env(), ok);
+  }
+
+  Napi::Value saveBest(const Napi::CallbackInfo& info) {
+    if (float32_) locked(state<float>(info.Env()), [](auto& s) { s.saveBest(); });
+    else locked(state<double>(info.Env()), [](auto& s) { s.saveBest(); });
+    return info.Env().Undefined();
+  }
+  Napi::Value restoreBest(const Napi::CallbackInfo& info) {
+    bool ok = false;
+    if (float32_) locked(state<float>(info.Env()), [&](auto& s) { ok = s.restoreBest(); });
+    else locked(state<double>(info.Env()), [&](auto& s) { ok = s.restoreBest(); });
+    return Napi::Boolean::New(info.Env(), ok);
+  }
+  template <typename S, typename Fn>
+  static void locked(const std::shared_ptr<S>& st, Fn&& fn) {
+    DeviceLock lock(st->device);
+    fn(*st);
   }
 
   template <typename T>

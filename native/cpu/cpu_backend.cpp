@@ -6,18 +6,24 @@
 #include <limits>
 #include <new>
 #include <sys/mman.h>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/blas.h"
 #include "cpu/parallel.h"
 #include "cpu/workspace.h"
 
-// The elementwise loops are compiled twice, for AVX2+FMA and for baseline x86-64, and the
-// loader picks the clone the CPU supports (the binary still runs on any x86-64).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNMF_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#include "cpu/isa.h"
+#include "cpu/vecmath.h"
+
+// The elementwise loops are compiled three times: for baseline x86-64, x86-64-v3 (AVX2+FMA) and
+// x86-64-v4 (AVX-512), with cpu/vecmath.h's vectorised float pow in the last two. cpu/isa.h
+// picks one once per process (the CPU's best, or BETANMF_CPU_ISA), so the binary runs on any
+// x86-64. The bodies are always_inline so that each copy is compiled for its own target.
+#if BNMF_HAVE_AVX512_LOOPS
+#define BNMF_LOOP_BODY __attribute__((always_inline)) inline
 #else
-#define BNMF_VECTOR_CLONES
+#define BNMF_LOOP_BODY inline
 #endif
 
 namespace bnmf::cpu {
@@ -110,7 +116,7 @@ void gram(CMat<T> A, Mat<T> G) {
 // V is clipped at `floor` in the same pass (a floor of 0 means no clipping: the kernels'
 // exact formulas, for any sign).
 template <typename T, typename Pow>
-BNMF_VECTOR_CLONES void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
   const Index rows = A.rows, cols = A.cols;
   const T lo = floor > T(0) ? floor : -std::numeric_limits<T>::infinity();
   for (Index i = 0; i < rows; ++i) {
@@ -129,8 +135,133 @@ BNMF_VECTOR_CLONES void blockParts(Pow pw, bool difference, bool needPos, T floo
 
 // o = f ⊙ step(n / (p + eps)) over n entries (o may be f).
 template <typename T, typename Step>
-BNMF_VECTOR_CLONES void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
   for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
+}
+
+#if BNMF_HAVE_AVX512_LOOPS
+// The compiler's AVX2 vectorisation of the plain loops, except float with a general exponent:
+// there the scalar powf does not vectorise, and cpu/vecmath.h's does (8 lanes, scalar tail).
+template <typename T, typename Pow>
+BNMF_TARGET_AVX2 void blockPartsAvx2(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
+    blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+  } else {
+    const float e = static_cast<float>(pw.e);
+    const float flo = floor > 0.0f ? floor : -std::numeric_limits<float>::infinity();
+    const __m256 lo = _mm256_set1_ps(flo);
+    const Index cols = A.cols, full = cols - cols % 8;
+    for (Index i = 0; i < A.rows; ++i) {
+      const float* x = Xb.row(i);
+      float* a = A.row(i);
+      float* b = needPos ? B.row(i) : nullptr;
+      for (Index j = 0; j < full; j += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + j);
+        const __m256 v = _mm256_max_ps(lo, _mm256_loadu_ps(a + j));  // v when v is NaN, as clipV
+        const __m256 t = vec::powPositive(v, e);
+        if (difference) {
+          _mm256_storeu_ps(a + j, _mm256_mul_ps(t, _mm256_sub_ps(xv, v)));
+        } else {
+          _mm256_storeu_ps(a + j, _mm256_mul_ps(t, xv));
+          if (needPos) _mm256_storeu_ps(b + j, _mm256_mul_ps(t, v));
+        }
+      }
+      for (Index j = full; j < cols; ++j) {
+        if (difference) a[j] = gradientPart(pw, x[j], clipV(a[j], flo));
+        else if (needPos) muParts(pw, x[j], clipV(a[j], flo), a[j], b[j]);
+        else a[j] = pw(clipV(a[j], flo)) * x[j];
+      }
+    }
+  }
+}
+
+template <typename T, typename Step>
+BNMF_TARGET_AVX2 void muStepAvx2(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
+    muStepLoop<T>(step, f, p, n, eps, o, count);
+  } else {
+    const float gamma = static_cast<float>(step.gamma);
+    const __m256 e = _mm256_set1_ps(eps);
+    const Index full = count - count % 8;
+    for (Index i = 0; i < full; i += 8) {
+      const __m256 q = _mm256_div_ps(_mm256_loadu_ps(n + i), _mm256_add_ps(_mm256_loadu_ps(p + i), e));
+      _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(f + i), vec::powPositive(q, gamma)));
+    }
+    muStepLoop<T>(step, f + full, p + full, n + full, eps, o + full, count - full);
+  }
+}
+
+// The compiler's AVX-512 vectorisation of the plain loops, except float with a general
+// exponent: there the scalar powf does not vectorise, and cpu/vecmath.h's does (16 lanes, a
+// masked tail).
+template <typename T, typename Pow>
+BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
+    blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+  } else {
+    const float e = static_cast<float>(pw.e);
+    const __m512 lo = _mm512_set1_ps(floor > 0.0f ? floor : -std::numeric_limits<float>::infinity());
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (Index i = 0; i < A.rows; ++i) {
+      const float* x = Xb.row(i);
+      float* a = A.row(i);
+      float* b = needPos ? B.row(i) : nullptr;
+      for (Index j = 0; j < A.cols; j += 16) {
+        const __mmask16 m = vec::firstLanes(A.cols - j);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
+        // max(lo, v) returns v when v is NaN, as clipV does; idle lanes hold 1.
+        const __m512 v = _mm512_max_ps(lo, _mm512_mask_loadu_ps(one, m, a + j));
+        const __m512 t = vec::powPositive(v, e);
+        if (difference) {
+          _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, _mm512_sub_ps(xv, v)));
+        } else {
+          _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, xv));
+          if (needPos) _mm512_mask_storeu_ps(b + j, m, _mm512_mul_ps(t, v));
+        }
+      }
+    }
+  }
+}
+
+template <typename T, typename Step>
+BNMF_TARGET_AVX512 void muStepAvx512(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
+    muStepLoop<T>(step, f, p, n, eps, o, count);
+  } else {
+    const float gamma = static_cast<float>(step.gamma);
+    const __m512 e = _mm512_set1_ps(eps), one = _mm512_set1_ps(1.0f);
+    for (Index i = 0; i < count; i += 16) {
+      const __mmask16 m = vec::firstLanes(count - i);
+      const __m512 d = _mm512_add_ps(_mm512_mask_loadu_ps(one, m, p + i), e);
+      const __m512 q = _mm512_div_ps(_mm512_mask_loadu_ps(one, m, n + i), d);
+      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, f + i), vec::powPositive(q, gamma)));
+    }
+  }
+}
+#endif
+
+template <typename T, typename Pow>
+void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+#if BNMF_HAVE_AVX512_LOOPS
+  switch (loopIsa().active) {
+    case LoopIsa::Avx512: return blockPartsAvx512<T>(pw, difference, needPos, floor, Xb, A, B);
+    case LoopIsa::Avx2: return blockPartsAvx2<T>(pw, difference, needPos, floor, Xb, A, B);
+    default: break;
+  }
+#endif
+  blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+}
+
+template <typename T, typename Step>
+void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+#if BNMF_HAVE_AVX512_LOOPS
+  switch (loopIsa().active) {
+    case LoopIsa::Avx512: return muStepAvx512<T>(step, f, p, n, eps, o, count);
+    case LoopIsa::Avx2: return muStepAvx2<T>(step, f, p, n, eps, o, count);
+    default: break;
+  }
+#endif
+  muStepLoop<T>(step, f, p, n, eps, o, count);
 }
 
 // Host memory for a backend buffer (uninitialised), counted while it lives. Large ones are
