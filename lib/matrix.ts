@@ -16,6 +16,8 @@ export interface MatrixOptions {
 }
 
 const MAX_DIM = 2 ** 31 - 1;
+/** The largest matrix asked for by shape: 2^53 − 1 bytes (rows·cols·element size exact in a double). */
+const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
 export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float32Array ? 'float32' : 'float64';
@@ -31,6 +33,33 @@ export function checkDim(name: string, value: unknown): number {
     throw rangeError(name, `an integer in [0, ${MAX_DIM}]`, describe(value));
   }
   return value;
+}
+
+/**
+ * The bytes of a rows×cols matrix of `dtype`, checked before anything is allocated: a RangeError
+ * naming the shape when they exceed 2^53 − 1 (where rows·cols·size would no longer be exact).
+ */
+export function checkBytes(rows: number, cols: number, dtype: DType): number {
+  const bytes = rows * cols * (dtype === 'float32' ? 4 : 8);
+  if (bytes > MAX_BYTES) {
+    throw rangeError('shape', 'at most 2^53 − 1 bytes', `${rows}×${cols} ${dtype} (${bytes.toExponential(3)} bytes)`);
+  }
+  return bytes;
+}
+
+/** A new zeroed rows×cols matrix on `device`; a RangeError naming the shape when it cannot be had. */
+function allocateMatrix(rows: number, cols: number, dtype: DType, device: Device): Matrix {
+  checkBytes(rows, cols, dtype);
+  if (device === 'cuda') return new Matrix(addon.deviceAlloc(dtype === 'float32', rows * cols), rows, cols, dtype);
+  let data: FloatArray;
+  try {
+    data = allocate(dtype, rows * cols);
+  } catch (err) {
+    // V8's own RangeError ("Invalid typed array length", "Array buffer allocation failed").
+    if (!(err instanceof RangeError)) throw err;
+    throw rangeError('shape', 'a matrix this process can allocate', `${rows}×${cols} ${dtype} (${err.message})`);
+  }
+  return new Matrix(data, rows, cols);
 }
 
 function isFloatArray(v: unknown): v is FloatArray {
@@ -105,6 +134,11 @@ export class Matrix {
     this.handle = undefined;
   }
 
+  /** dispose(), for `using m = X.to('cuda')`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** [rows, cols]. */
   get shape(): [number, number] {
     return [this.rows, this.cols];
@@ -142,9 +176,14 @@ export class Matrix {
       return this;
     }
     if (target === 'cpu') return new Matrix(this.toTypedArray(), this.rows, this.cols);
-    const handle = addon.deviceAlloc(this.dtype === 'float32', this.rows * this.cols);
-    addon.deviceUpload(false, handle, this.data);
-    return new Matrix(handle, this.rows, this.cols, this.dtype);
+    const m = allocateMatrix(this.rows, this.cols, this.dtype, 'cuda');
+    try {
+      addon.deviceUpload(false, m.native as DeviceHandle, this.data);
+    } catch (err) {
+      m.dispose();
+      throw err;
+    }
+    return m;
   }
 
   /** An independent copy on the same device. */
@@ -163,10 +202,7 @@ export function zeros(rows: number, cols: number, dtype: DType = 'float64', devi
   checkDim('rows', rows);
   checkDim('cols', cols);
   checkDType(dtype);
-  if (resolveDevice(device, 'device') === 'cuda') {
-    return new Matrix(addon.deviceAlloc(dtype === 'float32', rows * cols), rows, cols, dtype);
-  }
-  return new Matrix(allocate(dtype, rows * cols), rows, cols);
+  return allocateMatrix(rows, cols, dtype, resolveDevice(device, 'device'));
 }
 
 function checkDType(dtype: unknown): DType {

@@ -44,6 +44,17 @@ export interface CpuIsa {
 
 type Out = NativeArray | null;
 
+export interface EmuControls {
+  /** The next `count` (default 1) calls of `call` ('launch', 'cudaFreeAsync', …) fail with CUDA error `error`. */
+  fail(call: string, error: number, count?: number): void;
+  /** The next kernel launch sleeps `ms` first. */
+  delayNextLaunch(ms: number): void;
+  state(): {
+    poolReleaseThreshold: bigint; liveAllocations: number; liveBytes: number; mallocAsyncCalls: number;
+    mallocCalls: number; launches: number; sleeping: boolean; sticky: number;
+  };
+}
+
 /** What `new addon.Fit(spec)` reads, by name (see native/binding/fit.cpp). */
 export interface FitSpec {
   X: NativeArray;
@@ -138,6 +149,10 @@ export interface NativeAddon {
   deviceUpload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceDownload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceFree(handle: DeviceHandle): void;
+  /** Device memory alive now (for tests): JS device arrays, allocations of any kind and their bytes, bytes reported to V8. */
+  deviceMemory(): { arrays: number; allocations: number; bytes: number; reportedBytes: number };
+  /** Test controls of the host CUDA emulation; only in a BETANMF_CUDA_EMU build (npm run test:cuda-emu). */
+  emu?: EmuControls;
   setNumThreads(n: number): number;
 }
 

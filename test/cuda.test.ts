@@ -1,11 +1,33 @@
 // The CUDA backend. Without a GPU: CUDA is reported unavailable with a reason, asking for it is
-// a clear Error, and 'auto' runs on the CPU. With one: every kernel and the solver on CUDA
-// against the CPU in float64 over the β grid (run on the GPU machine; skipped here visibly).
+// a clear Error, and 'auto' runs on the CPU. With one: every kernel and the solvers on CUDA
+// against the CPU over the β grid in both dtypes, aliasing, zero sizes, out of memory, and
+// device memory returning to its baseline (run on the GPU machine, and in CI on the host
+// emulation of the CUDA backend: npm run test:cuda-emu; skipped visibly elsewhere).
 import { strict as assert } from 'node:assert';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as b from '../lib';
+import { addon } from '../lib/native';
+import { betaDivergence as refDivergence } from './support/reference';
 import { randomDense, relError, rng, toMatrix } from './support/data';
 
 const cuda = b.devices().find((d) => d.kind === 'cuda')!;
+
+// Device memory once the garbage of earlier tests is collected (their finalizers free what they
+// did not dispose), so that a test's own allocations can be counted from there.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+async function settledDeviceMemory(): Promise<ReturnType<typeof addon.deviceMemory>> {
+  let last = '';
+  for (let i = 0; i < 10; i++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    const now = JSON.stringify(addon.deviceMemory());
+    if (now === last) break;
+    last = now;
+  }
+  return addon.deviceMemory();
+}
 
 describe('CUDA device choice', () => {
   it('devices() lists the CPU first and says whether CUDA is usable, and why not', () => {
@@ -38,7 +60,27 @@ describe('CUDA device choice', () => {
   });
 });
 
-describe('CUDA kernels and solver against the CPU (float64)', function () {
+describe('Matrix allocation', () => {
+  it('a shape beyond 2^53 − 1 bytes is a RangeError naming it, before anything is allocated', () => {
+    // rows·cols = 2^61 + 2^30 is exact in a double; ·8 bytes once wrapped to 8 GiB in native code.
+    const devices = cuda.available ? (['cpu', 'cuda'] as const) : (['cpu'] as const);
+    for (const device of devices) {
+      assert.throws(() => b.zeros(1431655766, 1610612736, 'float64', device),
+        (e: Error) => e instanceof RangeError && /^shape: expected at most 2\^53 − 1 bytes, received 1431655766×1610612736 float64/.test(e.message));
+    }
+    // Below the bound but more than a typed array holds: V8's RangeError, naming the shape.
+    assert.throws(() => b.zeros(2 ** 31 - 1, 2 ** 17, 'float64'),
+      (e: Error) => e instanceof RangeError && /^shape: expected a matrix this process can allocate, received 2147483647×131072 float64/.test(e.message));
+  });
+
+  it('Matrix implements Symbol.dispose', () => {
+    const m = b.zeros(2, 2);
+    m[Symbol.dispose]();
+    assert.equal(m.disposed, true);
+  });
+});
+
+describe('CUDA kernels and solvers against the CPU', function () {
   before(function () {
     if (!cuda.available) {
       console.log(`      (skipped: ${cuda.reason})`);
@@ -90,10 +132,99 @@ describe('CUDA kernels and solver against the CPU (float64)', function () {
     assert.throws(() => b.gradientH(X.to('cuda'), G, H.to('cuda'), 1), /W: the matrix was disposed/);
   });
 
-  for (const solver of ['mu_batch', 'asg_mu', 'gsag_mu'] as const) {
+  it('outputs may alias inputs on the device (in place and overlapping)', () => {
+    const dtype = 'float64';
+    const X = toMatrix(randomDense(rand, 40, 9, dtype, 0.1, 2), 9, dtype), W = toMatrix(randomDense(rand, 9, 3, dtype), 3, dtype);
+    const H = toMatrix(randomDense(rand, 40, 3, dtype), 3, dtype);
+    const [Xg, Wg] = [X.to('cuda'), W.to('cuda')];
+    for (const beta of [0.5, 1, 2]) {
+      const Hg = H.to('cuda');
+      b.gradientH(Xg, Wg, Hg, beta, { out: Hg }); // the output is an input of its own products
+      assert.ok(relError(Hg, b.gradientH(X, W, H, beta).toArray()) <= 1e-9);
+      const wp = b.gradientWMu(X, W, H, beta), Wi = W.to('cuda');
+      b.muUpdate(Wi, wp.pos.to('cuda'), wp.neg.to('cuda'), 1e-10, { out: Wi });
+      assert.ok(relError(Wi, b.muUpdate(W, wp.pos, wp.neg, 1e-10).toArray()) <= 1e-9);
+      const g = { pos: wp.pos.to('cuda'), neg: wp.neg.to('cuda') };
+      b.updateGradW(g, g, { pos: wp.neg.to('cuda'), neg: wp.pos.to('cuda') }, { out: g });
+      assert.ok(relError(g.pos, wp.neg.toArray()) <= 1e-12 && relError(g.neg, wp.pos.toArray()) <= 1e-12);
+      for (const m of [Hg, Wi, g.pos, g.neg]) m.dispose();
+    }
+    Xg.dispose();
+    Wg.dispose();
+  });
+
+  it('zero sizes: empty results on the device equal the CPU\'s', () => {
+    for (const [N, F, K] of [[0, 5, 3], [4, 0, 3], [4, 5, 0], [0, 0, 0]]) {
+      const X = b.zeros(N, F), W = toMatrix(randomDense(rand, F, K, 'float64'), K, 'float64'), H = toMatrix(randomDense(rand, N, K, 'float64'), K, 'float64');
+      const [Xg, Wg, Hg] = [X.to('cuda'), W.to('cuda'), H.to('cuda')];
+      for (const beta of [0, 1, 2]) {
+        const tag = `${N}×${F}×${K} β=${beta}`;
+        assert.deepEqual(b.gradientWMu(Xg, Wg, Hg, beta).pos.toArray(), b.gradientWMu(X, W, H, beta).pos.toArray(), tag);
+        assert.deepEqual(b.gradientHMu(Xg, Wg, Hg, beta).neg.toArray(), b.gradientHMu(X, W, H, beta).neg.toArray(), tag);
+        assert.deepEqual(b.gradientW(Xg, Wg, Hg, beta).toArray(), b.gradientW(X, W, H, beta).toArray(), tag);
+        assert.equal(b.betaDivergence(Xg, Wg, Hg, beta), b.betaDivergence(X, W, H, beta), tag);
+      }
+    }
+  });
+
+  it('betaDivergence computes the exact formula with signed W and H (no hidden clipping), like the CPU', () => {
+    // V = H·Wᵀ has negative entries here; vFloor = 0 means no clipping on either backend.
+    const r = rng(11), sign = (rows: number, cols: number) => randomDense(r, rows, cols, 'float64', -1, 1.1);
+    const Xd = randomDense(r, 6, 4, 'float64', 0.1, 2), Wd = sign(4, 3), Hd = sign(6, 3);
+    const X = toMatrix(Xd, 4, 'float64'), W = toMatrix(Wd, 3, 'float64'), H = toMatrix(Hd, 3, 'float64');
+    for (const beta of [2, 3]) {
+      const exact = refDivergence(Xd, Wd, Hd, beta);
+      const gpu = b.betaDivergence(X.to('cuda'), W.to('cuda'), H.to('cuda'), beta), cpu = b.betaDivergence(X, W, H, beta);
+      assert.ok(Math.abs(gpu - exact) <= 1e-12 * Math.abs(exact), `β=${beta}: CUDA ${gpu}, exact ${exact}`);
+      assert.ok(Math.abs(cpu - exact) <= 1e-12 * Math.abs(exact), `β=${beta}: CPU ${cpu}, exact ${exact}`);
+    }
+  });
+
+  it('out of memory is an Error and the device stays usable; device memory returns to its baseline', async () => {
+    const before = await settledDeviceMemory();
+    const rows = Math.ceil(cuda.memoryBytes! / 8 / 1000) + 1; // float64 rows of 1000: more than the device has
+    assert.throws(() => b.zeros(rows, 1000, 'float64', 'cuda'), (e: Error) => !(e instanceof RangeError) && /out of memory|cudaMalloc/.test(e.message));
+    const X = toMatrix(randomDense(rand, 50, 8, 'float64', 0.1, 2), 8, 'float64'), W = toMatrix(randomDense(rand, 8, 2, 'float64'), 2, 'float64');
+    const H = toMatrix(randomDense(rand, 50, 2, 'float64'), 2, 'float64');
+    const [Xg, Wg, Hg] = [X.to('cuda'), W.to('cuda'), H.to('cuda')];
+    assert.ok(Math.abs(b.betaDivergence(Xg, Wg, Hg, 1) - b.betaDivergence(X, W, H, 1)) < 1e-9);
+    const Z = b.zeros(1000, 100, 'float64', 'cuda'); // 800 kB, reported to V8 (AdjustExternalMemory)
+    const during = addon.deviceMemory();
+    assert.equal(during.reportedBytes - before.reportedBytes, 800_000 + 8 * (50 * 8 + 8 * 2 + 50 * 2));
+    assert.equal(during.arrays, before.arrays + 4);
+    assert.ok(during.bytes - before.bytes >= 800_000);
+    for (const m of [Xg, Wg, Hg, Z]) m.dispose();
+    assert.deepEqual(addon.deviceMemory(), before);
+  });
+
+  it('a fit on the device leaves no device memory behind once disposed', async () => {
+    const before = await settledDeviceMemory();
+    const X = toMatrix(randomDense(rng(3), 120, 20, 'float64', 0.1, 2), 20, 'float64');
+    const m = await new b.BetaNMF({ nComponents: 3, solver: 'asag_mu', batchSize: 32, maxIter: 2, device: 'cuda', seed: 1 }).fit(X);
+    (await m.transform(X)).dispose();
+    m.dispose();
+    assert.deepEqual(addon.deviceMemory(), before);
+  });
+
+  it('the scale guard rebalances columns on the device as on the CPU (column maxima on CUDA)', async () => {
+    const X = toMatrix(randomDense(rng(5), 200, 30, 'float64', 0.1, 2), 30, 'float64');
+    const r = rng(6), W0 = randomDense(r, 30, 4, 'float64'), H0 = randomDense(r, 200, 4, 'float64');
+    W0.forEach((row) => (row[1] *= 1e5));
+    H0.forEach((row) => (row[1] *= 1e-5)); // column scales 1e10 apart: the guard must rebalance
+    const opts = { nComponents: 4, beta: 1, solver: 'asg_mu', batchSize: 50, maxIter: 2, seed: 1, init: 'custom',
+      W: toMatrix(W0, 4, 'float64'), H: toMatrix(H0, 4, 'float64') } as const;
+    const g = await new b.BetaNMF({ ...opts, device: 'cuda' }).fit(X), c = new b.BetaNMF({ ...opts, device: 'cpu' }).fitSync(X);
+    const Wc = c.W!.toArray();
+    assert.ok(Math.max(...Wc.map((row) => row[1])) < 100, 'the CPU rebalanced');
+    assert.ok(relError(g.W!.to('cpu'), Wc) < 1e-8);
+    g.dispose();
+  });
+
+  for (const solver of ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'] as const) {
     it(`BetaNMF ${solver} on CUDA matches the CPU (float64, shuffled, 5 epochs)`, async () => {
       const X = toMatrix(randomDense(rng(7), 500, 60, 'float64', 0.1, 2), 60, 'float64');
-      const opts = { nComponents: 5, beta: 1, solver, sagMemory: 2, batchSize: 64, maxIter: 5, seed: 3 };
+      const opts = { nComponents: 5, beta: 1, solver, maxIter: 5, seed: 3,
+        ...(solver.includes('sag') ? { sagMemory: 2 } : {}), ...(solver === 'mu_batch' ? {} : { batchSize: 64 }) };
       const g = await new b.BetaNMF({ ...opts, device: 'cuda' }).fit(X);
       const c = new b.BetaNMF({ ...opts, device: 'cpu' }).fitSync(X);
       assert.equal(g.W!.device, 'cuda');
@@ -101,6 +232,8 @@ describe('CUDA kernels and solver against the CPU (float64)', function () {
       assert.ok(Math.abs(g.cost! - c.cost!) < 1e-8 * c.cost!);
       const H = await g.transform(X);
       assert.equal(H.device, 'cuda');
+      H.dispose();
+      g.dispose();
     });
   }
 });

@@ -1,5 +1,6 @@
 // Module entry: the kernels plus what `inspect` needs (threads, OpenBLAS configuration).
-// Context-aware (NAPI_MODULE_INIT), so it loads in worker_threads too.
+// NODE_API_MODULE expands to NAPI_MODULE_INIT (node_api.h), a context-aware module, so it
+// loads in worker_threads too.
 #include <napi.h>
 
 #include <cblas.h>

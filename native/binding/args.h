@@ -24,7 +24,7 @@ struct ArrayArg {
   void* data = nullptr;
   std::size_t length = 0;  // elements
   DType dtype = DType::Float64;
-  bool device = false;  // device memory (a DeviceArray handle) rather than a typed array
+  Device device = Device::Cpu;  // where the memory is: a typed array (Cpu) or a DeviceArray handle
   std::shared_ptr<void> owner;  // keeps device memory allocated while a job uses it
 
   const char* begin() const { return static_cast<const char*>(data); }
@@ -39,7 +39,7 @@ inline ArrayArg arrayValue(Napi::Env env, Napi::Value value, const char* name) {
   a.value = value;
   if (DeviceArray* d = deviceArrayOf(a.value)) {
     if (!d->owner) throw Napi::Error::New(env, std::string(name) + ": the device matrix was disposed");
-    a.device = true;
+    a.device = d->device;
     a.data = d->data;
     a.length = d->length;
     a.dtype = d->float32 ? DType::Float32 : DType::Float64;
@@ -123,11 +123,12 @@ class Output {
   std::unique_ptr<Buffer<T>> scratch_;
 };
 
-// All operands of one call must live in the same place (the CPU or the device).
-inline bool sameDevice(Napi::Env env, std::initializer_list<const ArrayArg*> args) {
-  bool first = true, device = false;
+// All operands of one call must live in the same place (the CPU or a device); returns it.
+inline Device sameDevice(Napi::Env env, std::initializer_list<const ArrayArg*> args) {
+  bool first = true;
+  Device device = Device::Cpu;
   for (const ArrayArg* a : args) {
-    if (!a->data && !a->device && a->length == 0 && (a->value.IsNull() || a->value.IsUndefined())) continue;
+    if (!a->data && a->device == Device::Cpu && a->length == 0 && (a->value.IsNull() || a->value.IsUndefined())) continue;
     if (first) device = a->device, first = false;
     else if (a->device != device) throw Napi::Error::New(env, "operands on different devices (move them with Matrix#to)");
   }

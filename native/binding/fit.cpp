@@ -97,7 +97,7 @@ struct DataIssue {
 
 template <typename T>
 struct FitState final : FitStateBase {
-  bool device = false;
+  Device device = Device::Cpu;
   Index N = 0, F = 0, K = 0;
   EpochSpec<T> spec;
   Shuffle shuffle = Shuffle::None;
@@ -359,7 +359,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
 
     Backend<T>& be = s.be();
     DeviceLock lock(s.device);
-    if (s.device) {
+    if (s.device != Device::Cpu) {
       // X already lives on the device: it is read in place (the fit only reads it).
       s.xOwner = X.owner;
       s.X = CMat<T>(static_cast<const T*>(X.data), N, F);

@@ -29,7 +29,7 @@ struct FactorArgs {
     if (!std::isfinite(beta)) throw Napi::RangeError::New(info.Env(), "beta: expected a finite number");
     device = sameDevice(info.Env(), {&X, &W, &H});
   }
-  bool device = false;
+  Device device = Device::Cpu;
   std::vector<const ArrayArg*> inputs() const { return {&X, &W, &H}; }
   template <typename T>
   void views(Napi::Env env, CMat<T>& x, CMat<T>& w, CMat<T>& h) const {
@@ -43,7 +43,7 @@ bool asyncFlag(const Napi::CallbackInfo& info) { return info[0].ToBoolean().Valu
 
 // Runs body(backend) where the operands live (holding the device lock there) and waits for it.
 template <typename T, typename Fn>
-void onBackend(bool device, Fn&& body) {
+void onBackend(Device device, Fn&& body) {
   DeviceLock lock(device);
   Backend<T>& be = backendFor<T>(device);
   body(be);
@@ -106,7 +106,7 @@ class PartsJob final : public Job {
 
  private:
   bool forW_;
-  bool device_ = false;
+  Device device_ = Device::Cpu;
   CMat<T> X_, W_, H_;
   Beta beta_;
   Output<T> pos_, neg_, diff_;
@@ -143,7 +143,7 @@ class MuUpdateHJob final : public Job {
   }
 
  private:
-  bool device_ = false;
+  Device device_ = Device::Cpu;
   CMat<T> X_, W_, H_;
   Beta beta_;
   T eps_ = 0;
@@ -171,7 +171,7 @@ class DivergenceJob final : public Job {
   Beta beta_;
   T vFloor_ = 0;
   double value_ = 0;
-  bool device_ = false;
+  Device device_ = Device::Cpu;
 };
 
 // The GEMMs of one MU iteration (H parts, then W parts) with the elementwise work left out:
@@ -202,7 +202,7 @@ class FloorJob final : public Job {
   }
 
  private:
-  bool device_ = false;
+  Device device_ = Device::Cpu;
   CMat<T> X_, W_, H_;
   Beta beta_;
   Parts<T> h_, w_;
@@ -216,7 +216,7 @@ class GemmJob final : public Job {
   explicit GemmJob(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const ArrayArg a = arrayArg(info, 1, "A"), b = arrayArg(info, 2, "B"), c = arrayArg(info, 3, "C");
-    if (a.device || b.device || c.device) throw Napi::TypeError::New(env, "gemm: expected host typed arrays");
+    if (a.device != Device::Cpu || b.device != Device::Cpu || c.device != Device::Cpu) throw Napi::TypeError::New(env, "gemm: expected host typed arrays");
     const Index m = dimArg(info, 4, "m"), n = dimArg(info, 5, "n"), k = dimArg(info, 6, "k");
     transA_ = info[7].ToBoolean().Value();
     transB_ = info[8].ToBoolean().Value();
@@ -264,7 +264,7 @@ class ElementwiseJob final : public Job {
   }
 
  private:
-  bool device_ = false;
+  Device device_ = Device::Cpu;
   bool isMu_;
   CMat<T> a_, b_, c_;
   T eps_ = 0;

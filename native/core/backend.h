@@ -4,8 +4,11 @@
 // core/beta.h so every backend computes the same formulas.
 #pragma once
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "core/beta.h"
 #include "core/matrix.h"
@@ -30,6 +33,61 @@ struct Parts {
   bool differenceOnly() const { return !diff.empty(); }
 };
 
+// ---- Memory and devices ----------------------------------------------------------------
+// As in ggml: a device describes itself, owns allocations and the lock that serialises work
+// on it; a backend (below) computes on that memory; a buffer is backend scratch.
+
+// Where memory lives and work runs.
+enum class Device { Cpu, Cuda };
+
+inline const char* deviceName(Device d) { return d == Device::Cuda ? "cuda" : "cpu"; }
+
+// What a device is and whether it can be used (devices() in JS).
+struct DeviceInfo {
+  bool compiled = false;   // this build has the backend
+  bool available = false;  // and it can be used now
+  std::string reason;      // why not, when not
+  std::string name;
+  std::size_t memoryBytes = 0;
+  int major = 0, minor = 0;  // compute capability
+  int driverVersion = 0, runtimeVersion = 0;
+  std::string blasLibrary;  // the BLAS library opened at run time (cuBLAS)
+};
+
+// Bytes of device memory, freed when the last owner lets go.
+class Allocation {
+ public:
+  virtual ~Allocation() = default;
+  virtual void* data() const = 0;
+  virtual std::size_t bytes() const = 0;
+};
+
+// A device with memory of its own (the CPU has none: its arrays are the caller's typed arrays).
+class Accelerator {
+ public:
+  virtual ~Accelerator() = default;
+  virtual DeviceInfo info() = 0;  // never throws
+  // `bytes` of zeroed memory; ResourceError when the device cannot give them. Takes no lock.
+  virtual std::shared_ptr<Allocation> allocateZeroed(std::size_t bytes) = 0;
+  // Copies between host memory and an allocation; waits until done. Take no lock.
+  virtual void upload(void* device, const void* host, std::size_t bytes) = 0;
+  virtual void download(void* host, const void* device, std::size_t bytes) = 0;
+  // Held by a job while it computes on the device, so jobs from several threads take turns.
+  virtual std::unique_lock<std::mutex> lock() = 0;
+};
+
+// Device memory alive now, for tests (addon.deviceMemory()): allocations of any kind (JS
+// device arrays, backend scratch, temporaries) and their bytes.
+struct DeviceMemoryCounts {
+  std::atomic<std::int64_t> allocations{0}, bytes{0};
+};
+inline DeviceMemoryCounts& deviceMemoryCounts() {
+  static DeviceMemoryCounts counts;
+  return counts;
+}
+
+// ---- Backends ------------------------------------------------------------------------------
+
 // Backend buffers allocated and not yet freed, over all backends (tests check that fits,
 // transforms, aborts and errors bring it back to its baseline).
 inline std::atomic<long long>& liveBuffers() {
@@ -44,6 +102,8 @@ class Buffer {
   virtual ~Buffer() = default;
   virtual T* data() = 0;
 };
+
+// ---- Backends ------------------------------------------------------------------------------
 
 template <typename T>
 class Backend {

@@ -1,5 +1,6 @@
-// The process's CUDA context: device 0, one stream, one cuBLAS handle, and a lock so that jobs
-// from several libuv threads take turns (the GPU runs them one after another anyway).
+// The process's CUDA context: device 0, a compute stream with its cuBLAS handle and the lock
+// that jobs take turns with, and a transfer stream for allocation and copies (which take no
+// lock, so they never wait on a running job).
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -7,53 +8,55 @@
 #include <mutex>
 #include <string>
 
+#include "core/backend.h"
 #include "cuda/cublas_api.h"
 
 namespace bnmf::cuda {
 
-struct Probe {
-  bool available = false;
-  std::string reason;  // why not, when not
-  std::string name;
-  std::size_t memoryBytes = 0;
-  int major = 0, minor = 0;
-  int driverVersion = 0, runtimeVersion = 0;
-  std::string cublasPath;
-};
-
-// What this machine offers; never throws. Computed once.
-const Probe& probe();
+// What this machine offers (computed once; never throws), with a fatal error since then.
+DeviceInfo info();
 
 class Context {
  public:
-  // The context, created on first use; throws ResourceError saying why CUDA cannot be used.
+  // The context, created on first use; throws ResourceError saying why CUDA cannot be used
+  // (also after a fatal error has made the device unusable).
   static Context& get();
+  // The context if it was created, without any check (for destructors, which must not throw).
+  static Context* created();
 
   cudaStream_t stream() const { return stream_; }
+  cudaStream_t transferStream() const { return transfer_; }
   Cublas::Handle blas() const { return handle_; }
   const Cublas& api() const { return *api_; }
   std::mutex& lock() { return mutex_; }
-  // Waits for the stream and turns any asynchronous failure into an exception.
+  // Whether stream-ordered allocation (memory pools) is used; otherwise cudaMalloc / cudaFree.
+  bool pools() const { return pools_; }
+  // Waits for the compute stream and turns any asynchronous failure into an exception.
   void synchronize();
 
  private:
   Context();
   cudaStream_t stream_ = nullptr;
+  cudaStream_t transfer_ = nullptr;
   Cublas::Handle handle_ = nullptr;
   const Cublas* api_ = nullptr;
+  bool pools_ = false;
   std::mutex mutex_;
 };
 
-// Device memory that frees itself (stream-ordered allocation, so repeated sizes are cheap).
-class DeviceMemory {
+// Device memory that frees itself; counted in deviceMemoryCounts(). Allocated in stream order on
+// `stream` (cheap for repeated sizes: the pool keeps freed memory), freed in order on the
+// compute stream after the work queued there.
+class DeviceMemory final : public Allocation {
  public:
-  explicit DeviceMemory(std::size_t bytes);
-  ~DeviceMemory();
+  explicit DeviceMemory(std::size_t bytes) : DeviceMemory(bytes, Context::get().stream()) {}
+  DeviceMemory(std::size_t bytes, cudaStream_t stream);
+  ~DeviceMemory() override;
   DeviceMemory(const DeviceMemory&) = delete;
   DeviceMemory& operator=(const DeviceMemory&) = delete;
   void* get() const { return ptr_; }
-  std::size_t bytes() const { return bytes_; }
-  void release();  // frees now (dispose); later use is refused by the binding
+  void* data() const override { return ptr_; }
+  std::size_t bytes() const override { return bytes_; }
 
  private:
   void* ptr_ = nullptr;

@@ -40,9 +40,8 @@ Loaded load() {
     }
     std::string why;
     Cublas& c = l.api;
-    if (bind(lib, "cublasCreate_v2", c.create, why) && bind(lib, "cublasDestroy_v2", c.destroy, why) &&
-        bind(lib, "cublasSetStream_v2", c.setStream, why) && bind(lib, "cublasSgemm_v2", c.sgemm, why) &&
-        bind(lib, "cublasDgemm_v2", c.dgemm, why)) {
+    if (bind(lib, "cublasCreate_v2", c.create, why) && bind(lib, "cublasSetStream_v2", c.setStream, why) &&
+        bind(lib, "cublasSgemm_v2", c.sgemm, why) && bind(lib, "cublasDgemm_v2", c.dgemm, why)) {
       c.path = path;
       l.ok = true;
       return l;

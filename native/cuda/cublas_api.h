@@ -11,7 +11,6 @@ struct Cublas {
   using Handle = void*;
   enum Op { N = 0, T = 1 };  // cublasOperation_t
   int (*create)(Handle*) = nullptr;
-  int (*destroy)(Handle) = nullptr;
   int (*setStream)(Handle, cudaStream_t) = nullptr;
   int (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*, float*, int) = nullptr;
   int (*dgemm)(Handle, int, int, int, int, int, const double*, const double*, int, const double*, int, const double*, double*, int) = nullptr;

@@ -2,7 +2,8 @@
 // block of rows calling the same β functions (core/beta.h) as the CPU loops; GEMMs go to
 // cuBLAS (row-major C = op(A)·op(B) computed as the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ);
 // reductions accumulate in double, per thread block, and are summed on the host in block
-// order (deterministic).
+// order (deterministic). Launches go through cuda/launch.h, so the same source also runs in
+// the host emulation (native/cuda_emu) that CI tests it with.
 #include "cuda/cuda_backend.h"
 
 #include <algorithm>
@@ -12,38 +13,78 @@
 
 #include "cuda/context.h"
 #include "cuda/cuda_check.h"
+#include "cuda/launch.h"
+
+// The emulation build shrinks these so small test shapes still take every path (several row
+// blocks, several strides per thread) and its fibers stay few.
+#ifndef BNMF_THREADS
+#define BNMF_THREADS 256
+#endif
+#ifndef BNMF_MAX_BLOCKS
+#define BNMF_MAX_BLOCKS 4096
+#endif
+#ifndef BNMF_BLOCK_ELEMS
+#define BNMF_BLOCK_ELEMS (1 << 24)
+#endif
 
 namespace bnmf::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kMaxBlocks = 4096;
+constexpr int kThreads = BNMF_THREADS;  // a power of two (the reductions halve it)
+constexpr int kMaxBlocks = BNMF_MAX_BLOCKS;
 
 int blocksFor(Index n) { return static_cast<int>(std::max<Index>(1, std::min<Index>((n + kThreads - 1) / kThreads, kMaxBlocks))); }
 
-// Rows per block so that a block×cols scratch matrix holds at most 16M elements.
-Index blockRows(Index rows, Index cols) { return std::max<Index>(1, std::min<Index>(rows, (Index(1) << 24) / std::max<Index>(cols, 1))); }
+// Rows per block so that a block×cols scratch matrix holds at most BNMF_BLOCK_ELEMS elements.
+Index blockRows(Index rows, Index cols) {
+  return std::max<Index>(1, std::min<Index>(rows, Index(BNMF_BLOCK_ELEMS) / std::max<Index>(cols, 1)));
+}
 
 #define GRID_STRIDE(i, n) for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += Index(gridDim.x) * blockDim.x)
+
+// The entries (i, j) of a rows×cols matrix that this thread visits in a grid-stride loop over
+// idx = i·cols + j. Row and column are stepped along with idx (two divisions per thread, not
+// one per entry), so strided views cost no more than dense ones.
+struct Entries {
+  Index idx, end, stride, i = 0, j = 0, cols, di = 0, dj = 0;
+  BNMF_D Entries(Index rows, Index c)
+      : idx(Index(blockIdx.x) * blockDim.x + threadIdx.x), end(rows * c), stride(Index(gridDim.x) * blockDim.x), cols(c) {
+    if (idx < end) {
+      i = idx / cols;
+      j = idx - i * cols;
+      di = stride / cols;
+      dj = stride - di * cols;
+    }
+  }
+  BNMF_D bool more() const { return idx < end; }
+  BNMF_D void next() {
+    idx += stride;
+    i += di;
+    j += dj;
+    if (j >= cols) {
+      j -= cols;
+      ++i;
+    }
+  }
+};
 
 enum PartsMode { kDifference = 0, kBoth = 1, kNegOnly = 2 };
 
 // A holds V (rows×cols, dense); X is rows×cols with row stride ldx.
 template <typename T, typename Pow>
 __global__ void partsKernel(Pow pw, int mode, T lo, const T* X, Index ldx, T* A, T* B, Index rows, Index cols) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    const T x = X[i * ldx + j];
-    const T v = clipV(A[idx], lo);
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    const T x = X[e.i * ldx + e.j];
+    const T v = clipV(A[e.idx], lo);
     if (mode == kDifference) {
-      A[idx] = gradientPart(pw, x, v);
+      A[e.idx] = gradientPart(pw, x, v);
     } else if (mode == kBoth) {
       T r, p;
       muParts(pw, x, v, r, p);
-      A[idx] = r;
-      B[idx] = p;
+      A[e.idx] = r;
+      B[e.idx] = p;
     } else {
-      A[idx] = pw(v) * x;
+      A[e.idx] = pw(v) * x;
     }
   }
 }
@@ -52,10 +93,8 @@ template <typename T, typename Pow>
 __global__ void divergenceKernel(Pow pw, double beta, T lo, const T* X, Index ldx, const T* V, Index rows, Index cols, double* partial) {
   __shared__ double s[kThreads];
   double acc = 0.0;
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    acc += divergenceTerm(pw, beta, double(X[i * ldx + j]), double(clipV(V[idx], lo)));
-  }
+  for (Entries e(rows, cols); e.more(); e.next())
+    acc += divergenceTerm(pw, beta, double(X[e.i * ldx + e.j]), double(clipV(V[e.idx], lo)));
   s[threadIdx.x] = acc;
   __syncthreads();
   for (int w = kThreads / 2; w > 0; w >>= 1) {
@@ -78,86 +117,74 @@ __global__ void sagKernel(const T* g, const T* a, const T* b, T* o, Index count)
 // out row r ← scale·row + keep·(out row r); keep = 0 overwrites.
 template <typename T>
 __global__ void broadcastRowKernel(const T* row, T scale, T keep, T* out, Index ld, Index rows, Index cols) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    T& o = out[i * ld + j];
-    o = scale * row[j] + (keep == T(0) ? T(0) : keep * o);
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    T& o = out[e.i * ld + e.j];
+    o = scale * row[e.j] + (keep == T(0) ? T(0) : keep * o);
   }
 }
 
 template <typename T>
 __global__ void fillKernel(T* m, Index ld, Index rows, Index cols, T value) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    m[i * ld + j] = value;
-  }
+  for (Entries e(rows, cols); e.more(); e.next()) m[e.i * ld + e.j] = value;
 }
 
 template <typename T>
 __global__ void scaleKernel(T* m, Index ld, Index rows, Index cols, T keep) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    T& o = m[i * ld + j];
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    T& o = m[e.i * ld + e.j];
     o = keep == T(0) ? T(0) : keep * o;
-  }
-}
-
-// sums[j] = Σ_i A[i, j]: one thread per column (adjacent threads read adjacent columns).
-template <typename T>
-__global__ void columnSumsKernel(const T* A, Index ld, Index rows, Index cols, T* sums) {
-  GRID_STRIDE(j, cols) {
-    T s = T(0);
-    for (Index i = 0; i < rows; ++i) s += A[i * ld + j];
-    sums[j] = s;
   }
 }
 
 template <typename T>
 __global__ void gatherKernel(const T* src, Index lds, const std::uint32_t* rows, T* dst, Index ldd, Index n, Index cols) {
-  GRID_STRIDE(idx, n * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    dst[i * ldd + j] = src[Index(rows[i]) * lds + j];
-  }
+  for (Entries e(n, cols); e.more(); e.next()) dst[e.i * ldd + e.j] = src[Index(rows[e.i]) * lds + e.j];
 }
 
 template <typename T>
 __global__ void scatterKernel(const T* src, Index lds, const std::uint32_t* rows, T* dst, Index ldd, Index n, Index cols) {
-  GRID_STRIDE(idx, n * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    dst[Index(rows[i]) * ldd + j] = src[i * lds + j];
-  }
+  for (Entries e(n, cols); e.more(); e.next()) dst[Index(rows[e.i]) * ldd + e.j] = src[e.i * lds + e.j];
 }
 
 template <typename T>
 __global__ void copyKernel(const T* src, Index lds, T* dst, Index ldd, Index rows, Index cols) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    dst[i * ldd + j] = src[i * lds + j];
-  }
+  for (Entries e(rows, cols); e.more(); e.next()) dst[e.i * ldd + e.j] = src[e.i * lds + e.j];
 }
 
-// out[j] = max_i A[i, j] in double; *nonFinite set when an entry is NaN or ±Inf.
+// Column maxima as a 2-D reduction: block (x, y) covers columns x·kThreads… and the rows of
+// chunk y; each thread walks its column down the chunk (adjacent threads read adjacent
+// columns) and writes the chunk's maximum to partial[y·cols + j] (and flags NaN / ±Inf).
 template <typename T>
-__global__ void columnMaxKernel(const T* A, Index ld, Index rows, Index cols, double* out, int* nonFinite) {
+__global__ void columnMaxChunksKernel(const T* A, Index ld, Index rows, Index cols, double* partial, int* nonFinite) {
+  const Index j = Index(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j >= cols) return;
+  const Index per = (rows + gridDim.y - 1) / gridDim.y;
+  const Index r0 = Index(blockIdx.y) * per, r1 = r0 + per < rows ? r0 + per : rows;
+  double m = 0.0;
+  bool bad = false;
+  for (Index i = r0; i < r1; ++i) {
+    const double v = double(A[i * ld + j]);
+    bad |= !isfinite(v);
+    m = v > m ? v : m;
+  }
+  partial[Index(blockIdx.y) * cols + j] = m;
+  if (bad) *nonFinite = 1;
+}
+
+// out[j] = max over the chunks' maxima.
+__global__ void columnMaxFinishKernel(const double* partial, Index chunks, Index cols, double* out) {
   GRID_STRIDE(j, cols) {
-    double m = 0.0;
-    bool bad = false;
-    for (Index i = 0; i < rows; ++i) {
-      const double v = double(A[i * ld + j]);
-      bad |= !isfinite(v);
-      m = v > m ? v : m;
-    }
+    double m = partial[j];
+    for (Index c = 1; c < chunks; ++c) m = partial[c * cols + j] > m ? partial[c * cols + j] : m;
     out[j] = m;
-    if (bad) *nonFinite = 1;
   }
 }
 
 template <typename T>
 __global__ void scaleColumnsKernel(T* A, Index ld, Index rows, Index cols, const T* f, bool divide) {
-  GRID_STRIDE(idx, rows * cols) {
-    const Index i = idx / cols, j = idx - i * cols;
-    T& a = A[i * ld + j];
-    a = divide ? a / f[j] : a * f[j];
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    T& a = A[e.i * ld + e.j];
+    a = divide ? a / f[e.j] : a * f[e.j];
   }
 }
 
@@ -177,16 +204,17 @@ void launchCheck(const char* what) { check(cudaGetLastError(), what); }
 template <typename T>
 void scale(Mat<T> m, T keep, cudaStream_t s) {
   if (m.size() == 0) return;
-  scaleKernel<T><<<blocksFor(m.size()), kThreads, 0, s>>>(m.data, m.ld, m.rows, m.cols, keep);
+  BNMF_LAUNCH(scaleKernel<T>, blocksFor(m.size()), kThreads, s, m.data, m.ld, m.rows, m.cols, keep);
   launchCheck("scaleKernel");
 }
 
+// Row-major C = alpha·op(A)·op(B) + beta·C as cuBLAS's column-major Cᵀ = op(B)ᵀ·op(A)ᵀ.
 template <typename T>
-void gemm(Context& ctx, bool ta, bool tb, T alpha, CMat<T> A, CMat<T> B, T beta, Mat<T> C) {
-  const Index m = C.rows, n = C.cols, k = ta ? A.rows : A.cols;
+void gemm(Context& ctx, bool transA, bool transB, T alpha, CMat<T> A, CMat<T> B, T beta, Mat<T> C) {
+  const Index m = C.rows, n = C.cols, k = transA ? A.rows : A.cols;
   if (m == 0 || n == 0) return;
   if (k == 0) return scale(C, beta, ctx.stream());
-  const int opA = ta ? Cublas::T : Cublas::N, opB = tb ? Cublas::T : Cublas::N;
+  const int opA = transA ? Cublas::T : Cublas::N, opB = transB ? Cublas::T : Cublas::N;
   int status;
   if constexpr (sizeof(T) == 4) {
     status = ctx.api().sgemm(ctx.blas(), opB, opA, int(n), int(m), int(k), &alpha, B.data, int(B.ld), A.data, int(A.ld), &beta, C.data, int(C.ld));
@@ -217,7 +245,7 @@ class CudaBackend final : public Backend<T> {
     const bool needPos = !diff && beta.kind != BetaKind::One;
     const Index rb = blockRows(N, F);
     DeviceBuffer<T> a(rb * F), b(needPos ? rb * F : 0), colSum(K);
-    if (!diff && beta.kind == BetaKind::One) columnSums(W, colSum.data(), ctx.stream());
+    if (!diff && beta.kind == BetaKind::One) columnSums(ctx, W, colSum.data());
     for (Index r0 = 0; r0 < N; r0 += rb) {
       const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
       Mat<T> A(a.data(), n, F), B(b.data(), n, F);
@@ -259,7 +287,7 @@ class CudaBackend final : public Backend<T> {
     const Index rb = blockRows(N, F);
     DeviceBuffer<T> a(rb * F), b(needPos ? rb * F : 0), colSum(K);
     if (!diff && beta.kind == BetaKind::One) {
-      columnSums(H, colSum.data(), ctx.stream());
+      columnSums(ctx, H, colSum.data());
       broadcast(colSum.data(), out.scale, out.keep, out.pos, ctx.stream());
     }
     Mat<T> target = diff ? out.diff : out.neg;
@@ -276,13 +304,15 @@ class CudaBackend final : public Backend<T> {
     }
   }
 
+  // V is clipped only when vFloor > 0; with vFloor = 0 every entry takes the exact formula,
+  // negative V (from signed factors) included.
   double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
     const Index rb = blockRows(N, F);
     DeviceBuffer<T> a(rb * F);
-    const T lo = vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity();
+    const T lo = floorOf(vFloor);
     std::vector<double> partial;
     double total = 0.0;
     DeviceMemory sums(sizeof(double) * kMaxBlocks);
@@ -292,8 +322,8 @@ class CudaBackend final : public Backend<T> {
       gemm<T>(ctx, false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
       const int blocks = blocksFor(n * F);
       withBetaPower(beta, [&](auto pw) {
-        divergenceKernel<T><<<blocks, kThreads, 0, ctx.stream()>>>(pw, beta.value, lo, X.row(r0), X.ld, A.data, n, F,
-                                                                    static_cast<double*>(sums.get()));
+        BNMF_LAUNCH_SYNCED(divergenceKernel<T>, blocks, kThreads, ctx.stream(), pw, beta.value, lo, X.row(r0), X.ld,
+                           A.data, n, F, static_cast<double*>(sums.get()));
       });
       launchCheck("divergenceKernel");
       partial.resize(blocks);
@@ -307,8 +337,9 @@ class CudaBackend final : public Backend<T> {
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
     const Index n = out.size();
     if (n == 0) return;
+    cudaStream_t s = Context::get().stream();
     withStepExponent(gamma, [&](auto step) {
-      muStepKernel<T><<<blocksFor(n), kThreads, 0, Context::get().stream()>>>(step, factor.data, pos.data, neg.data, eps, out.data, n);
+      BNMF_LAUNCH(muStepKernel<T>, blocksFor(n), kThreads, s, step, factor.data, pos.data, neg.data, eps, out.data, n);
     });
     launchCheck("muStepKernel");
   }
@@ -316,7 +347,7 @@ class CudaBackend final : public Backend<T> {
   void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {
     const Index n = out.size();
     if (n == 0) return;
-    sagKernel<T><<<blocksFor(n), kThreads, 0, Context::get().stream()>>>(grad.data, oldPart.data, newPart.data, out.data, n);
+    BNMF_LAUNCH(sagKernel<T>, blocksFor(n), kThreads, Context::get().stream(), grad.data, oldPart.data, newPart.data, out.data, n);
     launchCheck("sagKernel");
   }
 
@@ -328,12 +359,23 @@ class CudaBackend final : public Backend<T> {
   bool columnMax(CMat<T> A, double* out) override {
     Context& ctx = Context::get();
     if (A.cols == 0) return true;
-    DeviceMemory mem(sizeof(double) * A.cols + sizeof(int));
+    if (A.rows == 0) {
+      std::fill(out, out + A.cols, 0.0);
+      return true;
+    }
+    // About 64 rows per thread, in at most kMaxBlocks / column-tiles chunks (and 64 at most).
+    const Index colTiles = (A.cols + kThreads - 1) / kThreads;
+    const Index chunks = std::max<Index>(1, std::min<Index>({(A.rows + 63) / 64, 64, std::max<Index>(1, kMaxBlocks / colTiles)}));
+    DeviceMemory mem(sizeof(double) * A.cols * (chunks + 1) + sizeof(int));
     auto* dOut = static_cast<double*>(mem.get());
-    auto* dFlag = reinterpret_cast<int*>(dOut + A.cols);
+    auto* dPartial = dOut + A.cols;
+    auto* dFlag = reinterpret_cast<int*>(dPartial + A.cols * chunks);
     check(cudaMemsetAsync(dFlag, 0, sizeof(int), ctx.stream()), "cudaMemsetAsync");
-    columnMaxKernel<T><<<blocksFor(A.cols), kThreads, 0, ctx.stream()>>>(A.data, A.ld, A.rows, A.cols, dOut, dFlag);
-    launchCheck("columnMaxKernel");
+    BNMF_LAUNCH(columnMaxChunksKernel<T>, dim3(unsigned(colTiles), unsigned(chunks)), kThreads, ctx.stream(), A.data, A.ld,
+                A.rows, A.cols, dPartial, dFlag);
+    launchCheck("columnMaxChunksKernel");
+    BNMF_LAUNCH(columnMaxFinishKernel, blocksFor(A.cols), kThreads, ctx.stream(), dPartial, chunks, A.cols, dOut);
+    launchCheck("columnMaxFinishKernel");
     int flag = 0;
     check(cudaMemcpyAsync(out, dOut, sizeof(double) * A.cols, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
     check(cudaMemcpyAsync(&flag, dFlag, sizeof(int), cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
@@ -346,43 +388,49 @@ class CudaBackend final : public Backend<T> {
     Context& ctx = Context::get();
     DeviceMemory f(sizeof(T) * A.cols);
     check(cudaMemcpyAsync(f.get(), factors, sizeof(T) * A.cols, cudaMemcpyHostToDevice, ctx.stream()), "cudaMemcpyAsync");
-    scaleColumnsKernel<T><<<blocksFor(A.size()), kThreads, 0, ctx.stream()>>>(A.data, A.ld, A.rows, A.cols,
-                                                                               static_cast<const T*>(f.get()), divide);
+    BNMF_LAUNCH(scaleColumnsKernel<T>, blocksFor(A.size()), kThreads, ctx.stream(), A.data, A.ld, A.rows, A.cols,
+                static_cast<const T*>(f.get()), divide);
     launchCheck("scaleColumnsKernel");
     ctx.synchronize();  // the factors live on the host stack of the caller
   }
 
   void fill(Mat<T> m, T value) override {
     if (m.size() == 0) return;
-    fillKernel<T><<<blocksFor(m.size()), kThreads, 0, Context::get().stream()>>>(m.data, m.ld, m.rows, m.cols, value);
+    BNMF_LAUNCH(fillKernel<T>, blocksFor(m.size()), kThreads, Context::get().stream(), m.data, m.ld, m.rows, m.cols, value);
     launchCheck("fillKernel");
   }
 
   void copy(CMat<T> src, Mat<T> dst) override {
     if (src.size() == 0) return;
-    copyKernel<T><<<blocksFor(src.size()), kThreads, 0, Context::get().stream()>>>(src.data, src.ld, dst.data, dst.ld, src.rows, src.cols);
+    BNMF_LAUNCH(copyKernel<T>, blocksFor(src.size()), kThreads, Context::get().stream(), src.data, src.ld, dst.data, dst.ld,
+                src.rows, src.cols);
     launchCheck("copyKernel");
   }
 
   void finish() override { Context::get().synchronize(); }
 
  private:
+  static T floorOf(T vFloor) { return vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity(); }
+
   static void elementwise(const Beta& beta, int mode, T vFloor, CMat<T> Xb, Mat<T> A, Mat<T> B, cudaStream_t s) {
-    const T lo = vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity();
+    const T lo = floorOf(vFloor);
     withBetaPower(beta, [&](auto pw) {
-      partsKernel<T><<<blocksFor(A.size()), kThreads, 0, s>>>(pw, mode, lo, Xb.data, Xb.ld, A.data, B.data, A.rows, A.cols);
+      BNMF_LAUNCH(partsKernel<T>, blocksFor(A.size()), kThreads, s, pw, mode, lo, Xb.data, Xb.ld, A.data, B.data, A.rows, A.cols);
     });
     launchCheck("partsKernel");
   }
 
-  static void columnSums(CMat<T> A, T* sums, cudaStream_t s) {
-    columnSumsKernel<T><<<blocksFor(A.cols), kThreads, 0, s>>>(A.data, A.ld, A.rows, A.cols, sums);
-    launchCheck("columnSumsKernel");
+  // sums[j] = Σ_i A[i, j], as the product 1ᵀ·A on cuBLAS.
+  void columnSums(Context& ctx, CMat<T> A, T* sums) {
+    DeviceBuffer<T> ones(std::max<Index>(A.rows, 1));
+    Mat<T> row(ones.data(), 1, A.rows);
+    fill(row, T(1));
+    gemm<T>(ctx, false, false, T(1), row, A, T(0), Mat<T>(sums, 1, A.cols));
   }
 
   static void broadcast(const T* row, T scale, T keep, Mat<T> out, cudaStream_t s) {
     if (out.size() == 0) return;
-    broadcastRowKernel<T><<<blocksFor(out.size()), kThreads, 0, s>>>(row, scale, keep, out.data, out.ld, out.rows, out.cols);
+    BNMF_LAUNCH(broadcastRowKernel<T>, blocksFor(out.size()), kThreads, s, row, scale, keep, out.data, out.ld, out.rows, out.cols);
     launchCheck("broadcastRowKernel");
   }
 
@@ -394,8 +442,8 @@ class CudaBackend final : public Backend<T> {
     DeviceMemory idx(sizeof(std::uint32_t) * n);
     check(cudaMemcpyAsync(idx.get(), rows, sizeof(std::uint32_t) * n, cudaMemcpyHostToDevice, ctx.stream()), "cudaMemcpyAsync");
     auto* d = static_cast<const std::uint32_t*>(idx.get());
-    if (gather) gatherKernel<T><<<blocksFor(n * cols), kThreads, 0, ctx.stream()>>>(src.data, src.ld, d, dst.data, dst.ld, n, cols);
-    else scatterKernel<T><<<blocksFor(n * cols), kThreads, 0, ctx.stream()>>>(src.data, src.ld, d, dst.data, dst.ld, n, cols);
+    if (gather) BNMF_LAUNCH(gatherKernel<T>, blocksFor(n * cols), kThreads, ctx.stream(), src.data, src.ld, d, dst.data, dst.ld, n, cols);
+    else BNMF_LAUNCH(scatterKernel<T>, blocksFor(n * cols), kThreads, ctx.stream(), src.data, src.ld, d, dst.data, dst.ld, n, cols);
     launchCheck(gather ? "gatherKernel" : "scatterKernel");
   }
 };

@@ -1,9 +1,14 @@
-// The CUDA backend: cuBLAS GEMMs and fused CUDA kernels over row blocks of X, the same passes
-// as the CPU backend, on the process's context stream.
+// The CUDA device and backend, as the rest of the addon sees them (no CUDA headers here).
 #pragma once
 #include "core/backend.h"
 
 namespace bnmf::cuda {
+
+// What the GPU is and whether it can be used; never throws.
+DeviceInfo deviceInfo();
+
+// Device memory, copies and the device lock; throws ResourceError when CUDA is unavailable.
+Accelerator& accelerator();
 
 // The process-wide CUDA backend for float or double; throws ResourceError when CUDA is unavailable.
 template <typename T>
