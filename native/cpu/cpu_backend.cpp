@@ -40,7 +40,7 @@ template <typename T>
 Index rowBlocks(Index rows, Index cols) {
   const Index rb = blockRows<T>(cols);
   const Index quarter = ((rows + 3) / 4 + 15) / 16 * 16;
-  return std::min(rb, std::max<Index>(64, quarter));
+  return std::max<Index>(1, std::min({rb, std::max<Index>(64, quarter), rows}));  // never more rows than there are
 }
 
 // Column slices for passes parallel over the columns of X (W's rows): about 64 wide, so two to
@@ -120,7 +120,7 @@ BNMF_VECTOR_CLONES void blockParts(Pow pw, bool difference, bool needPos, T floo
       T* __restrict b = B.row(i);
       for (Index j = 0; j < cols; ++j) muParts(pw, x[j], clipV(a[j], lo), a[j], b[j]);
     } else {
-      for (Index j = 0; j < cols; ++j) a[j] = pw(clipV(a[j], lo)) * x[j];
+      for (Index j = 0; j < cols; ++j) a[j] = negPart(pw, x[j], clipV(a[j], lo));
     }
   }
 }
@@ -204,7 +204,7 @@ class CpuBackend final : public Backend<T> {
     // reduction, and the slices do not depend on the thread count.
     const Index slices = columnSlices(F), sliceMax = (F + slices - 1) / slices;
     const int parts = threadsFor(slices, 6.0 * N * F * K);
-    const Index rb = blockRows<T>(sliceMax);
+    const Index rb = std::min(blockRows<T>(sliceMax), N);  // scratch never larger than the pass
 
     const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));

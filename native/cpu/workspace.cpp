@@ -25,6 +25,15 @@ void* Workspace::reserve(std::size_t bytes) {
   return data_;
 }
 
+void Workspace::trim() {
+  if (capacity_ <= kKeep) return;
+  std::free(data_);
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
 Workspace::~Workspace() { std::free(data_); }
+
+std::size_t workspaceBytes() { return Workspace::local().capacity(); }
 
 }  // namespace bnmf::cpu
