@@ -92,7 +92,8 @@ export function outputGroup(value: unknown, keys: readonly string[]): Record<str
   return value as Record<string, unknown>;
 }
 
-function overlap(a: Matrix, b: Matrix): boolean {
+/** Whether two matrices share memory (device matrices: whether they are the same one). */
+export function sharesMemory(a: Matrix, b: Matrix): boolean {
   if (a.device !== 'cpu' || b.device !== 'cpu') return a === b;
   if (a.data.buffer !== b.data.buffer) return false;
   const a0 = a.data.byteOffset, a1 = a0 + a.data.byteLength;
@@ -105,7 +106,7 @@ export function checkDisjointOutputs(outputs: Record<string, Matrix>): void {
   const entries = Object.entries(outputs);
   for (let i = 0; i < entries.length; i++) {
     for (let j = i + 1; j < entries.length; j++) {
-      if (overlap(entries[i][1], entries[j][1])) {
+      if (sharesMemory(entries[i][1], entries[j][1])) {
         throw rangeError(entries[j][0], `memory separate from ${entries[i][0]}`, 'an overlapping matrix');
       }
     }

@@ -82,7 +82,8 @@ class PartsJob final : public Job {
     const Index rows = forW ? a.F : a.N;
     ArrayArg pos = arrayArg(info, 8, "pos", true), neg = arrayArg(info, 9, "neg", true),
              diff = arrayArg(info, 10, "diff", true);
-    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &pos, &neg, &diff}, {&pos, &neg, &diff}, {"pos", "neg", "diff"});
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &pos, &neg, &diff}, {&pos, &neg, &diff},
+          {"options.out.pos", "options.out.neg", "options.out"});
     a.views<T>(env, X_, W_, H_);
     beta_ = Beta::of(a.beta);
     pos_ = outputArg<T>(env, pos, rows, a.K, "pos", a.inputs(), false);
@@ -121,7 +122,7 @@ class MuUpdateHJob final : public Job {
     FactorArgs a(info, 1);
     eps_ = static_cast<T>(numberArg(info, 8, "eps"));
     ArrayArg hOut = arrayArg(info, 9, "out.H"), pos = arrayArg(info, 10, "out.pos"), neg = arrayArg(info, 11, "out.neg");
-    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &hOut, &pos, &neg}, {&hOut, &pos, &neg}, {"out.H", "out.pos", "out.neg"});
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &hOut, &pos, &neg}, {&hOut, &pos, &neg}, {"options.out.H", "options.out.pos", "options.out.neg"});
     a.views<T>(env, X_, W_, H_);
     beta_ = Beta::of(a.beta);
     // H may be updated in place (exactly): the parts are complete before H is read for the
@@ -252,7 +253,7 @@ class ElementwiseJob final : public Job {
     ArrayArg a = arrayArg(info, 1, names[0]), b = arrayArg(info, 2, names[1]), c = arrayArg(info, 3, names[2]);
     eps_ = static_cast<T>(numberArg(info, 4, "eps"));
     ArrayArg out = arrayArg(info, 5, "out");
-    stage(asyncFlag(info), {&a, &b, &c, &out}, {&out}, {"out"});
+    stage(asyncFlag(info), {&a, &b, &c, &out}, {&out}, {"options.out"});
     const Index n = static_cast<Index>(a.length);
     a_ = matArg<T>(env, a, 1, n, names[0]);
     b_ = matArg<T>(env, b, 1, n, names[1]);
@@ -278,23 +279,44 @@ class ElementwiseJob final : public Job {
   Output<T> out_;
 };
 
-// Wraps an entry point so any C++ exception becomes a JS exception, never an abort.
-template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
-Napi::Value guarded(const Napi::CallbackInfo& info) {
+// Throws `e` into JS and lets no C++ exception out. While a worker thread is being terminated
+// every N-API call fails; node-addon-api's own handler would then throw again from inside its
+// catch block, which ends in std::terminate (an abort of the whole process).
+void throwIntoJs(Napi::Env env, const Napi::Error& e) noexcept {
   try {
-    return Fn(info);
-  } catch (const Napi::Error&) {
-    throw;
+    napi_value v = e.Value();
+    if (v) napi_throw(env, v);
   } catch (...) {
-    throw toJsError(info.Env(), "betanmf", std::current_exception());
   }
 }
 
+// Wraps an entry point so any C++ exception becomes a JS exception, never an abort.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    return Fn(info);
+  } catch (const Napi::Error& e) {
+    throwIntoJs(env, e);
+  } catch (...) {
+    try {
+      throwIntoJs(env, toJsError(env, "betanmf", std::current_exception()));
+    } catch (...) {
+    }
+  }
+  return Napi::Value();
+}
+
+// The public name: gradientH(W) writes the difference (argument 10), gradientH(W)Mu the parts.
+std::string partsName(const Napi::CallbackInfo& info, const char* base) {
+  const bool difference = !(info[10].IsNull() || info[10].IsUndefined());
+  return std::string(base) + (difference ? "" : "Mu");
+}
 Napi::Value hParts(const Napi::CallbackInfo& info) {
-  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, false), asyncFlag(info), "gradientH");
+  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, false), asyncFlag(info), partsName(info, "gradientH"));
 }
 Napi::Value wParts(const Napi::CallbackInfo& info) {
-  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, true), asyncFlag(info), "gradientW");
+  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, true), asyncFlag(info), partsName(info, "gradientW"));
 }
 Napi::Value muUpdateHEntry(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<MuUpdateHJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "muUpdateH");

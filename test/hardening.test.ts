@@ -1,0 +1,207 @@
+// Hardening (issue 11): crashes and wrong answers found by an adversarial run, each with a
+// regression test broader than its reproduction. Crash tests run in child processes (a crash
+// there fails the test instead of ending the run); they load the compiled package (dist/).
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as b from '../lib';
+import { randomDense, rng, toMatrix } from './support/data';
+
+const dist = JSON.stringify(path.join(__dirname, '..', 'dist'));
+
+/** Runs `code` (CommonJS, `b` = the package) in a child node; returns its exit status, signal and output. */
+function child(code: string, args: string[] = ['--expose-gc'], timeout = 240000) {
+  const r = spawnSync(process.execPath, [...args, '-e', `const b = require(${dist});\n${code}`], { encoding: 'utf8', timeout });
+  return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+}
+
+function assertClean(r: ReturnType<typeof child>, what: string) {
+  assert.equal(r.signal, null, `${what}: killed by ${r.signal}\n${r.err}`);
+  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.out}\n${r.err}`);
+}
+
+function mat(values: number[], rows = 1, cols = values.length, dtype: b.DType = 'float64'): b.Matrix {
+  return b.matrix(dtype === 'float32' ? new Float32Array(values) : new Float64Array(values), rows, cols);
+}
+
+describe('hardening: transferred buffers during async work (item 1)', function () {
+  this.timeout(300000);
+
+  it('transferring an input or an output buffer while an async kernel or fit runs never crashes', () => {
+    // 12 rounds of each scenario with gc() and fresh allocations reusing the freed memory.
+    const r = child(`
+      const alloc = () => { const junk = []; for (let i = 0; i < 20; i++) junk.push(new Float64Array(1 << 20).fill(i)); return junk.length; };
+      const problem = (N, F, K) => {
+        const X = b.matrix(new Float64Array(N * F).map((_, i) => 0.5 + (i * 7919 % 1000) / 1000), N, F);
+        const W = b.matrix(new Float64Array(F * K).fill(0.3), F, K), H = b.matrix(new Float64Array(N * K).fill(0.2), N, K);
+        return { X, W, H };
+      };
+      const transfer = (m) => { structuredClone(m.data.buffer, { transfer: [m.data.buffer] }); };
+      (async () => {
+        const outcomes = {};
+        const note = (k, v) => { outcomes[k] = (outcomes[k] || 0) + 1; if (v) outcomes[k + ':' + v] = (outcomes[k + ':' + v] || 0) + 1; };
+        for (let round = 0; round < 12; round++) {
+          // X (an input) of gradientHMuAsync
+          let p = problem(1500, 1500, 8);
+          const expected = b.gradientHMu(p.X, p.W, p.H, 1.5).neg.data.slice();
+          let pending = b.gradientHMuAsync(p.X, p.W, p.H, 1.5);
+          transfer(p.X); global.gc(); alloc();
+          const res = await pending;
+          if (res.neg.data.length !== expected.length || res.neg.data.some((v, i) => v !== expected[i])) throw new Error('input copy not used');
+          note('input');
+          // out.pos / out.neg (outputs)
+          for (const which of ['pos', 'neg']) {
+            p = problem(1500, 1500, 8);
+            const out = { pos: b.zeros(1500, 8), neg: b.zeros(1500, 8) };
+            pending = b.gradientHMuAsync(p.X, p.W, p.H, 1.5, { out });
+            transfer(out[which]); global.gc(); alloc();
+            await pending.then(() => { throw new Error('resolved although ' + which + ' was detached'); },
+              (e) => { if (!/options\\.out\\.(pos|neg): its buffer was detached/.test(e.message)) throw e; });
+            note(which);
+          }
+          // elementwise in place, the shared array transferred
+          p = problem(1000, 1000, 1);
+          pending = b.muUpdateAsync(p.X, p.X, p.X, 0, { out: p.X });
+          transfer(p.X); global.gc(); alloc();
+          await pending.then(() => { throw new Error('resolved'); }, (e) => { if (!/detached/.test(e.message)) throw e; });
+          note('inplace');
+          // fit(): X and the custom initial factors transferred right after the call
+          p = problem(600, 300, 5);
+          const m = new b.BetaNMF({ nComponents: 5, maxIter: 3, init: 'custom', W: p.W, H: p.H, seed: 1 });
+          const fitting = m.fit(p.X);
+          transfer(p.X); transfer(p.H); transfer(p.W); global.gc(); alloc();
+          await fitting.then(() => note('fit', 'ok'), (e) => note('fit', e.constructor.name));
+        }
+        console.log(JSON.stringify(outcomes));
+      })().catch((e) => { console.error(e); process.exit(3); });`);
+    assertClean(r, 'transfer scenarios');
+    const outcomes = JSON.parse(r.out);
+    for (const k of ['input', 'pos', 'neg', 'inplace', 'fit']) assert.equal(outcomes[k], 12, `${k}: ${r.out}`);
+  });
+
+  it('an async call reads its inputs when called: a later change does not reach the result', async () => {
+    const rand = rng(11);
+    const X = toMatrix(randomDense(rand, 300, 60, 'float64', 0.1, 2), 60, 'float64');
+    const W = toMatrix(randomDense(rand, 60, 4, 'float64'), 4, 'float64');
+    const H = toMatrix(randomDense(rand, 300, 4, 'float64'), 4, 'float64');
+    const expected = b.gradientWMu(X, W, H, 0.5);
+    const pending = b.gradientWMuAsync(X, W, H, 0.5);
+    X.data.fill(7);
+    W.data.fill(7);
+    const r = await pending;
+    assert.deepEqual(r.pos.data, expected.pos.data);
+    assert.deepEqual(r.neg.data, expected.neg.data);
+  });
+
+  it('SharedArrayBuffer-backed matrices work in sync and async calls (used in place)', async () => {
+    const shared = (n: number) => new Float64Array(new SharedArrayBuffer(8 * n));
+    const X = b.matrix(shared(12).fill(1.5), 3, 4), W = b.matrix(shared(8).fill(0.5), 4, 2), H = b.matrix(shared(6).fill(2), 3, 2);
+    const out = { pos: b.matrix(shared(6), 3, 2), neg: b.matrix(shared(6), 3, 2) };
+    const sync = b.gradientHMu(X, W, H, 1.5);
+    await b.gradientHMuAsync(X, W, H, 1.5, { out });
+    assert.deepEqual(Array.from(out.pos.data), Array.from(sync.pos.data));
+    assert.deepEqual(Array.from(out.neg.data), Array.from(sync.neg.data));
+  });
+
+  it('dispose() or losing the model while an async fit runs is safe', () => {
+    const r = child(`
+      (async () => {
+        for (let round = 0; round < 6; round++) {
+          const X = b.syntheticSpectrogram(400, 80, { seed: round });
+          const m = new b.BetaNMF({ nComponents: 4, maxIter: 5, seed: 1 });
+          const p = m.fit(X);
+          if (round % 2) X.dispose?.();
+          global.gc();
+          await p.then(() => {}, () => {});
+        }
+        // a model never awaited and dropped
+        for (let i = 0; i < 4; i++) new b.BetaNMF({ nComponents: 3, maxIter: 4, seed: i }).fit(b.syntheticSpectrogram(300, 60)).catch(() => {});
+        global.gc();
+        await new Promise((r) => setTimeout(r, 500));
+        global.gc();
+        console.log('ok');
+      })().catch((e) => { console.error(e); process.exit(3); });`);
+    assertClean(r, 'dispose during fit');
+    assert.match(r.out, /ok/);
+  });
+});
+
+describe('hardening: worker.terminate() during async work (item 2)', function () {
+  this.timeout(300000);
+
+  it('terminating workers that await kernels or fits never aborts the process (50 terminations)', () => {
+    const r = child(`
+      const { Worker } = require('node:worker_threads');
+      const code = \`
+        const b = require(${dist.replace(/\\/g, '\\\\')});
+        const { kind } = require('node:worker_threads').workerData;
+        const X = b.syntheticSpectrogram(1500, 300, { seed: 2 });
+        const W = b.matrix(new Float32Array(300 * 20).fill(0.5), 300, 20), H = b.matrix(new Float32Array(1500 * 20).fill(0.5), 1500, 20);
+        require('node:worker_threads').parentPort.postMessage('ready');
+        (async () => {
+          for (;;) {
+            if (kind === 0) await b.gradientHMuAsync(X, W, H, 1);
+            else if (kind === 1) await b.muUpdateHAsync(X, W, H, 1.5, 1e-9);
+            else await new b.BetaNMF({ nComponents: 10, maxIter: 50, seed: 1 }).fit(X);
+          }
+        })();\`;
+      (async () => {
+        let n = 0;
+        for (let round = 0; round < 25; round++) {
+          await Promise.all([0, 1].map((j) => new Promise((resolve, reject) => {
+            const w = new Worker(code, { eval: true, workerData: { kind: (round * 2 + j) % 3 } });
+            w.once('error', reject);
+            w.once('message', () => setTimeout(() => w.terminate().then(() => { n++; resolve(); }), 20 + ((round * 37 + j * 53) % 250)));
+          })));
+        }
+        console.log('terminated', n);
+      })().catch((e) => { console.error(e); process.exit(3); });`, []);
+    assertClean(r, 'terminate');
+    assert.match(r.out, /terminated 50/);
+  });
+});
+
+describe('hardening: aliasing outputs (items 3, 4)', () => {
+  const pairs = () => ({ grad: { pos: mat([10, 11]), neg: mat([20, 21]) }, old: { pos: mat([1, 1]), neg: mat([2, 2]) }, nw: { pos: mat([100, 101]), neg: mat([200, 201]) } });
+  const cases: Array<[string, (p: ReturnType<typeof pairs>) => Partial<b.Parts>]> = [
+    ['swapped grad halves', (p) => ({ pos: p.grad.neg, neg: p.grad.pos })],
+    ['out.pos = gradOld.neg', (p) => ({ pos: p.old.neg })],
+    ['out.pos = gradNew.neg', (p) => ({ pos: p.nw.neg })],
+    ['out.neg = gradOld.pos', (p) => ({ neg: p.old.pos })],
+    ['out.neg = grad.pos, out.pos = gradNew.neg', (p) => ({ neg: p.grad.pos, pos: p.nw.neg })],
+    ['in place', (p) => ({ pos: p.grad.pos, neg: p.grad.neg })],
+  ];
+  for (const async of [false, true]) {
+    for (const [name, out] of cases) {
+      it(`updateGradW on { pos, neg } pairs, ${name} (${async ? 'async' : 'sync'}) gives grad − old + new`, async () => {
+        const p = pairs();
+        const o = out(p);
+        const r = async ? await b.updateGradWAsync(p.grad, p.old, p.nw, { out: o }) : b.updateGradW(p.grad, p.old, p.nw, { out: o });
+        assert.deepEqual(Array.from(r.pos.data), [109, 111]);
+        assert.deepEqual(Array.from(r.neg.data), [218, 220]);
+        if (o.pos) assert.equal(r.pos, o.pos);
+        if (o.neg) assert.equal(r.neg, o.neg);
+      });
+    }
+  }
+
+  for (const async of [false, true]) {
+    for (const shift of [-5, -1, 1, 3, 5]) {
+      it(`muUpdateH with out.H shifted by ${shift} elements over H (${async ? 'async' : 'sync'}) equals the separate result`, async () => {
+        const rand = rng(40 + shift);
+        const N = 6, F = 5, K = 2;
+        const X = toMatrix(randomDense(rand, N, F, 'float64', 0.1, 2), F, 'float64');
+        const W = toMatrix(randomDense(rand, F, K, 'float64'), K, 'float64');
+        const base = new Float64Array(N * K + 10);
+        base.set(randomDense(rand, N, K, 'float64') as Float64Array, 5);
+        const H = b.matrix(base.subarray(5, 5 + N * K), N, K);
+        const expected = b.muUpdateH(X, W, H.clone(), 1.5, 1e-9);
+        const out = { H: b.matrix(base.subarray(5 + shift, 5 + shift + N * K), N, K) };
+        const r = async ? await b.muUpdateHAsync(X, W, H, 1.5, 1e-9, { out }) : b.muUpdateH(X, W, H, 1.5, 1e-9, { out });
+        assert.deepEqual(Array.from(r.H.data), Array.from(expected.H.data));
+        assert.deepEqual(Array.from(r.pos.data), Array.from(expected.pos.data));
+      });
+    }
+  }
+});
