@@ -205,3 +205,76 @@ describe('hardening: aliasing outputs (items 3, 4)', () => {
     }
   }
 });
+
+describe('hardening: V = 0 and the edges of the range (items 5, 6)', () => {
+  // X (2×2, positive), W = 1, H with a zero row: V's first row is exactly 0.
+  const X = mat([1, 2, 3, 4], 2, 2), W = mat([1, 1, 1, 1], 2, 2), H0 = mat([0, 0, 1, 1], 2, 2);
+  // Limits as V → 0⁺ of p = V^(β−1) (pos, times W's column sums = 2) and of V^(β−2)·X.
+  const posAtZero = (beta: number) => (beta > 1 ? 0 : beta === 1 ? 2 : Infinity);
+  for (const beta of [-1, 0, 0.5, 1, 1.25, 1.5, 2, 2.5, 3, 4]) {
+    it(`gradientHMu / gradientH at β=${beta} on a zero row of V take their limits (no NaN)`, () => {
+      const g = b.gradientHMu(X, W, H0, beta);
+      const negAtZero = beta < 2 ? Infinity : beta === 2 ? 3 : 0;
+      assert.deepEqual(Array.from(g.pos.data.subarray(0, 2)), [posAtZero(beta), posAtZero(beta)]);
+      assert.deepEqual(Array.from(g.neg.data.subarray(0, 2)), [negAtZero, negAtZero]);
+      // The other row: V = 2, pos = 2·2^(β−1), neg = (1+2)·2^(β−2) · ... per column of W (both ones).
+      const v = 2, expPos = 2 * v ** (beta - 1), expNeg = (3 + 4) * v ** (beta - 2);
+      assert.ok(Math.abs(g.pos.data[2] - expPos) <= 1e-12 * expPos, `pos ${g.pos.data[2]} vs ${expPos}`);
+      assert.ok(Math.abs(g.neg.data[2] - expNeg) <= 1e-12 * expNeg, `neg ${g.neg.data[2]} vs ${expNeg}`);
+      const d = b.gradientH(X, W, H0, beta).data;
+      assert.ok(!d.some(Number.isNaN), `gradientH ${Array.from(d)}`);
+      if (beta < 2) assert.equal(d[0], Infinity);
+    });
+  }
+
+  it('X = 0 where V = 0: the parts are 0 (x·V^(β−2) is 0 for every V > 0) and neg − pos is −V^(β−1)', () => {
+    const Xz = mat([0, 0, 3, 4], 2, 2);
+    for (const beta of [0, 0.5, 1, 1.5, 2, 3]) {
+      const g = b.gradientHMu(Xz, W, H0, beta);
+      assert.equal(g.neg.data[0], 0, `neg at β=${beta}`);
+      assert.equal(g.pos.data[0], posAtZero(beta), `pos at β=${beta}`);
+      const d = b.gradientH(Xz, W, H0, beta).data[0];
+      assert.ok(d === (beta === 2 ? 0 : -posAtZero(beta)), `difference at β=${beta}: ${d}`); // === : −0 is 0
+    }
+  });
+
+  it('betaDivergence with V = 0 (K = 0 or a zero row) is its limit for every β', () => {
+    const x = [1, 2, 3, 4];
+    for (const beta of [-1, 0, 0.5, 1, 1.5, 2, 2.5, 3]) {
+      const expected = beta > 1 ? x.reduce((s, v) => s + v ** beta / (beta * (beta - 1)), 0) : Infinity;
+      const got = b.betaDivergence(X, b.zeros(2, 0), b.zeros(2, 0), beta);
+      if (expected === Infinity) assert.equal(got, Infinity, `β=${beta}`);
+      else assert.ok(Math.abs(got - expected) <= 1e-12 * expected, `β=${beta}: ${got} vs ${expected}`);
+    }
+    // The issue's case: β=1.5, X = [[1, 2]], K = 0 gives (1 + 2^1.5) / 0.75.
+    assert.ok(Math.abs(b.betaDivergence(mat([1, 2], 1, 2), b.zeros(2, 0), b.zeros(1, 0), 1.5) - (1 + 2 ** 1.5) / 0.75) < 1e-12);
+  });
+
+  it('D(0 | 0) is 0 for β > 0 and +Infinity for β ≤ 0 (documented limits)', () => {
+    for (const beta of [-2, -1, -0.5, 0, 0.25, 0.5, 1, 1.5, 2, 3, 5]) {
+      const got = b.betaDivergence(b.zeros(1, 1), b.zeros(1, 1), b.zeros(1, 1), beta);
+      assert.equal(got, beta > 0 ? 0 : Infinity, `β=${beta}`);
+    }
+  });
+
+  const edges: Array<[b.DType, number]> = [['float32', 1e-20], ['float32', 1e20], ['float32', 1e-30], ['float64', 1e-200], ['float64', 1e200], ['float64', 1e-300]];
+  for (const [dtype, v] of edges) {
+    for (const beta of [0, 0.5, 1, 1.5, -1, 0.3]) {
+      it(`${dtype} β=${beta}, V=${v}: pos = V^(β−1) and neg = X·V^(β−2) where they are representable`, () => {
+        // X = V (so neg = pos = V^(β−1)), W = 1, H = V (1×1).
+        const one = mat([1], 1, 1, dtype), vm = mat([v], 1, 1, dtype);
+        const g = b.gradientHMu(vm, one, vm, beta);
+        const fv = dtype === 'float32' ? Math.fround(v) : v;
+        const expected = fv ** (beta - 1);
+        const max = dtype === 'float32' ? 3.4028234663852886e38 : Number.MAX_VALUE, min = dtype === 'float32' ? 1.1754943508222875e-38 : 2.2250738585072014e-308;
+        if (expected > max || expected < min) return; // not representable: nothing to check
+        const tol = dtype === 'float32' ? 1e-6 : 1e-13;
+        for (const [name, got] of [['pos', g.pos.data[0]], ['neg', g.neg.data[0]]] as const) {
+          assert.ok(Math.abs(got - expected) <= tol * expected, `${name}: ${got}, expected ${expected}`);
+        }
+        const d = b.gradientH(vm, one, vm, beta).data[0];
+        assert.ok(Math.abs(d) <= tol * expected, `neg − pos = ${d} (X = V)`);
+      });
+    }
+  }
+});
