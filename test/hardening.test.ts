@@ -278,3 +278,48 @@ describe('hardening: V = 0 and the edges of the range (items 5, 6)', () => {
     }
   }
 });
+
+describe('hardening: memory held after the work (items 7, 8)', function () {
+  this.timeout(300000);
+
+  it('scratch is bounded and returned: 4 concurrent fits on 50×200000, fitSync on 1×1e6, a K=3000 Gram matrix', () => {
+    const r = child(`
+      // Native memory behind collected objects is freed by finalizers that run after a turn.
+      const settle = async () => { for (let i = 0; i < 3; i++) { global.gc(); await new Promise((r) => setTimeout(r, 50)); } };
+      const mb = () => (global.gc(), process.memoryUsage().rss / 2 ** 20);
+      (async () => {
+        const X = b.syntheticSpectrogram(50, 200000, { seed: 1 });
+        const base = mb();
+        let peak = 0;
+        const t = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss / 2 ** 20); }, 10);
+        let models = Array.from({ length: 4 }, (_, i) => new b.BetaNMF({ nComponents: 10, batchSize: 500, maxIter: 2, seed: i }));
+        await Promise.all(models.map((m) => m.fit(X)));
+        clearInterval(t);
+        models = null;
+        await settle();
+        const after4 = mb();
+        let m1 = new b.BetaNMF({ nComponents: 5, maxIter: 2, seed: 1 });
+        const X1 = b.syntheticSpectrogram(1, 1000000, { seed: 2 });
+        const beforeSync = mb();
+        m1.fitSync(X1);
+        m1 = null;
+        await settle();
+        const afterSync = mb();
+        const K = 3000, F = 20, N = 20;
+        const W = b.matrix(new Float64Array(F * K).fill(0.5), F, K), H = b.matrix(new Float64Array(N * K).fill(0.5), N, K);
+        const Xs = b.matrix(new Float64Array(N * F).fill(1), N, F);
+        const beforeGram = mb();
+        b.gradientWMu(Xs, W, H, 2);          // a 72 MB K×K Gram matrix on this thread
+        await b.gradientHMuAsync(Xs, W, H, 2); // and on a libuv thread
+        const afterGram = mb();
+        console.log(JSON.stringify({ base, peak, after4, beforeSync, afterSync, beforeGram, afterGram }));
+      })().catch((e) => { console.error(e); process.exit(3); });`);
+    assertClean(r, 'memory');
+    const m = JSON.parse(r.out);
+    // Each fit owns a copy of X (40 MB), W, H and the gradient state (4 × 8 MB): ~100 MB a fit.
+    assert.ok(m.peak - m.base < 800, `peak ${m.peak - m.base} MB above the data (was 3.4 GB)`);
+    assert.ok(m.after4 - m.base < 64, `4 fits left ${m.after4 - m.base} MB behind`);
+    assert.ok(m.afterSync - m.beforeSync < 48, `fitSync 1×1e6 left ${m.afterSync - m.beforeSync} MB behind (was 1 GB)`);
+    assert.ok(m.afterGram - m.beforeGram < 24, `the K×K workspace left ${m.afterGram - m.beforeGram} MB behind`);
+  });
+});

@@ -7,6 +7,7 @@
 
 #include "binding/args.h"
 #include "core/errors.h"
+#include "cpu/workspace.h"
 
 namespace bnmf::binding {
 namespace {
@@ -128,8 +129,14 @@ bool isSharedMemory(napi_env env, napi_value typedArray) {
 
 }  // namespace
 
+// Copies above this come straight from the OS and go back to it when the job ends.
+constexpr std::size_t kPageCopy = std::size_t(1) << 20;
+
 Job::~Job() {
-  for (void* p : copies_) std::free(p);
+  for (const auto& [p, bytes] : copies_) {
+    if (bytes >= kPageCopy) cpu::pageFree(p, bytes);
+    else std::free(p);
+  }
 }
 
 void Job::stage(bool async, std::initializer_list<ArrayArg*> args, std::initializer_list<const ArrayArg*> outputs,
@@ -157,9 +164,9 @@ void Job::stage(bool async, std::initializer_list<ArrayArg*> args, std::initiali
   std::vector<char*> copies;
   for (const Range& r : merged) {
     const std::size_t bytes = static_cast<std::size_t>(r.end - r.begin);
-    void* p = std::aligned_alloc(64, (bytes + 63) & ~std::size_t(63));
+    void* p = bytes >= kPageCopy ? cpu::pageAlloc(bytes) : std::aligned_alloc(64, (bytes + 63) & ~std::size_t(63));
     if (!p) throw std::bad_alloc();
-    copies_.push_back(p);
+    copies_.emplace_back(p, bytes);
     std::memcpy(p, r.begin, bytes);
     copies.push_back(static_cast<char*>(p));
   }

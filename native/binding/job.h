@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bnmf::binding {
@@ -53,7 +54,7 @@ class Job {
   std::vector<Napi::ObjectReference> refs_;
   std::vector<Napi::Reference<Napi::Value>> externals_;
   std::vector<std::shared_ptr<void>> owners_;
-  std::vector<void*> copies_;  // job-owned memory (freed with the job)
+  std::vector<std::pair<void*, std::size_t>> copies_;  // job-owned memory (freed with the job)
   std::vector<Staged> staged_;
 };
 

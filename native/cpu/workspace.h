@@ -24,6 +24,7 @@ class Workspace {
   ~Workspace();
 
  private:
+  void release();
   void* data_ = nullptr;
   std::size_t capacity_ = 0;
 };
@@ -48,6 +49,12 @@ class Arena {
   char* base_;
   std::size_t offset_ = 0;
 };
+
+// Memory for large short-lived blocks (scratch above kKeep, an async job's copies), taken from
+// and given back to the OS directly: glibc keeps freed blocks of up to 32 MiB in its heaps (one
+// per thread), so a free() there does not lower the resident size. Both throw/accept nullptr.
+void* pageAlloc(std::size_t bytes);
+void pageFree(void* p, std::size_t bytes);
 
 // Bytes of scratch the calling thread holds now (for tests and diagnostics).
 std::size_t workspaceBytes();
