@@ -323,3 +323,54 @@ describe('hardening: memory held after the work (items 7, 8)', function () {
     assert.ok(m.afterGram - m.beforeGram < 24, `the K×K workspace left ${m.afterGram - m.beforeGram} MB behind`);
   });
 });
+
+describe('hardening: the memory guard (item 9)', () => {
+  it('compares with the memory still available (MemAvailable, cgroup limit), not the machine total', function () {
+    const meminfo = (() => { try { return require('node:fs').readFileSync('/proc/meminfo', 'utf8') as string; } catch { return ''; } })();
+    const m = meminfo.match(/^MemAvailable:\s+(\d+) kB/m);
+    if (!m) this.skip();
+    const avail = Number(m![1]) * 1024, total = os.totalmem();
+    if (total - avail < 2 ** 30) this.skip(); // nothing between the two figures to test with
+    // A float64 model of N = F = 1000 whose W, H and state (K·(2N + 6F) values) need about
+    // halfway between the available and the total memory: refused before anything is allocated.
+    const K = Math.ceil((avail + total) / 2 / 8 / 8000);
+    const X = b.matrix(new Float64Array(1000 * 1000).fill(1), 1000, 1000);
+    const model = new b.BetaNMF({ nComponents: K, maxIter: 1 });
+    assert.throws(() => model.fitSync(X), /nComponents: expected a model that fits in memory .* of available memory|room under the cgroup/);
+    assert.equal(model.W, undefined);
+  });
+
+  it('counts the β=2 K×K workspace and X\'s working copy', () => {
+    // K = 2^20 at β=2 needs 8 TiB for K×K alone (W and H are small with N = F = 2).
+    const X = b.matrix(new Float64Array([1, 2, 3, 4]), 2, 2);
+    assert.throws(() => new b.BetaNMF({ nComponents: 2 ** 20, beta: 2, maxIter: 1 }).fitSync(X), /nComponents: expected a model that fits in memory/);
+  });
+});
+
+describe('hardening: thread cap (item 13)', () => {
+  it('setNumThreads caps the threads at 4 per core', () => {
+    const cores = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+    const before = b.nativeConfig().numThreads;
+    try {
+      assert.equal(b.setNumThreads(1024), 4 * cores);
+      assert.equal(b.setNumThreads(2), 2);
+    } finally {
+      b.setNumThreads(0);
+    }
+    assert.equal(b.nativeConfig().numThreads, before);
+  });
+
+  it('setNumThreads(1024) then a kernel call starts no more than 4 threads per core', () => {
+    const r = child(`
+      b.setNumThreads(1024);
+      const X = b.syntheticSpectrogram(2000, 200, { seed: 1 });
+      const W = b.matrix(new Float32Array(200 * 8).fill(0.5), 200, 8), H = b.matrix(new Float32Array(2000 * 8).fill(0.5), 2000, 8);
+      b.gradientHMu(X, W, H, 1.5);
+      const threads = Number(require('node:fs').readFileSync('/proc/self/status', 'utf8').match(/^Threads:\\s+(\\d+)/m)[1]);
+      console.log(threads);`, []);
+    assertClean(r, 'threads');
+    const cores = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+    // node's own threads (~7 plus 4 libuv) + the pool (4·cores − 1) + OpenBLAS's.
+    assert.ok(Number(r.out) < 4 * cores + 24, `${r.out.trim()} OS threads`);
+  });
+});
