@@ -1,12 +1,13 @@
 // The seed's update kernels (X N×F, W F×K, H N×K, V = H·Wᵀ), each in a sync form and an
 // Async form that runs on a worker thread. Every kernel returns new matrices unless
 // `options.out` names where to write (which may be one of the inputs: in-place updates).
+import { types } from 'node:util';
 import { addon, type DeviceHandle } from './native';
 import { rangeError, typeError } from './errors';
 import { Matrix } from './matrix';
 import {
   checkBeta, checkDisjointOutputs, checkDType, checkEps, checkFactors, checkMatrix, checkOptions,
-  checkSameDevice, checkShape, outputGroup, outputMatrix, sharesMemory,
+  checkSameDevice, checkShape, isMatrixValue, outputGroup, outputMatrix, sharesMemory,
 } from './validate';
 
 /** The two parts of a gradient for multiplicative updates: gradient = neg − pos. */
@@ -169,7 +170,7 @@ export function muUpdateAsync(factor: Matrix, pos: Matrix, neg: Matrix, eps?: nu
 type Grad = Matrix | Parts;
 
 function isParts(v: unknown): v is Parts {
-  return typeof v === 'object' && v !== null && !(v instanceof Matrix) && 'pos' in v && 'neg' in v;
+  return typeof v === 'object' && v !== null && !types.isProxy(v) && !(v instanceof Matrix) && 'pos' in v && 'neg' in v;
 }
 
 function prepareUpdateGradW(grad: unknown, gradOld: unknown, gradNew: unknown, options: unknown): Prepared<Grad> {
@@ -187,9 +188,9 @@ function prepareUpdateGradW(grad: unknown, gradOld: unknown, gradNew: unknown, o
     // Such an output is computed into a new matrix and copied over once both halves are done.
     const negInputs = [grad.neg, old.neg, nw.neg], posInputs = [grad.pos, old.pos, nw.pos];
     const aside = (o: unknown, others: unknown[]): Matrix | undefined =>
-      o instanceof Matrix && !o.disposed && others.some((m) => m instanceof Matrix && !m.disposed && sharesMemory(o, m)) ? o : undefined;
+      isMatrixValue(o) && !o.disposed && others.some((m) => isMatrixValue(m) && !m.disposed && sharesMemory(o, m)) ? o : undefined;
     const posTarget = aside(out.pos, negInputs), negTarget = aside(out.neg, posInputs);
-    if (posTarget && out.neg instanceof Matrix && sharesMemory(posTarget, out.neg)) {
+    if (posTarget && isMatrixValue(out.neg) && !out.neg.disposed && sharesMemory(posTarget, out.neg)) {
       throw rangeError('options.out.neg', 'memory separate from options.out.pos', 'an overlapping matrix');
     }
     const pos = prepareUpdateGradW(grad.pos, old.pos, nw.pos, { out: posTarget ? undefined : out.pos }) as Prepared<Matrix>;

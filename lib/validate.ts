@@ -1,11 +1,22 @@
 // Argument checks, done once at the edge before any native work starts: TypeError for a
 // wrong kind of value, RangeError for a wrong shape or value.
-import { describe, rangeError, typeError } from './errors';
+import { types } from 'node:util';
+import { describe, isDetached, rangeError, typeError } from './errors';
 import { Matrix, zeros, type Device, type DType } from './matrix';
 
+/** Whether a value is a Matrix, asked without running a Proxy's traps. */
+export function isMatrixValue(value: unknown): value is Matrix {
+  return !types.isProxy(value) && value instanceof Matrix;
+}
+
 export function checkMatrix(name: string, value: unknown): Matrix {
-  if (!(value instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', value);
+  if (!isMatrixValue(value)) throw typeError(name, 'a Matrix (see matrix())', value);
   if (value.disposed) throw new Error(`${name}: the matrix was disposed`);
+  if (value.device === 'cpu' && value.data.length !== value.rows * value.cols) {
+    // The typed array's buffer was transferred (detached) or a resizable one shrunk.
+    const how = isDetached(value.data) ? 'was detached (transferred)' : `was resized to ${value.data.length} elements`;
+    throw new TypeError(`${name}: expected a usable ${value.rows}×${value.cols} matrix, received one whose buffer ${how}`);
+  }
   return value;
 }
 
@@ -86,7 +97,7 @@ export function outputMatrix(name: string, value: unknown, rows: number, cols: n
 /** An options.out that must be an object of named output matrices, e.g. { pos, neg }. */
 export function outputGroup(value: unknown, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || value instanceof Matrix || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || types.isProxy(value) || value instanceof Matrix || Array.isArray(value)) {
     throw typeError('options.out', `an object with optional ${keys.join(', ')} matrices`, value);
   }
   return value as Record<string, unknown>;

@@ -374,3 +374,65 @@ describe('hardening: thread cap (item 13)', () => {
     assert.ok(Number(r.out) < 4 * cores + 24, `${r.out.trim()} OS threads`);
   });
 });
+
+describe('hardening: error messages (item 12)', () => {
+  const getterBomb = () => {
+    const o = {};
+    for (const k of ['rows', 'cols', 'dtype', 'constructor', 'length', 'name']) {
+      Object.defineProperty(o, k, { get() { throw new Error(`getter ${k} ran`); } });
+    }
+    return o;
+  };
+  const revoked = () => { const r = Proxy.revocable({}, {}); r.revoke(); return r.proxy; };
+  const trapBomb = () => new Proxy({}, { get() { throw new Error('trap ran'); }, has() { throw new Error('trap ran'); }, getPrototypeOf() { throw new Error('trap ran'); }, getOwnPropertyDescriptor() { throw new Error('trap ran'); } });
+
+  it('describing a wrong argument runs none of its getters or Proxy traps', () => {
+    const X = mat([1, 2, 3, 4], 2, 2), W = mat([1, 1, 1, 1], 2, 2);
+    for (const [bad, shown] of [[getterBomb(), /received an object/], [revoked(), /received a Proxy/], [trapBomb(), /received a Proxy/],
+      [new Proxy(new Float64Array(4), {}), /received a Proxy/]] as const) {
+      assert.throws(() => b.gradientH(X, W, bad as b.Matrix, 1), (e: Error) => e instanceof TypeError && /^H: expected a Matrix/.test(e.message) && shown.test(e.message));
+      assert.throws(() => b.matrix(bad as Float64Array, 2, 2), (e: Error) => e instanceof TypeError && /^data: expected/.test(e.message) && shown.test(e.message));
+      assert.throws(() => new b.BetaNMF({ nComponents: 2, maxIter: 1 }).fitSync(bad as b.Matrix), (e: Error) => e instanceof TypeError && /^X: /.test(e.message));
+      assert.throws(() => b.gradientH(X, W, W, bad as number), (e: Error) => e instanceof TypeError && /^beta: expected a number/.test(e.message));
+    }
+    class Subclassed extends Float64Array { get length() { throw new Error('length getter ran'); } }
+    assert.throws(() => b.gradientH(X, W, new Subclassed(4) as unknown as b.Matrix, 1), /H: expected a Matrix .*received Float64Array\(4\)/);
+  });
+
+  it('matrix(new Proxy(float64Array)) is our TypeError naming data, not V8\'s "incompatible receiver"', () => {
+    assert.throws(() => b.matrix(new Proxy(new Float64Array(4), {}), 2, 2), /^TypeError: data: expected a Float32Array, Float64Array or number\[\]\[\] \(not a Proxy of one\), received a Proxy$/);
+  });
+
+  it('a matrix whose buffer was transferred is a TypeError naming that argument (sync and async)', async () => {
+    const f = mat([1, 2]), p = mat([1, 1]), n = mat([2, 2]);
+    structuredClone(f.data.buffer, { transfer: [f.data.buffer] });
+    assert.throws(() => b.muUpdate(f, p, n), /^TypeError: factor: expected a usable 1×2 matrix, received one whose buffer was detached \(transferred\)$/);
+    await assert.rejects(b.muUpdateAsync(p, p, f), /^TypeError: neg: expected a usable 1×2 matrix/);
+    assert.throws(() => b.gradientH(mat([1]), mat([1]), f, 1), /^TypeError: H: expected a usable/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 1, maxIter: 1 }).fitSync(f), /^TypeError: X: expected a usable/);
+  });
+
+  it('the async forms name themselves for the parts: gradientHMu, gradientWMu', async () => {
+    // A detached output during the call: the rejection names the public function and the output.
+    const X = mat([1, 2, 3, 4], 2, 2), W = mat([1, 1, 1, 1], 2, 2), H = mat([1, 1, 1, 1], 2, 2);
+    const out = { pos: b.zeros(2, 2), neg: b.zeros(2, 2) };
+    const pending = b.gradientWMuAsync(X, W, H, 1.5, { out });
+    structuredClone(out.neg.data.buffer, { transfer: [out.neg.data.buffer] });
+    await assert.rejects(pending, /^Error: gradientWMu: options\.out\.neg: its buffer was detached \(transferred\) or resized while the call ran; no result was written$/);
+    assert.deepEqual(Array.from(out.pos.data), [0, 0, 0, 0]); // none written when one is lost
+  });
+
+  it('overwriting X with NaN while fit() runs changes nothing: the fit works on its own copy', async () => {
+    const X = b.syntheticSpectrogram(300, 40, { seed: 3, dtype: 'float64' });
+    const expected = new b.BetaNMF({ nComponents: 3, maxIter: 10, seed: 2 }).fitSync(X.clone());
+    const m = new b.BetaNMF({ nComponents: 3, maxIter: 10, seed: 2 });
+    const p = m.fit(X);
+    await new Promise((r) => setImmediate(r)); // fit() takes its copy of X at its first step
+    X.data.fill(NaN);
+    await p;
+    assert.deepEqual(m.W!.data, expected.W!.data);
+    // Changed before that first step: the data check names X (never "solver diverged").
+    const p2 = new b.BetaNMF({ nComponents: 3, maxIter: 10, seed: 2 }).fit(X);
+    await assert.rejects(p2, /^RangeError: X: expected finite nonnegative entries, received NaN at row 0, column 0$/);
+  });
+});
