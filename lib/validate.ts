@@ -12,10 +12,14 @@ export function isMatrixValue(value: unknown): value is Matrix {
 export function checkMatrix(name: string, value: unknown): Matrix {
   if (!isMatrixValue(value)) throw typeError(name, 'a Matrix (see matrix())', value);
   if (value.disposed) throw new Error(`${name}: the matrix was disposed`);
-  if (value.device === 'cpu' && value.data.length !== value.rows * value.cols) {
-    // The typed array's buffer was transferred (detached) or a resizable one shrunk.
-    const how = isDetached(value.data) ? 'was detached (transferred)' : `was resized to ${value.data.length} elements`;
-    throw new TypeError(`${name}: expected a usable ${value.rows}×${value.cols} matrix, received one whose buffer ${how}`);
+  if (value.device === 'cpu') {
+    // The typed array's buffer may have been transferred (detached) or, resizable, shrunk. Asked
+    // of the buffer itself: V8 (Node 20) can keep using a detached array's old length in
+    // optimised code once the same function has seen arrays over resizable buffers.
+    const data = value.data;
+    const how = isDetached(data) ? 'was detached (transferred)'
+      : data.length !== value.rows * value.cols ? `was resized to ${data.length} elements` : undefined;
+    if (how) throw new TypeError(`${name}: expected a usable ${value.rows}×${value.cols} matrix, received one whose buffer ${how}`);
   }
   return value;
 }

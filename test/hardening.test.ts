@@ -412,6 +412,16 @@ describe('hardening: error messages (item 12)', () => {
     assert.throws(() => new b.BetaNMF({ nComponents: 1, maxIter: 1 }).fitSync(f), /^TypeError: X: expected a usable/);
   });
 
+  it('a transferred buffer is caught even after the checks were optimised on resizable buffers', () => {
+    // Node 20's V8 may keep a detached array's old length in optimised code: the check asks the buffer.
+    const rab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(16, { maxByteLength: 64 });
+    const R = b.matrix(new Float64Array(rab, 0, 2), 1, 2), P = mat([1, 2]);
+    for (let i = 0; i < 20000; i++) b.muUpdate(i % 2 ? R : P, P, P);
+    const f = mat([1, 2]);
+    structuredClone(f.data.buffer, { transfer: [f.data.buffer] });
+    assert.throws(() => b.muUpdate(f, P, P), /^TypeError: factor: expected a usable 1×2 matrix, received one whose buffer was detached/);
+  });
+
   it('the async forms name themselves for the parts: gradientHMu, gradientWMu', async () => {
     // A detached output during the call: the rejection names the public function and the output.
     const X = mat([1, 2, 3, 4], 2, 2), W = mat([1, 1, 1, 1], 2, 2), H = mat([1, 1, 1, 1], 2, 2);
