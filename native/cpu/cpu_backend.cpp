@@ -131,16 +131,29 @@ BNMF_VECTOR_CLONES void muStepRange(Step step, const T* f, const T* p, const T* 
   for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
 }
 
-// Host memory for a backend buffer (uninitialised), counted while it lives.
+// Host memory for a backend buffer (uninitialised), counted while it lives. Large ones come
+// from the OS and go back to it when freed (glibc would keep them in its heap: see pageAlloc).
 template <typename T>
 class HostBuffer final : public Buffer<T> {
  public:
-  explicit HostBuffer(Index n) : v_(n > 0 ? new T[static_cast<std::size_t>(n)] : nullptr) { ++liveBuffers(); }
-  ~HostBuffer() override { --liveBuffers(); }
-  T* data() override { return v_.get(); }
+  explicit HostBuffer(Index n) : bytes_(static_cast<std::size_t>(std::max<Index>(n, 0)) * sizeof(T)) {
+    if (bytes_ >= kPaged) v_ = static_cast<T*>(pageAlloc(bytes_));
+    else if (n > 0) v_ = new T[static_cast<std::size_t>(n)];
+    ++liveBuffers();
+  }
+  ~HostBuffer() override {
+    if (bytes_ >= kPaged) pageFree(v_, bytes_);
+    else delete[] v_;
+    --liveBuffers();
+  }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  T* data() override { return v_; }
 
  private:
-  std::unique_ptr<T[]> v_;
+  static constexpr std::size_t kPaged = std::size_t(1) << 20;
+  std::size_t bytes_;
+  T* v_ = nullptr;
 };
 
 template <typename T>
