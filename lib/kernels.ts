@@ -31,9 +31,28 @@ function runSync<R>(p: Prepared<R>): R {
   return p.result(p.run(false));
 }
 
+// An async call works on copies of its arrays; the native side keeps the copies' memory for
+// the next calls and gives it back once no call has been in flight for IDLE_MS.
+const IDLE_MS = 1000;
+let inFlight = 0;
+let idleTimer: NodeJS.Timeout | undefined;
+
 async function runAsync<R>(prepare: () => Prepared<R>): Promise<R> {
   const p = prepare(); // validation errors become rejections
-  return p.result(await p.run(true));
+  inFlight++;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+  try {
+    return p.result(await p.run(true));
+  } finally {
+    if (--inFlight === 0) {
+      idleTimer = setTimeout(() => {
+        idleTimer = undefined;
+        addon.trimCopies();
+      }, IDLE_MS);
+      idleTimer.unref();
+    }
+  }
 }
 
 // ---- gradient parts ------------------------------------------------------------------------

@@ -118,6 +118,8 @@ export interface NativeAddon {
   deviceDownload(async: boolean, handle: DeviceHandle, data: FloatArray): undefined | Promise<void>;
   deviceFree(handle: DeviceHandle): void;
   setNumThreads(n: number): number;
+  /** Gives this thread's cached async-copy memory back to the OS (lib/kernels.ts, when idle). */
+  trimCopies(): void;
 }
 
 export const packageRoot = path.join(__dirname, '..');

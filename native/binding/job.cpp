@@ -1,6 +1,7 @@
 #include "binding/job.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -129,14 +130,71 @@ bool isSharedMemory(napi_env env, napi_value typedArray) {
 
 }  // namespace
 
-// Copies above this come straight from the OS and go back to it when the job ends.
+namespace {
+
+// Large copies come from the OS (cpu::pageAlloc). Fresh pages cost ~5 ms per MB on these VMs
+// (more than the kernel itself), so a thread keeps the blocks of its finished calls for the next
+// ones (at most kPoolBlocks, kPoolBytes in all) until trimCopyPool(), which lib/kernels.ts calls
+// once a thread has had no async call in flight for a second, or the thread ends: a loop of
+// awaited calls reuses the same memory, a service that goes quiet holds none.
 constexpr std::size_t kPageCopy = std::size_t(1) << 20;
+constexpr std::size_t kPoolBytes = std::size_t(512) << 20;
+constexpr std::size_t kPoolBlocks = 8;
+
+struct CopyPool {
+  std::vector<std::pair<void*, std::size_t>> blocks;  // most recently freed last
+  std::size_t total = 0;
+
+  void* take(std::size_t bytes) {
+    // The smallest block that fits without wasting more than half of it.
+    std::size_t best = blocks.size();
+    for (std::size_t i = 0; i < blocks.size(); ++i)
+      if (blocks[i].second >= bytes && blocks[i].second / 2 <= bytes &&
+          (best == blocks.size() || blocks[i].second < blocks[best].second))
+        best = i;
+    if (best == blocks.size()) return nullptr;
+    void* p = blocks[best].first;
+    total -= blocks[best].second;
+    blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(best));
+    return p;
+  }
+  void give(void* p, std::size_t bytes) {
+    if (bytes > kPoolBytes) return cpu::pageFree(p, bytes);
+    blocks.emplace_back(p, bytes);
+    total += bytes;
+    while (blocks.size() > kPoolBlocks || total > kPoolBytes) {  // the oldest go first
+      cpu::pageFree(blocks.front().first, blocks.front().second);
+      total -= blocks.front().second;
+      blocks.erase(blocks.begin());
+    }
+  }
+  void clear() {
+    for (const auto& [p, bytes] : blocks) cpu::pageFree(p, bytes);
+    blocks.clear();
+    total = 0;
+  }
+  ~CopyPool() { clear(); }  // the thread ends
+};
+
+thread_local CopyPool copyPool;
+
+void* copyAlloc(std::size_t bytes) {
+  if (bytes < kPageCopy) return std::aligned_alloc(64, (bytes + 63) & ~std::size_t(63));
+  if (void* p = copyPool.take(bytes)) return p;
+  return cpu::pageAlloc(bytes);
+}
+
+void copyFree(void* p, std::size_t bytes) {
+  if (bytes < kPageCopy) return std::free(p);
+  copyPool.give(p, bytes);
+}
+
+}  // namespace
+
+void trimCopyPool() { copyPool.clear(); }
 
 Job::~Job() {
-  for (const auto& [p, bytes] : copies_) {
-    if (bytes >= kPageCopy) cpu::pageFree(p, bytes);
-    else std::free(p);
-  }
+  for (const auto& [p, bytes] : copies_) copyFree(p, bytes);
 }
 
 void Job::stage(bool async, std::initializer_list<ArrayArg*> args, std::initializer_list<const ArrayArg*> outputs,
@@ -164,7 +222,7 @@ void Job::stage(bool async, std::initializer_list<ArrayArg*> args, std::initiali
   std::vector<char*> copies;
   for (const Range& r : merged) {
     const std::size_t bytes = static_cast<std::size_t>(r.end - r.begin);
-    void* p = bytes >= kPageCopy ? cpu::pageAlloc(bytes) : std::aligned_alloc(64, (bytes + 63) & ~std::size_t(63));
+    void* p = copyAlloc(bytes);
     if (!p) throw std::bad_alloc();
     copies_.emplace_back(p, bytes);
     std::memcpy(p, r.begin, bytes);

@@ -62,6 +62,9 @@ class Job {
 // function for error messages.
 Napi::Value run(Napi::Env env, std::unique_ptr<Job> job, bool async, const std::string& what);
 
+// Gives the calling thread's cached copy blocks (see Job::stage) back to the OS.
+void trimCopyPool();
+
 // Converts an exception from the core into a JS error of the matching class.
 Napi::Error toJsError(Napi::Env env, const std::string& what, std::exception_ptr e);
 

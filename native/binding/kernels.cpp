@@ -348,6 +348,10 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New<guarded<gemm>>(env, "gemm"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));
   exports.Set("updateGrad", Napi::Function::New<guarded<updateGrad>>(env, "updateGrad"));
+  exports.Set("trimCopies", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    trimCopyPool();
+    return info.Env().Undefined();
+  }, "trimCopies"));
 }
 
 }  // namespace bnmf::binding

@@ -63,47 +63,56 @@ BNMF_HD T ipow(T v, int n) {
 
 // t = v^(β−2), one functor per special case so a loop is compiled once per case with no
 // branch inside it. pm1(v) = v^(β−1) computed directly (not as t·v, whose t may leave the
-// floating-point range where v^(β−1) does not); belowTwo(): whether β < 2 (t grows as v → 0).
+// floating-point range where v^(β−1) does not); pm1i(v, 1/v) the same reusing 1/v where that
+// saves a division; belowTwo(): whether β < 2 (t grows as v → 0).
 struct PowBetaTwo {
   template <typename T> BNMF_HD T operator()(T) const { return T(1); }
   template <typename T> BNMF_HD T pm1(T v) const { return v; }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
   BNMF_HD bool belowTwo() const { return false; }
 };
 struct PowBetaOne {
   template <typename T> BNMF_HD T operator()(T v) const { return T(1) / v; }
   template <typename T> BNMF_HD T pm1(T) const { return T(1); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
   BNMF_HD bool belowTwo() const { return true; }
 };
 struct PowBetaZero {
   template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * v); }
   template <typename T> BNMF_HD T pm1(T v) const { return T(1) / v; }
+  template <typename T> BNMF_HD T pm1i(T, T inv) const { return inv; }
   BNMF_HD bool belowTwo() const { return true; }
 };
 struct PowBetaHalf {
   template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * sqrtT(v)); }
   template <typename T> BNMF_HD T pm1(T v) const { return T(1) / sqrtT(v); }
+  template <typename T> BNMF_HD T pm1i(T, T inv) const { return sqrtT(inv); }
   BNMF_HD bool belowTwo() const { return true; }
 };
 struct PowBetaThreeHalves {
   template <typename T> BNMF_HD T operator()(T v) const { return T(1) / sqrtT(v); }
   template <typename T> BNMF_HD T pm1(T v) const { return sqrtT(v); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
   BNMF_HD bool belowTwo() const { return true; }
 };
 struct PowBetaThree {
   template <typename T> BNMF_HD T operator()(T v) const { return v; }
   template <typename T> BNMF_HD T pm1(T v) const { return v * v; }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
   BNMF_HD bool belowTwo() const { return false; }
 };
 struct PowBetaInteger {
   int e;
   template <typename T> BNMF_HD T operator()(T v) const { return ipow(v, e); }
   template <typename T> BNMF_HD T pm1(T v) const { return ipow(v, e + 1); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
   BNMF_HD bool belowTwo() const { return e < 0; }
 };
 struct PowBetaGeneral {
   double e;
   template <typename T> BNMF_HD T operator()(T v) const { return powT(v, static_cast<T>(e)); }
   template <typename T> BNMF_HD T pm1(T v) const { return powT(v, static_cast<T>(e + 1.0)); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
   BNMF_HD bool belowTwo() const { return e < 0.0; }
 };
 
@@ -150,23 +159,30 @@ BNMF_HD void muParts(Pow pw, T x, T v, T& r, T& p) {
     p = t * v;
     return;
   }
-  p = pw.pm1(v);
-  r = v == T(0) ? (x == T(0) ? T(0) : x * infinityT<T>()) : p * (x / v);
+  // Both branches are computed and one is selected (no branch: the loop vectorises).
+  const T inv = T(1) / v;  // the one division (pm1i reuses it)
+  p = pw.pm1i(v, inv);
+  const T ratio = p * (x * inv), atZero = x == T(0) ? T(0) : x * infinityT<T>();
+  r = v == T(0) ? atZero : ratio;
 }
 
 // The neg part alone: v^(β−2)·x (β = 1's parts, whose pos part is a column sum).
 template <typename T, typename Pow>
 BNMF_HD T negPart(Pow pw, T x, T v) {
   if (!pw.belowTwo()) return pw(v) * x;
-  return v == T(0) ? (x == T(0) ? T(0) : x * infinityT<T>()) : pw.pm1(v) * (x / v);
+  const T inv = T(1) / v;
+  const T ratio = pw.pm1i(v, inv) * (x * inv), atZero = x == T(0) ? T(0) : x * infinityT<T>();
+  return v == T(0) ? atZero : ratio;
 }
 
 // The neg − pos entry: v^(β−2)·(x − v).
 template <typename T, typename Pow>
 BNMF_HD T gradientPart(Pow pw, T x, T v) {
   if (!pw.belowTwo()) return pw(v) * (x - v);
-  const T p = pw.pm1(v);
-  return v == T(0) ? (x == T(0) ? -p : x * infinityT<T>()) : p * ((x - v) / v);
+  const T inv = T(1) / v;
+  const T p = pw.pm1i(v, inv);
+  const T ratio = p * (x * inv - T(1)), atZero = x == T(0) ? -p : x * infinityT<T>();
+  return v == T(0) ? atZero : ratio;
 }
 
 // x^β for data x ≥ 0 (0^β is 0 for β > 0 and +∞ for β < 0), from x^(β−1).

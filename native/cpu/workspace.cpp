@@ -12,7 +12,9 @@ namespace bnmf::cpu {
 
 void* pageAlloc(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // MAP_POPULATE: the pages are mapped in one go; touching them one fault at a time is ~20 µs a
+  // page on these VMs (100+ ms for 20 MB).
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   return p;
 }
