@@ -34,7 +34,8 @@ export function nativeConfig(): {
 
 /**
  * Sets how many threads the CPU kernels use (default: the BETANMF_NUM_THREADS environment
- * variable, else the number of cores); 0 restores the default. Returns the setting in force.
+ * variable, else the number of cores); 0 restores the default. Returns the setting in force,
+ * which is never more than 4 threads per core (larger requests, and the variable, are capped).
  */
 export function setNumThreads(threads: number): number {
   if (typeof threads !== 'number') throw typeError('threads', 'a number', threads);

@@ -1,12 +1,13 @@
 // The seed's update kernels (X N×F, W F×K, H N×K, V = H·Wᵀ), each in a sync form and an
 // Async form that runs on a worker thread. Every kernel returns new matrices unless
 // `options.out` names where to write (which may be one of the inputs: in-place updates).
-import { addon } from './native';
-import { typeError } from './errors';
+import { types } from 'node:util';
+import { addon, type DeviceHandle } from './native';
+import { rangeError, typeError } from './errors';
 import { Matrix } from './matrix';
 import {
   checkBeta, checkDisjointOutputs, checkDType, checkEps, checkFactors, checkMatrix, checkOptions,
-  checkSameDevice, checkShape, outputGroup, outputMatrix,
+  checkSameDevice, checkShape, isMatrixValue, outputGroup, outputMatrix, sharesMemory,
 } from './validate';
 
 /** The two parts of a gradient for multiplicative updates: gradient = neg − pos. */
@@ -30,9 +31,28 @@ function runSync<R>(p: Prepared<R>): R {
   return p.result(p.run(false));
 }
 
+// An async call works on copies of its arrays; the native side keeps the copies' memory for
+// the next calls and gives it back once no call has been in flight for IDLE_MS.
+const IDLE_MS = 1000;
+let inFlight = 0;
+let idleTimer: NodeJS.Timeout | undefined;
+
 async function runAsync<R>(prepare: () => Prepared<R>): Promise<R> {
   const p = prepare(); // validation errors become rejections
-  return p.result(await p.run(true));
+  inFlight++;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+  try {
+    return p.result(await p.run(true));
+  } finally {
+    if (--inFlight === 0) {
+      idleTimer = setTimeout(() => {
+        idleTimer = undefined;
+        addon.trimCopies();
+      }, IDLE_MS);
+      idleTimer.unref();
+    }
+  }
 }
 
 // ---- gradient parts ------------------------------------------------------------------------
@@ -169,7 +189,7 @@ export function muUpdateAsync(factor: Matrix, pos: Matrix, neg: Matrix, eps?: nu
 type Grad = Matrix | Parts;
 
 function isParts(v: unknown): v is Parts {
-  return typeof v === 'object' && v !== null && !(v instanceof Matrix) && 'pos' in v && 'neg' in v;
+  return typeof v === 'object' && v !== null && !types.isProxy(v) && !(v instanceof Matrix) && 'pos' in v && 'neg' in v;
 }
 
 function prepareUpdateGradW(grad: unknown, gradOld: unknown, gradNew: unknown, options: unknown): Prepared<Grad> {
@@ -182,11 +202,32 @@ function prepareUpdateGradW(grad: unknown, gradOld: unknown, gradNew: unknown, o
     };
     const old = pick('gradOld', gradOld), nw = pick('gradNew', gradNew);
     const out = outputGroup(opts.out, ['pos', 'neg']);
-    const pos = prepareUpdateGradW(grad.pos, old.pos, nw.pos, { out: out.pos }) as Prepared<Matrix>;
-    const neg = prepareUpdateGradW(grad.neg, old.neg, nw.neg, { out: out.neg }) as Prepared<Matrix>;
+    // The two halves run one after the other (or concurrently): an out.pos sharing memory with
+    // an input of the neg half (or the reverse) would change that input before it is read.
+    // Such an output is computed into a new matrix and copied over once both halves are done.
+    const negInputs = [grad.neg, old.neg, nw.neg], posInputs = [grad.pos, old.pos, nw.pos];
+    const aside = (o: unknown, others: unknown[]): Matrix | undefined =>
+      isMatrixValue(o) && !o.disposed && others.some((m) => isMatrixValue(m) && !m.disposed && sharesMemory(o, m)) ? o : undefined;
+    const posTarget = aside(out.pos, negInputs), negTarget = aside(out.neg, posInputs);
+    if (posTarget && isMatrixValue(out.neg) && !out.neg.disposed && sharesMemory(posTarget, out.neg)) {
+      throw rangeError('options.out.neg', 'memory separate from options.out.pos', 'an overlapping matrix');
+    }
+    const pos = prepareUpdateGradW(grad.pos, old.pos, nw.pos, { out: posTarget ? undefined : out.pos }) as Prepared<Matrix>;
+    const neg = prepareUpdateGradW(grad.neg, old.neg, nw.neg, { out: negTarget ? undefined : out.neg }) as Prepared<Matrix>;
+    const finish = (m: Matrix, target: Matrix | undefined): Matrix => {
+      if (!target) return m;
+      checkMatrix('options.out', target); // still usable (not disposed meanwhile)
+      if (target.device === 'cpu') target.data.set(m.data);
+      else addon.deviceUpload(false, target.native as DeviceHandle, m.toTypedArray());
+      m.dispose();
+      return target;
+    };
     return {
       run: (async) => (async ? Promise.all([pos.run(true), neg.run(true)]) : (pos.run(false), neg.run(false))),
-      result: () => ({ pos: pos.result(undefined), neg: neg.result(undefined) }),
+      result: () => {
+        const p = pos.result(undefined), n = neg.result(undefined); // both halves are complete
+        return { pos: finish(p, posTarget), neg: finish(n, negTarget) };
+      },
     };
   }
   const g = checkMatrix('grad', grad);

@@ -1,6 +1,7 @@
 // Dense row-major matrices: on the CPU over a Float32Array / Float64Array (the caller's array,
 // wrapped without a copy), or in CUDA device memory (owned, freed by dispose() or, as a safety
 // net, when garbage-collected).
+import { types } from 'node:util';
 import { resolveDevice, type DeviceRequest } from './device';
 import { describe, rangeError, typeError } from './errors';
 import { addon, type DeviceHandle, type FloatArray } from './native';
@@ -62,8 +63,10 @@ function allocateMatrix(rows: number, cols: number, dtype: DType, device: Device
   return new Matrix(data, rows, cols);
 }
 
+// A Proxy of a typed array passes instanceof but not the typed array's own methods (V8 then
+// says "incompatible receiver"): it is refused as not being a typed array.
 function isFloatArray(v: unknown): v is FloatArray {
-  return v instanceof Float32Array || v instanceof Float64Array;
+  return !types.isProxy(v) && (v instanceof Float32Array || v instanceof Float64Array);
 }
 
 export class Matrix {
@@ -260,7 +263,7 @@ export function matrix(
 }
 
 function hostMatrix(data: FloatArray | number[][], rows: number | undefined, cols: number | undefined, options: MatrixOptions): Matrix {
-  if (data instanceof Float32Array || data instanceof Float64Array) {
+  if (isFloatArray(data)) {
     if (options.dtype !== undefined && checkDType(options.dtype) !== dtypeOf(data)) {
       throw typeError('options.dtype', `'${dtypeOf(data)}' (the type of data) or undefined`, options.dtype);
     }
@@ -275,11 +278,17 @@ function hostMatrix(data: FloatArray | number[][], rows: number | undefined, col
     }
     return new Matrix(data, rows, c);
   }
-  if (Array.isArray(data)) return fromNested(data, rows, cols, checkDType(options.dtype ?? 'float64'));
-  throw typeError('data', 'a Float32Array, Float64Array or number[][]', data);
+  let nested = false;
+  try {
+    nested = Array.isArray(data);
+  } catch {
+    // a revoked Proxy: described below
+  }
+  if (nested) return fromNested(data, rows, cols, checkDType(options.dtype ?? 'float64'));
+  throw typeError('data', `a Float32Array, Float64Array or number[][]${types.isProxy(data) ? ' (not a Proxy of one)' : ''}`, data);
 }
 
 export function isMatrix(value: unknown): value is Matrix {
-  return value instanceof Matrix;
+  return !types.isProxy(value) && value instanceof Matrix;
 }
 

@@ -154,6 +154,8 @@ export interface NativeAddon {
   /** Test controls of the host CUDA emulation; only in a BETANMF_CUDA_EMU build (npm run test:cuda-emu). */
   emu?: EmuControls;
   setNumThreads(n: number): number;
+  /** Gives this thread's cached async-copy memory back to the OS (lib/kernels.ts, when idle). */
+  trimCopies(): void;
 }
 
 export const packageRoot = path.join(__dirname, '..');

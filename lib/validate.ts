@@ -1,11 +1,26 @@
 // Argument checks, done once at the edge before any native work starts: TypeError for a
 // wrong kind of value, RangeError for a wrong shape or value.
-import { describe, rangeError, typeError } from './errors';
+import { types } from 'node:util';
+import { describe, isDetached, rangeError, typeError } from './errors';
 import { Matrix, zeros, type Device, type DType } from './matrix';
 
+/** Whether a value is a Matrix, asked without running a Proxy's traps. */
+export function isMatrixValue(value: unknown): value is Matrix {
+  return !types.isProxy(value) && value instanceof Matrix;
+}
+
 export function checkMatrix(name: string, value: unknown): Matrix {
-  if (!(value instanceof Matrix)) throw typeError(name, 'a Matrix (see matrix())', value);
+  if (!isMatrixValue(value)) throw typeError(name, 'a Matrix (see matrix())', value);
   if (value.disposed) throw new Error(`${name}: the matrix was disposed`);
+  if (value.device === 'cpu') {
+    // The typed array's buffer may have been transferred (detached) or, resizable, shrunk. Asked
+    // of the buffer itself: V8 (Node 20) can keep using a detached array's old length in
+    // optimised code once the same function has seen arrays over resizable buffers.
+    const data = value.data;
+    const how = isDetached(data) ? 'was detached (transferred)'
+      : data.length !== value.rows * value.cols ? `was resized to ${data.length} elements` : undefined;
+    if (how) throw new TypeError(`${name}: expected a usable ${value.rows}×${value.cols} matrix, received one whose buffer ${how}`);
+  }
   return value;
 }
 
@@ -86,13 +101,14 @@ export function outputMatrix(name: string, value: unknown, rows: number, cols: n
 /** An options.out that must be an object of named output matrices, e.g. { pos, neg }. */
 export function outputGroup(value: unknown, keys: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || value instanceof Matrix || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || types.isProxy(value) || value instanceof Matrix || Array.isArray(value)) {
     throw typeError('options.out', `an object with optional ${keys.join(', ')} matrices`, value);
   }
   return value as Record<string, unknown>;
 }
 
-function overlap(a: Matrix, b: Matrix): boolean {
+/** Whether two matrices share memory (device matrices: whether they are the same one). */
+export function sharesMemory(a: Matrix, b: Matrix): boolean {
   if (a.device !== 'cpu' || b.device !== 'cpu') return a === b;
   if (a.data.buffer !== b.data.buffer) return false;
   const a0 = a.data.byteOffset, a1 = a0 + a.data.byteLength;
@@ -105,7 +121,7 @@ export function checkDisjointOutputs(outputs: Record<string, Matrix>): void {
   const entries = Object.entries(outputs);
   for (let i = 0; i < entries.length; i++) {
     for (let j = i + 1; j < entries.length; j++) {
-      if (overlap(entries[i][1], entries[j][1])) {
+      if (sharesMemory(entries[i][1], entries[j][1])) {
         throw rangeError(entries[j][0], `memory separate from ${entries[i][0]}`, 'an overlapping matrix');
       }
     }

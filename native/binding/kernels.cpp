@@ -79,11 +79,13 @@ class PartsJob final : public Job {
   PartsJob(const Napi::CallbackInfo& info, bool forW) : forW_(forW) {
     Napi::Env env = info.Env();
     FactorArgs a(info, 1);
+    const Index rows = forW ? a.F : a.N;
+    ArrayArg pos = arrayArg(info, 8, "pos", true), neg = arrayArg(info, 9, "neg", true),
+             diff = arrayArg(info, 10, "diff", true);
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &pos, &neg, &diff}, {&pos, &neg, &diff},
+          {"options.out.pos", "options.out.neg", "options.out"});
     a.views<T>(env, X_, W_, H_);
     beta_ = Beta::of(a.beta);
-    const Index rows = forW ? a.F : a.N;
-    const ArrayArg pos = arrayArg(info, 8, "pos", true), neg = arrayArg(info, 9, "neg", true),
-                   diff = arrayArg(info, 10, "diff", true);
     pos_ = outputArg<T>(env, pos, rows, a.K, "pos", a.inputs(), false);
     neg_ = outputArg<T>(env, neg, rows, a.K, "neg", a.inputs(), false);
     diff_ = outputArg<T>(env, diff, rows, a.K, "diff", a.inputs(), false);
@@ -118,14 +120,16 @@ class MuUpdateHJob final : public Job {
   explicit MuUpdateHJob(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     FactorArgs a(info, 1);
+    eps_ = static_cast<T>(numberArg(info, 8, "eps"));
+    ArrayArg hOut = arrayArg(info, 9, "out.H"), pos = arrayArg(info, 10, "out.pos"), neg = arrayArg(info, 11, "out.neg");
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &hOut, &pos, &neg}, {&hOut, &pos, &neg}, {"options.out.H", "options.out.pos", "options.out.neg"});
     a.views<T>(env, X_, W_, H_);
     beta_ = Beta::of(a.beta);
-    eps_ = static_cast<T>(numberArg(info, 8, "eps"));
-    const ArrayArg hOut = arrayArg(info, 9, "out.H"), pos = arrayArg(info, 10, "out.pos"),
-                   neg = arrayArg(info, 11, "out.neg");
-    // H may be updated in place: the parts are complete before H is read for the update.
+    // H may be updated in place (exactly): the parts are complete before H is read for the
+    // update, and the update is elementwise. A partial overlap with H goes through scratch.
     std::vector<const ArrayArg*> hInputs = {&a.X, &a.W, &pos, &neg};
     hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", hInputs, false);
+    if (hOut.overlaps(a.H) && !hOut.sameRange(a.H)) hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", {&a.H}, false);
     pos_ = outputArg<T>(env, pos, a.N, a.K, "out.pos", a.inputs(), false);
     neg_ = outputArg<T>(env, neg, a.N, a.K, "out.neg", a.inputs(), false);
     device_ = sameDevice(env, {&a.X, &hOut, &pos, &neg});
@@ -155,6 +159,7 @@ class DivergenceJob final : public Job {
  public:
   explicit DivergenceJob(const Napi::CallbackInfo& info) {
     FactorArgs a(info, 1);
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H}, {}, {});
     a.views<T>(info.Env(), X_, W_, H_);
     beta_ = Beta::of(a.beta);
     vFloor_ = static_cast<T>(numberArg(info, 8, "vFloor"));
@@ -182,10 +187,11 @@ class FloorJob final : public Job {
   explicit FloorJob(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     FactorArgs a(info, 1);
+    ArrayArg hp = arrayArg(info, 8, "hPos"), hn = arrayArg(info, 9, "hNeg"), wp = arrayArg(info, 10, "wPos"),
+             wn = arrayArg(info, 11, "wNeg");
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &hp, &hn, &wp, &wn}, {&hp, &hn, &wp, &wn}, {"hPos", "hNeg", "wPos", "wNeg"});
     a.views<T>(env, X_, W_, H_);
     beta_ = Beta::of(a.beta);
-    const ArrayArg hp = arrayArg(info, 8, "hPos"), hn = arrayArg(info, 9, "hNeg"), wp = arrayArg(info, 10, "wPos"),
-                   wn = arrayArg(info, 11, "wNeg");
     h_.pos = matArg<T>(env, hp, a.N, a.K, "hPos");
     h_.neg = matArg<T>(env, hn, a.N, a.K, "hNeg");
     w_.pos = matArg<T>(env, wp, a.F, a.K, "wPos");
@@ -215,8 +221,9 @@ class GemmJob final : public Job {
  public:
   explicit GemmJob(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const ArrayArg a = arrayArg(info, 1, "A"), b = arrayArg(info, 2, "B"), c = arrayArg(info, 3, "C");
+    ArrayArg a = arrayArg(info, 1, "A"), b = arrayArg(info, 2, "B"), c = arrayArg(info, 3, "C");
     if (a.device != Device::Cpu || b.device != Device::Cpu || c.device != Device::Cpu) throw Napi::TypeError::New(env, "gemm: expected host typed arrays");
+    stage(asyncFlag(info), {&a, &b, &c}, {&c}, {"C"});
     const Index m = dimArg(info, 4, "m"), n = dimArg(info, 5, "n"), k = dimArg(info, 6, "k");
     transA_ = info[7].ToBoolean().Value();
     transB_ = info[8].ToBoolean().Value();
@@ -243,9 +250,10 @@ class ElementwiseJob final : public Job {
   ElementwiseJob(const Napi::CallbackInfo& info, bool isMu) : isMu_(isMu) {
     Napi::Env env = info.Env();
     const char* names[3] = {isMu ? "factor" : "grad", isMu ? "pos" : "gradOld", isMu ? "neg" : "gradNew"};
-    const ArrayArg a = arrayArg(info, 1, names[0]), b = arrayArg(info, 2, names[1]), c = arrayArg(info, 3, names[2]);
+    ArrayArg a = arrayArg(info, 1, names[0]), b = arrayArg(info, 2, names[1]), c = arrayArg(info, 3, names[2]);
     eps_ = static_cast<T>(numberArg(info, 4, "eps"));
-    const ArrayArg out = arrayArg(info, 5, "out");
+    ArrayArg out = arrayArg(info, 5, "out");
+    stage(asyncFlag(info), {&a, &b, &c, &out}, {&out}, {"options.out"});
     const Index n = static_cast<Index>(a.length);
     a_ = matArg<T>(env, a, 1, n, names[0]);
     b_ = matArg<T>(env, b, 1, n, names[1]);
@@ -271,23 +279,44 @@ class ElementwiseJob final : public Job {
   Output<T> out_;
 };
 
-// Wraps an entry point so any C++ exception becomes a JS exception, never an abort.
-template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
-Napi::Value guarded(const Napi::CallbackInfo& info) {
+// Throws `e` into JS and lets no C++ exception out. While a worker thread is being terminated
+// every N-API call fails; node-addon-api's own handler would then throw again from inside its
+// catch block, which ends in std::terminate (an abort of the whole process).
+void throwIntoJs(Napi::Env env, const Napi::Error& e) noexcept {
   try {
-    return Fn(info);
-  } catch (const Napi::Error&) {
-    throw;
+    napi_value v = e.Value();
+    if (v) napi_throw(env, v);
   } catch (...) {
-    throw toJsError(info.Env(), "betanmf", std::current_exception());
   }
 }
 
+// Wraps an entry point so any C++ exception becomes a JS exception, never an abort.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    return Fn(info);
+  } catch (const Napi::Error& e) {
+    throwIntoJs(env, e);
+  } catch (...) {
+    try {
+      throwIntoJs(env, toJsError(env, "betanmf", std::current_exception()));
+    } catch (...) {
+    }
+  }
+  return Napi::Value();
+}
+
+// The public name: gradientH(W) writes the difference (argument 10), gradientH(W)Mu the parts.
+std::string partsName(const Napi::CallbackInfo& info, const char* base) {
+  const bool difference = !(info[10].IsNull() || info[10].IsUndefined());
+  return std::string(base) + (difference ? "" : "Mu");
+}
 Napi::Value hParts(const Napi::CallbackInfo& info) {
-  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, false), asyncFlag(info), "gradientH");
+  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, false), asyncFlag(info), partsName(info, "gradientH"));
 }
 Napi::Value wParts(const Napi::CallbackInfo& info) {
-  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, true), asyncFlag(info), "gradientW");
+  return run(info.Env(), makeJob<PartsJob>(arrayArg(info, 1, "X"), info, true), asyncFlag(info), partsName(info, "gradientW"));
 }
 Napi::Value muUpdateHEntry(const Napi::CallbackInfo& info) {
   return run(info.Env(), makeJob<MuUpdateHJob>(arrayArg(info, 1, "X"), info), asyncFlag(info), "muUpdateH");
@@ -319,6 +348,10 @@ void registerKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New<guarded<gemm>>(env, "gemm"));
   exports.Set("muUpdate", Napi::Function::New<guarded<muUpdate>>(env, "muUpdate"));
   exports.Set("updateGrad", Napi::Function::New<guarded<updateGrad>>(env, "updateGrad"));
+  exports.Set("trimCopies", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    trimCopyPool();
+    return info.Env().Undefined();
+  }, "trimCopies"));
 }
 
 }  // namespace bnmf::binding

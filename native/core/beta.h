@@ -62,20 +62,58 @@ BNMF_HD T ipow(T v, int n) {
 }
 
 // t = v^(β−2), one functor per special case so a loop is compiled once per case with no
-// branch inside it.
-struct PowBetaTwo { template <typename T> BNMF_HD T operator()(T) const { return T(1); } };
-struct PowBetaOne { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / v; } };
-struct PowBetaZero { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * v); } };
-struct PowBetaHalf { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * sqrtT(v)); } };
-struct PowBetaThreeHalves { template <typename T> BNMF_HD T operator()(T v) const { return T(1) / sqrtT(v); } };
-struct PowBetaThree { template <typename T> BNMF_HD T operator()(T v) const { return v; } };
+// branch inside it. pm1(v) = v^(β−1) computed directly (not as t·v, whose t may leave the
+// floating-point range where v^(β−1) does not); pm1i(v, 1/v) the same reusing 1/v where that
+// saves a division; belowTwo(): whether β < 2 (t grows as v → 0).
+struct PowBetaTwo {
+  template <typename T> BNMF_HD T operator()(T) const { return T(1); }
+  template <typename T> BNMF_HD T pm1(T v) const { return v; }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
+  BNMF_HD bool belowTwo() const { return false; }
+};
+struct PowBetaOne {
+  template <typename T> BNMF_HD T operator()(T v) const { return T(1) / v; }
+  template <typename T> BNMF_HD T pm1(T) const { return T(1); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
+  BNMF_HD bool belowTwo() const { return true; }
+};
+struct PowBetaZero {
+  template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * v); }
+  template <typename T> BNMF_HD T pm1(T v) const { return T(1) / v; }
+  template <typename T> BNMF_HD T pm1i(T, T inv) const { return inv; }
+  BNMF_HD bool belowTwo() const { return true; }
+};
+struct PowBetaHalf {
+  template <typename T> BNMF_HD T operator()(T v) const { return T(1) / (v * sqrtT(v)); }
+  template <typename T> BNMF_HD T pm1(T v) const { return T(1) / sqrtT(v); }
+  template <typename T> BNMF_HD T pm1i(T, T inv) const { return sqrtT(inv); }
+  BNMF_HD bool belowTwo() const { return true; }
+};
+struct PowBetaThreeHalves {
+  template <typename T> BNMF_HD T operator()(T v) const { return T(1) / sqrtT(v); }
+  template <typename T> BNMF_HD T pm1(T v) const { return sqrtT(v); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
+  BNMF_HD bool belowTwo() const { return true; }
+};
+struct PowBetaThree {
+  template <typename T> BNMF_HD T operator()(T v) const { return v; }
+  template <typename T> BNMF_HD T pm1(T v) const { return v * v; }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
+  BNMF_HD bool belowTwo() const { return false; }
+};
 struct PowBetaInteger {
   int e;
   template <typename T> BNMF_HD T operator()(T v) const { return ipow(v, e); }
+  template <typename T> BNMF_HD T pm1(T v) const { return ipow(v, e + 1); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
+  BNMF_HD bool belowTwo() const { return e < 0; }
 };
 struct PowBetaGeneral {
   double e;
   template <typename T> BNMF_HD T operator()(T v) const { return powT(v, static_cast<T>(e)); }
+  template <typename T> BNMF_HD T pm1(T v) const { return powT(v, static_cast<T>(e + 1.0)); }
+  template <typename T> BNMF_HD T pm1i(T v, T) const { return pm1(v); }
+  BNMF_HD bool belowTwo() const { return e < 0.0; }
 };
 
 // Calls f(pow) with the functor for t = v^(β−2) that fits β.
@@ -99,28 +137,64 @@ BNMF_HD T clipV(T v, T floor) {
   return v < floor ? floor : v;
 }
 
+// ---- The parts at the edges of the range ---------------------------------------------------
+// For β < 2, t = v^(β−2) overflows for small v and underflows for large v where the parts
+// themselves are representable, so there the parts are formed from p = v^(β−1) and the ratio
+// x/v (r = p·(x/v), neg − pos = p·((x−v)/v)); for β ≥ 2, t only shrinks faster than the parts
+// and t·x, t·v are used. At v = 0 the parts take their limits as v → 0⁺:
+//   p = v^(β−1):  0 (β > 1), 1 (β = 1), +∞ (β < 1);
+//   r = x·v^(β−2): 0 where x = 0 (it is 0 for every v > 0), x·∞ otherwise (β < 2);
+//   neg − pos:     −p where x = 0, x·∞ otherwise (β < 2).
+// The infinite ones are genuine: V = 0 where X > 0 has no finite gradient for β < 2.
+
+template <typename T>
+BNMF_HD T infinityT() { return static_cast<T>(HUGE_VAL); }
+
 // The MU parts of one entry: r = v^(β−2)·x (neg), p = v^(β−1) (pos).
 template <typename T, typename Pow>
 BNMF_HD void muParts(Pow pw, T x, T v, T& r, T& p) {
-  const T t = pw(v);
-  r = t * x;
-  p = t * v;
+  if (!pw.belowTwo()) {
+    const T t = pw(v);
+    r = t * x;
+    p = t * v;
+    return;
+  }
+  // Both branches are computed and one is selected (no branch: the loop vectorises).
+  const T inv = T(1) / v;  // the one division (pm1i reuses it)
+  p = pw.pm1i(v, inv);
+  const T ratio = p * (x * inv), atZero = x == T(0) ? T(0) : x * infinityT<T>();
+  r = v == T(0) ? atZero : ratio;
+}
+
+// The neg part alone: v^(β−2)·x (β = 1's parts, whose pos part is a column sum).
+template <typename T, typename Pow>
+BNMF_HD T negPart(Pow pw, T x, T v) {
+  if (!pw.belowTwo()) return pw(v) * x;
+  const T inv = T(1) / v;
+  const T ratio = pw.pm1i(v, inv) * (x * inv), atZero = x == T(0) ? T(0) : x * infinityT<T>();
+  return v == T(0) ? atZero : ratio;
 }
 
 // The neg − pos entry: v^(β−2)·(x − v).
 template <typename T, typename Pow>
 BNMF_HD T gradientPart(Pow pw, T x, T v) {
-  return pw(v) * (x - v);
+  if (!pw.belowTwo()) return pw(v) * (x - v);
+  const T inv = T(1) / v;
+  const T p = pw.pm1i(v, inv);
+  const T ratio = p * (x * inv - T(1)), atZero = x == T(0) ? -p : x * infinityT<T>();
+  return v == T(0) ? atZero : ratio;
 }
 
-// x^β for data x ≥ 0 (0^β is 0 for β > 0 and +∞ for β < 0), given x^(β−2) from the same functor.
+// x^β for data x ≥ 0 (0^β is 0 for β > 0 and +∞ for β < 0), from x^(β−1).
 template <typename Pow>
 BNMF_HD double powBetaOfData(Pow pw, double beta, double x) {
   if (x == 0.0) return beta > 0.0 ? 0.0 : HUGE_VAL;
-  return pw(x) * x * x;
+  return pw.pm1(x) * x;
 }
 
-// One term of D(X | V), in double.
+// One term of D(X | V), in double. Where v = 0 it is the limit as v → 0⁺: for x = 0, 0 when
+// β > 0 and +∞ when β ≤ 0 (x = 0 alone already gives +∞ there); for x > 0, x^β/(β(β−1))
+// when β > 1 and +∞ when β ≤ 1. With β = 0, a ratio x/v beyond the range gives +∞.
 template <typename Pow>
 BNMF_HD double divergenceTerm(Pow pw, double beta, double x, double v) {
   if (beta == 2.0) {
@@ -133,13 +207,19 @@ BNMF_HD double divergenceTerm(Pow pw, double beta, double x, double v) {
   }
   if (beta == 0.0) {
     const double q = x / v;
+    if (!(q < HUGE_VAL)) return HUGE_VAL;  // v = 0 (0/0 included) or x/v overflowing
     return q - log(q) - 1.0;
   }
-  const double t = pw(v);  // v^(β−2)
-  const double vb1 = t * v;
+  const double xb = powBetaOfData(pw, beta, x);
+  if (v == 0.0) {
+    if (beta > 1.0) return xb / (beta * (beta - 1.0));
+    return x == 0.0 && beta > 0.0 ? 0.0 : HUGE_VAL;
+  }
+  const double vb1 = pw.pm1(v);  // v^(β−1)
   const double vb = vb1 * v;
-  return (powBetaOfData(pw, beta, x) + (beta - 1.0) * vb - beta * x * vb1) / (beta * (beta - 1.0));
+  return (xb + (beta - 1.0) * vb - beta * x * vb1) / (beta * (beta - 1.0));
 }
+// ---- end of the range-edge forms ----------------------------------------------------------
 
 // The multiplicative update of one entry: f ⊙ (n / (p + eps))^γ. γ = 1 is the seed's (and the
 // heuristic) update; the majorise-minimise exponent γ(β) makes every step decrease the cost.

@@ -48,7 +48,7 @@ template <typename T>
 Index rowBlocks(Index rows, Index cols) {
   const Index rb = blockRows<T>(cols);
   const Index quarter = ((rows + 3) / 4 + 15) / 16 * 16;
-  return std::min(rb, std::max<Index>(64, quarter));
+  return std::max<Index>(1, std::min({rb, std::max<Index>(64, quarter), rows}));  // never more rows than there are
 }
 
 // Column slices for passes parallel over the columns of X (W's rows): about 64 wide, so two to
@@ -128,7 +128,7 @@ BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floo
       T* __restrict b = B.row(i);
       for (Index j = 0; j < cols; ++j) muParts(pw, x[j], clipV(a[j], lo), a[j], b[j]);
     } else {
-      for (Index j = 0; j < cols; ++j) a[j] = pw(clipV(a[j], lo)) * x[j];
+      for (Index j = 0; j < cols; ++j) a[j] = negPart(pw, x[j], clipV(a[j], lo));
     }
   }
 }
@@ -137,6 +137,16 @@ BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floo
 template <typename T, typename Step>
 BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
   for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
+}
+
+// One entry of blockParts by the scalar formulas of core/beta.h (the vector loops' fallback).
+template <typename T, typename Pow>
+inline void scalarParts(Pow pw, bool difference, bool needPos, T floor, T x, T& a, T* b) {
+  const T lo = floor > T(0) ? floor : -std::numeric_limits<T>::infinity();
+  const T v = clipV(a, lo);
+  if (difference) a = gradientPart(pw, x, v);
+  else if (needPos) muParts(pw, x, v, a, *b);
+  else a = negPart(pw, x, v);
 }
 
 #if BNMF_HAVE_AVX512_LOOPS
@@ -150,6 +160,7 @@ BNMF_TARGET_AVX2 void blockPartsAvx2(Pow pw, bool difference, bool needPos, T fl
     const float e = static_cast<float>(pw.e);
     const float flo = floor > 0.0f ? floor : -std::numeric_limits<float>::infinity();
     const __m256 lo = _mm256_set1_ps(flo);
+    const __m256 inRange = _mm256_set1_ps(0x1p-30f), inRangeHi = _mm256_set1_ps(0x1p30f);
     const Index cols = A.cols, full = cols - cols % 8;
     for (Index i = 0; i < A.rows; ++i) {
       const float* x = Xb.row(i);
@@ -158,6 +169,11 @@ BNMF_TARGET_AVX2 void blockPartsAvx2(Pow pw, bool difference, bool needPos, T fl
       for (Index j = 0; j < full; j += 8) {
         const __m256 xv = _mm256_loadu_ps(x + j);
         const __m256 v = _mm256_max_ps(lo, _mm256_loadu_ps(a + j));  // v when v is NaN, as clipV
+        // As in the AVX-512 loop: lanes off [2^-30, 2^30] (or NaN) take the scalar formulas.
+        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v, inRange, _CMP_NGE_UQ), _mm256_cmp_ps(v, inRangeHi, _CMP_NLE_UQ)))) {
+          for (Index k = j; k < j + 8; ++k) scalarParts(pw, difference, needPos, floor, x[k], a[k], b ? &b[k] : nullptr);
+          continue;
+        }
         const __m256 t = vec::powPositive(v, e);
         if (difference) {
           _mm256_storeu_ps(a + j, _mm256_mul_ps(t, _mm256_sub_ps(xv, v)));
@@ -202,6 +218,7 @@ BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, 
     const float e = static_cast<float>(pw.e);
     const __m512 lo = _mm512_set1_ps(floor > 0.0f ? floor : -std::numeric_limits<float>::infinity());
     const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 inRange = _mm512_set1_ps(0x1p-30f), inRangeHi = _mm512_set1_ps(0x1p30f);
     for (Index i = 0; i < A.rows; ++i) {
       const float* x = Xb.row(i);
       float* a = A.row(i);
@@ -211,6 +228,14 @@ BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, 
         const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
         // max(lo, v) returns v when v is NaN, as clipV does; idle lanes hold 1.
         const __m512 v = _mm512_max_ps(lo, _mm512_mask_loadu_ps(one, m, a + j));
+        // Lanes off [2^-30, 2^30] (or NaN) take the scalar formulas: they define V = 0's limits,
+        // keep each part in range when it fits, and are exact to rounding where the polynomial
+        // pow would lose digits. One such lane sends its 16 to the scalar loop.
+        if (_mm512_mask_cmp_ps_mask(m, v, inRange, _CMP_NGE_UQ) | _mm512_mask_cmp_ps_mask(m, v, inRangeHi, _CMP_NLE_UQ)) {
+          const Index end = std::min<Index>(A.cols, j + 16);
+          for (Index k = j; k < end; ++k) scalarParts(pw, difference, needPos, floor, x[k], a[k], b ? &b[k] : nullptr);
+          continue;
+        }
         const __m512 t = vec::powPositive(v, e);
         if (difference) {
           _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, _mm512_sub_ps(xv, v)));
@@ -264,38 +289,29 @@ void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Ind
   muStepLoop<T>(step, f, p, n, eps, o, count);
 }
 
-// Host memory for a backend buffer (uninitialised), counted while it lives. Large ones are
-// aligned to 2 MiB and asked for transparent huge pages: first touch of fresh 4 KiB pages runs
-// at a few hundred MB/s on the VMs we measured (a fit's copy of X would cost more than an
-// epoch), and huge pages cut that by an order of magnitude.
+// Host memory for a backend buffer (uninitialised), counted while it lives. Large ones come
+// from the OS and go back to it when freed (glibc would keep them in its heap: see pageAlloc).
 template <typename T>
 class HostBuffer final : public Buffer<T> {
  public:
-  explicit HostBuffer(Index n) {
-    const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
-    if (bytes >= kHuge) {
-      const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-      p_ = static_cast<T*>(std::aligned_alloc(kHuge, rounded));
-#ifdef MADV_HUGEPAGE
-      if (p_) madvise(p_, rounded, MADV_HUGEPAGE);
-#endif
-    } else if (bytes > 0) {
-      p_ = static_cast<T*>(std::malloc(bytes));
-    }
-    if (bytes > 0 && !p_) throw std::bad_alloc();
+  explicit HostBuffer(Index n) : bytes_(static_cast<std::size_t>(std::max<Index>(n, 0)) * sizeof(T)) {
+    if (bytes_ >= kPaged) v_ = static_cast<T*>(pageAlloc(bytes_));
+    else if (n > 0) v_ = new T[static_cast<std::size_t>(n)];
     ++liveBuffers();
   }
   ~HostBuffer() override {
-    std::free(p_);
+    if (bytes_ >= kPaged) pageFree(v_, bytes_);
+    else delete[] v_;
     --liveBuffers();
   }
   HostBuffer(const HostBuffer&) = delete;
   HostBuffer& operator=(const HostBuffer&) = delete;
-  T* data() override { return p_; }
+  T* data() override { return v_; }
 
  private:
-  static constexpr std::size_t kHuge = std::size_t(2) << 20;
-  T* p_ = nullptr;
+  static constexpr std::size_t kPaged = std::size_t(1) << 20;
+  std::size_t bytes_;
+  T* v_ = nullptr;
 };
 
 template <typename T>
@@ -359,7 +375,7 @@ class CpuBackend final : public Backend<T> {
     // reduction, and the slices do not depend on the thread count.
     const Index slices = columnSlices(F), sliceMax = (F + slices - 1) / slices;
     const int parts = threadsFor(slices, 6.0 * N * F * K);
-    const Index rb = blockRows<T>(sliceMax);
+    const Index rb = std::min(blockRows<T>(sliceMax), N);  // scratch never larger than the pass
 
     const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));

@@ -1,5 +1,6 @@
 #include "cpu/parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -9,13 +10,21 @@
 namespace bnmf::cpu {
 namespace {
 
+int cores() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+// More threads than this only add OS threads (each with its stack and workspace) and
+// contention: the work is cut into blocks that 4 threads per core already balance.
+int threadCap() { return 4 * cores(); }
+
 int initialThreads() {
   if (const char* env = std::getenv("BETANMF_NUM_THREADS")) {
     const int n = std::atoi(env);
-    if (n > 0) return n;
+    if (n > 0) return std::min(n, threadCap());
   }
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+  return cores();
 }
 
 std::atomic<int>& threadSetting() {
@@ -127,7 +136,9 @@ class Pool {
 }  // namespace
 
 int maxThreads() { return threadSetting().load(std::memory_order_relaxed); }
-void setMaxThreads(int n) { threadSetting().store(n > 0 ? n : initialThreads(), std::memory_order_relaxed); }
+void setMaxThreads(int n) {
+  threadSetting().store(n > 0 ? std::min(n, threadCap()) : initialThreads(), std::memory_order_relaxed);
+}
 
 bool runOnPool(int parts, void (*part)(void*, int), void* context) { return Pool::instance().run(parts, part, context); }
 

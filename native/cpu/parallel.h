@@ -27,7 +27,8 @@ class FlushDenormals {
 #endif
 };
 
-// Threads the elementwise and GEMM work may use: BETANMF_NUM_THREADS, else the cores.
+// Threads the elementwise and GEMM work may use: BETANMF_NUM_THREADS, else the cores; never
+// more than 4 per core (setMaxThreads and the variable are capped there).
 int maxThreads();
 void setMaxThreads(int n);
 

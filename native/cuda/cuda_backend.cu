@@ -84,7 +84,7 @@ __global__ void partsKernel(Pow pw, int mode, T lo, const T* X, Index ldx, T* A,
       A[e.idx] = r;
       B[e.idx] = p;
     } else {
-      A[e.idx] = pw(v) * x;
+      A[e.idx] = negPart(pw, x, v);
     }
   }
 }
