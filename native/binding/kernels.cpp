@@ -196,14 +196,12 @@ class FloorJob final : public Job {
     h_.neg = matArg<T>(env, hn, a.N, a.K, "hNeg");
     w_.pos = matArg<T>(env, wp, a.F, a.K, "wPos");
     w_.neg = matArg<T>(env, wn, a.F, a.K, "wNeg");
-    h_.gemmOnly = w_.gemmOnly = true;
     device_ = sameDevice(env, {&a.X, &hp, &hn, &wp, &wn});
     keepArgs(*this, {&a.X, &a.W, &a.H, &hp, &hn, &wp, &wn});
   }
   void execute() override {
     onBackend<T>(device_, [&](Backend<T>& be) {
-      be.hParts(X_, W_, H_, beta_, h_);
-      be.wParts(X_, W_, H_, beta_, w_);
+      be.gemmFloor(X_, W_, H_, beta_, h_, w_);
     });
   }
 

@@ -27,9 +27,6 @@ struct Parts {
   T scale = T(1);
   T keep = T(0);
   T vFloor = T(0);  // V is clipped to at least this before the powers (0: the seed's exact formulas)
-  // Benchmark floor: the same products on the same shapes with the elementwise work left out
-  // (the results are meaningless; `betanmf bench` times them as the GEMM-only floor).
-  bool gemmOnly = false;
   bool differenceOnly() const { return !diff.empty(); }
 };
 
@@ -112,6 +109,10 @@ class Backend {
 
   // Parts of the gradient for H (outputs N×K).
   virtual void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;
+
+  // Benchmark floor (`betanmf bench`): the products of hParts and wParts on these shapes with the
+  // elementwise work left out, into h and w (the values are meaningless; only the time counts).
+  virtual void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) = 0;
 
   // Parts of the gradient for W (outputs F×K).
   virtual void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;

@@ -317,7 +317,15 @@ class HostBuffer final : public Buffer<T> {
 template <typename T>
 class CpuBackend final : public Backend<T> {
  public:
-  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsH(X, W, H, beta, out, true); }
+  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsW(X, W, H, beta, out, true); }
+  void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) override {
+    partsH(X, W, H, beta, h, false);
+    partsW(X, W, H, beta, w, false);
+  }
+
+  // The H (or W) parts; without the elementwise pass (fused = false) only for gemmFloor.
+  void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
     if (beta.kind == BetaKind::Two) return hPartsEuclidean(X, W, H, out);
@@ -345,7 +353,7 @@ class CpuBackend final : public Backend<T> {
           const Index r0 = blk * rb, r1 = std::min(N, r0 + rb), n = r1 - r0;
           Mat<T> A(bufA[p], n, F), B(bufB[p], n, F);
           gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
-          if (out.gemmOnly) B = A;
+          if (!fused) B = A;
           else blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
           if (diff) {
             gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
@@ -359,7 +367,7 @@ class CpuBackend final : public Backend<T> {
     });
   }
 
-  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+  void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (F == 0 || K == 0) return;
     if (N == 0) {  // sums over no rows
@@ -404,7 +412,7 @@ class CpuBackend final : public Backend<T> {
           Mat<T> A(bufA[p], n, nf), B(bufB[p], n, nf);
           CMat<T> Hb = H.rowBlock(r0, r1);
           gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
-          if (out.gemmOnly) B = A;
+          if (!fused) B = A;
           else blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
           gemm<T>(true, false, out.scale, A, Hb, keep, target);
           if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);

@@ -227,7 +227,15 @@ void gemm(Context& ctx, bool transA, bool transB, T alpha, CMat<T> A, CMat<T> B,
 template <typename T>
 class CudaBackend final : public Backend<T> {
  public:
-  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsH(X, W, H, beta, out, true); }
+  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsW(X, W, H, beta, out, true); }
+  void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) override {
+    partsH(X, W, H, beta, h, false);
+    partsW(X, W, H, beta, w, false);
+  }
+
+  // The H (or W) parts; without the elementwise pass (fused = false) only for gemmFloor.
+  void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
@@ -250,7 +258,7 @@ class CudaBackend final : public Backend<T> {
       const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
       Mat<T> A(a.data(), n, F), B(b.data(), n, F);
       gemm<T>(ctx, false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
-      if (out.gemmOnly) B = A;
+      if (!fused) B = A;
       else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), A, B, ctx.stream());
       if (diff) {
         gemm<T>(ctx, false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
@@ -262,7 +270,7 @@ class CudaBackend final : public Backend<T> {
     }
   }
 
-  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override {
+  void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (F == 0 || K == 0) return;
@@ -297,7 +305,7 @@ class CudaBackend final : public Backend<T> {
       Mat<T> A(a.data(), n, F), B(b.data(), n, F);
       CMat<T> Hb = H.rowBlock(r0, r1);
       gemm<T>(ctx, false, true, T(1), Hb, W, T(0), A);
-      if (out.gemmOnly) B = A;
+      if (!fused) B = A;
       else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), A, B, ctx.stream());
       gemm<T>(ctx, true, false, out.scale, A, Hb, keep, target);
       if (needPos) gemm<T>(ctx, true, false, out.scale, B, Hb, keep, out.pos);
