@@ -33,10 +33,12 @@ struct ArrayArg {
   bool sameRange(const ArrayArg& o) const { return data == o.data && length == o.length; }
 };
 
-// A JS value (a typed array or a device array handle) read as an array argument.
-inline ArrayArg arrayValue(Napi::Env env, Napi::Value value, const char* name) {
+// A JS value (a typed array or a device array handle) read as an array argument; an optional
+// one may be null or undefined (then data is null).
+inline ArrayArg arrayValue(Napi::Env env, Napi::Value value, const char* name, bool optional = false) {
   ArrayArg a;
   a.value = value;
+  if (optional && (value.IsNull() || value.IsUndefined())) return a;
   if (DeviceArray* d = deviceArrayOf(a.value)) {
     if (!d->owner) throw Napi::Error::New(env, std::string(name) + ": the device matrix was disposed");
     a.device = d->device;
@@ -64,12 +66,7 @@ inline ArrayArg arrayValue(Napi::Env env, Napi::Value value, const char* name) {
 }
 
 inline ArrayArg arrayArg(const Napi::CallbackInfo& info, std::size_t i, const char* name, bool optional = false) {
-  if (optional && (info[i].IsNull() || info[i].IsUndefined())) {
-    ArrayArg a;
-    a.value = info[i];
-    return a;
-  }
-  return arrayValue(info.Env(), info[i], name);
+  return arrayValue(info.Env(), info[i], name, optional);
 }
 
 inline Index dimArg(const Napi::CallbackInfo& info, std::size_t i, const char* name) {

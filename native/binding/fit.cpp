@@ -56,11 +56,7 @@ std::string stringField(const Napi::Object& o, const char* key, const char* def)
 
 // An array field read as an ArrayArg (the same checks as the kernels' arguments).
 ArrayArg arrayField(const Napi::Object& o, const char* key, bool optional = false) {
-  Napi::Value v = field(o, key);
-  ArrayArg a;
-  a.value = v;
-  if (optional && (v.IsUndefined() || v.IsNull())) return a;
-  return arrayValue(o.Env(), v, key);
+  return arrayValue(o.Env(), field(o, key), key, optional);
 }
 
 // A Uint32Array copied into `out` (null/undefined → empty), each entry below `bound`.
@@ -180,32 +176,16 @@ struct FitState final : FitStateBase {
   }
 };
 
-// X copied into `dst` (converted to T), noting the first entry that is not finite and
-// nonnegative (positive when `positive`), and whether every entry is zero.
+// The first entry of src that is not finite and nonnegative (positive when `positive`), the sum,
+// and whether every entry is zero — in the fit's dtype T; with dst, src is also copied there
+// (converted) in the same pass.
 template <typename T, typename S>
-DataIssue copyChecked(const S* src, T* dst, Index count, bool positive) {
+DataIssue scanData(const S* src, T* dst, Index count, bool positive) {
   DataIssue issue;
   bool anyPositive = false;
   for (Index i = 0; i < count; ++i) {
     const T v = static_cast<T>(src[i]);
-    dst[i] = v;
-    const bool ok = positive ? (v > T(0) && v <= std::numeric_limits<T>::max())
-                             : (v >= T(0) && v <= std::numeric_limits<T>::max());
-    if (!ok && issue.index < 0) issue.index = i, issue.value = double(v);
-    anyPositive |= v > T(0);
-    issue.sum += double(v);
-  }
-  issue.allZero = !anyPositive && issue.index < 0;
-  return issue;
-}
-
-// The same checks without a copy (a borrowed X).
-template <typename T>
-DataIssue scanChecked(const T* src, Index count, bool positive) {
-  DataIssue issue;
-  bool anyPositive = false;
-  for (Index i = 0; i < count; ++i) {
-    const T v = src[i];
+    if (dst) dst[i] = v;
     const bool ok = positive ? (v > T(0) && v <= std::numeric_limits<T>::max())
                              : (v >= T(0) && v <= std::numeric_limits<T>::max());
     if (!ok && issue.index < 0) issue.index = i, issue.value = double(v);
@@ -368,7 +348,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
       // A sync fit reads the caller's X in place: no JS runs while a slice computes, and every
       // call first checks that X's memory is still the same (not detached or transferred).
       s.X = CMat<T>(static_cast<const T*>(X.data), N, F);
-      s.issue = scanChecked(s.X.data, N * F, flagField(o, "positive", false));
+      s.issue = scanData<T>(s.X.data, static_cast<T*>(nullptr), N * F, flagField(o, "positive", false));
       borrowed_ = Napi::Persistent(X.value);
       borrowedData_ = X.data;
       borrowedLength_ = X.length;
@@ -377,8 +357,8 @@ class Fit final : public Napi::ObjectWrap<Fit> {
       Mat<T> x = s.own(s.x, N, F);
       const bool positive = flagField(o, "positive", false);
       s.issue = X.dtype == DType::Float32
-                    ? copyChecked(static_cast<const float*>(X.data), x.data, N * F, positive)
-                    : copyChecked(static_cast<const double*>(X.data), x.data, N * F, positive);
+                    ? scanData(static_cast<const float*>(X.data), x.data, N * F, positive)
+                    : scanData(static_cast<const double*>(X.data), x.data, N * F, positive);
       s.X = x;
     }
     s.W = s.own(s.w, F, K);

@@ -107,15 +107,20 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Parts of the gradient for H (outputs N×K).
-  virtual void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;
+  // Parts of the gradient for H (outputs N×K) and for W (outputs F×K).
+  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) { partsH(X, W, H, beta, out, true); }
+  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) { partsW(X, W, H, beta, out, true); }
 
   // Benchmark floor (`betanmf bench`): the products of hParts and wParts on these shapes with the
   // elementwise work left out, into h and w (the values are meaningless; only the time counts).
-  virtual void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) = 0;
+  void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) {
+    partsH(X, W, H, beta, h, false);
+    partsW(X, W, H, beta, w, false);
+  }
 
-  // Parts of the gradient for W (outputs F×K).
-  virtual void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) = 0;
+  // The passes behind hParts / wParts; `fused` false leaves the elementwise work out (gemmFloor).
+  virtual void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) = 0;
+  virtual void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) = 0;
 
   // D(X | H·Wᵀ) summed over all entries, accumulated in double (V clipped at vFloor first).
   virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) = 0;

@@ -317,15 +317,7 @@ class HostBuffer final : public Buffer<T> {
 template <typename T>
 class CpuBackend final : public Backend<T> {
  public:
-  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsH(X, W, H, beta, out, true); }
-  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsW(X, W, H, beta, out, true); }
-  void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) override {
-    partsH(X, W, H, beta, h, false);
-    partsW(X, W, H, beta, w, false);
-  }
-
-  // The H (or W) parts; without the elementwise pass (fused = false) only for gemmFloor.
-  void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
+  void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
     if (beta.kind == BetaKind::Two) return hPartsEuclidean(X, W, H, out);
@@ -367,7 +359,7 @@ class CpuBackend final : public Backend<T> {
     });
   }
 
-  void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
+  void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (F == 0 || K == 0) return;
     if (N == 0) {  // sums over no rows

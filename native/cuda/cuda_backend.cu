@@ -227,15 +227,7 @@ void gemm(Context& ctx, bool transA, bool transB, T alpha, CMat<T> A, CMat<T> B,
 template <typename T>
 class CudaBackend final : public Backend<T> {
  public:
-  void hParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsH(X, W, H, beta, out, true); }
-  void wParts(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out) override { partsW(X, W, H, beta, out, true); }
-  void gemmFloor(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> h, Parts<T> w) override {
-    partsH(X, W, H, beta, h, false);
-    partsW(X, W, H, beta, w, false);
-  }
-
-  // The H (or W) parts; without the elementwise pass (fused = false) only for gemmFloor.
-  void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
+  void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
@@ -270,7 +262,7 @@ class CudaBackend final : public Backend<T> {
     }
   }
 
-  void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) {
+  void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (F == 0 || K == 0) return;
