@@ -10,7 +10,7 @@ import {
   type EpochPlan, type Steps,
 } from './fit';
 import { nndsvd, randomFactor } from './init';
-import { allocate, Matrix, type DType } from './matrix';
+import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { addon } from './native';
 import { checkMatrix } from './validate';
 import { optionWarnings, resolveOptions, shapeWarnings, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
@@ -112,18 +112,6 @@ function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boo
     throw rangeError('nComponents', 'a model that fits in memory (X\'s working copy, W, H and the solver buffers)',
       `${K}, which needs ${gib(bytes)} GiB of this machine's ${gib(avail.bytes)} GiB of ${avail.where}`);
   }
-}
-
-/** A copy of m on the CPU in `dtype`. */
-function copyAs(m: Matrix, dtype: DType): Matrix {
-  const data = allocate(dtype, m.rows * m.cols);
-  data.set(m.toTypedArray());
-  return new Matrix(data, m.rows, m.cols);
-}
-
-/** m on the CPU in `dtype` (m itself when it already is). */
-function hostAs(m: Matrix, dtype: DType): Matrix {
-  return m.dtype === dtype && m.device === 'cpu' ? m : copyAs(m, dtype);
 }
 
 /** Checks that a factor or data matrix holds finite nonnegative numbers. */
@@ -565,7 +553,7 @@ export class BetaNMF {
     return {
       run: (a: boolean) => {
         const W = h.read('W');
-        const Wh = W.device === 'cpu' ? W : new Matrix(W.toTypedArray(), W.rows, W.cols);
+        const Wh = hostAs(W, W.dtype);
         if (W !== Wh) W.dispose();
         return addon.betaDivergence(a, X.native, Wh.native, H.native, X.rows, X.cols, Wh.cols, this.options.beta, vFloor);
       },

@@ -2,7 +2,7 @@
 // buffer the solver touches (X's working copy, W, H, gradient state, the guard's snapshot,
 // scratch); this file schedules its epochs in slices (sync, or async in slices short enough
 // for an abort to be seen within tens of milliseconds) and frees it when the call ends.
-import { allocate, Matrix, zeros, type DType } from './matrix';
+import { allocate, copyAs, Matrix, zeros, type DType } from './matrix';
 import { addon, type FitSpec, type FitMatrixName, type NativeFit, type RunSpec } from './native';
 import type { Solver } from './options';
 
@@ -86,12 +86,6 @@ export function divergedError(solver: Solver, restored: boolean, epoch?: number)
     ". Try update 'mm' (the default) if you chose 'heuristic', a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
 }
 
-function convert(a: ArrayLike<number>, dtype: DType): Float32Array | Float64Array {
-  const out = allocate(dtype, a.length);
-  out.set(a);
-  return out;
-}
-
 /** A native fit and the facts the driver needs about it. Dispose it when the call ends. */
 export class NativeFitHandle {
   readonly fit: NativeFit;
@@ -128,8 +122,7 @@ export class NativeFitHandle {
   /** Copies m (any device or dtype) into the fit; temporaries made on the way are freed now. */
   write(name: FitMatrixName, m: Matrix): void {
     if (m.device === this.device && m.dtype === this.dtype) return this.fit.write(name, m.native);
-    const host = m.dtype === this.dtype ? m : new Matrix(convert(m.toTypedArray(), this.dtype), m.rows, m.cols);
-    const there = host.to(this.device);
+    const there = (m.dtype === this.dtype ? m : copyAs(m, this.dtype)).to(this.device);
     try {
       this.fit.write(name, there.native);
     } finally {

@@ -200,6 +200,18 @@ export class Matrix {
   }
 }
 
+/** A copy of m on the CPU in `dtype`. */
+export function copyAs(m: Matrix, dtype: DType): Matrix {
+  const data = allocate(dtype, m.rows * m.cols);
+  data.set(m.toTypedArray());
+  return new Matrix(data, m.rows, m.cols);
+}
+
+/** m on the CPU in `dtype` (m itself when it already is). */
+export function hostAs(m: Matrix, dtype: DType): Matrix {
+  return m.dtype === dtype && m.device === 'cpu' ? m : copyAs(m, dtype);
+}
+
 /** A rows×cols matrix of zeros, on the CPU unless `device` says otherwise. */
 export function zeros(rows: number, cols: number, dtype: DType = 'float64', device: DeviceRequest = 'cpu'): Matrix {
   checkDim('rows', rows);
