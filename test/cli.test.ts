@@ -324,7 +324,8 @@ print(json.dumps([list(W.shape), list(H.shape), str(W.dtype), float(W.sum())]))`
     const codes: number[] = [];
     for (let round = 0; round < 12; round++) {
       const k = 3 + (round % 4);
-      const child = spawn(process.execPath, [bin, 'fit', data, '-k', String(k), '--max-iter', '40', '--tol', '0', '--out', out, '--force', '--no-progress'],
+      // About a second of fitting (the fit got ~10× faster): the signals land before, during and after the writes.
+      const child = spawn(process.execPath, [bin, 'fit', data, '-k', String(k), '--max-iter', '2000', '--tol', '0', '--out', out, '--force', '--no-progress'],
         { env: { ...process.env, BETANMF_DEVICE: '' }, stdio: 'ignore' });
       const signal = round % 2 ? 'SIGINT' : 'SIGTERM';
       const timer = setTimeout(() => child.kill(signal), 100 + Math.random() * 1400);
