@@ -133,6 +133,21 @@ BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floo
   }
 }
 
+// The entry weights applied to one block's parts: a ← m·a (and b ← m·b), exactly 0 where m = 0
+// (an infinite part at V = 0 included). A second pass over the block while it is in L2; the
+// select vectorises on every ISA.
+template <typename T>
+void weighBlock(CMat<T> M, Mat<T> A, Mat<T> B) {
+  for (Index i = 0; i < A.rows; ++i) {
+    const T* __restrict m = M.row(i);
+    T* __restrict a = A.row(i);
+    for (Index j = 0; j < A.cols; ++j) a[j] = m[j] == T(0) ? T(0) : m[j] * a[j];
+    if (B.empty()) continue;
+    T* __restrict b = B.row(i);
+    for (Index j = 0; j < B.cols; ++j) b[j] = m[j] == T(0) ? T(0) : m[j] * b[j];
+  }
+}
+
 // o = f ⊙ step(n / (p + eps)) over n entries (o may be f).
 template <typename T, typename Step>
 BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
@@ -320,9 +335,12 @@ class CpuBackend final : public Backend<T> {
   void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
-    if (beta.kind == BetaKind::Two) return hPartsEuclidean(X, W, H, out);
+    // Weighted β=2 forms V (M⊙V has no Gram form); it takes the general pass with t = 1.
+    const bool weighted = out.weighted();
+    if (beta.kind == BetaKind::Two && !weighted) return hPartsEuclidean(X, W, H, out);
 
     const bool diff = out.differenceOnly();
+    // β=1's pos part is 1·W (column sums), or M·W weighted: a product of the weight block.
     const bool needPos = !diff && beta.kind != BetaKind::One;
     const Index rb = rowBlocks<T>(N, F);
     const Index nBlocks = (N + rb - 1) / rb;
@@ -331,7 +349,7 @@ class CpuBackend final : public Backend<T> {
     const std::size_t buf = Arena::roundUp(rb * F * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
     T* colSumW = arena.take<T>(K);
-    if (!diff && beta.kind == BetaKind::One) columnSums(W, colSumW);
+    if (!diff && beta.kind == BetaKind::One && !weighted) columnSums(W, colSumW);
     std::vector<T*> bufA(parts), bufB(parts, nullptr);
     for (int p = 0; p < parts; ++p) {
       bufA[p] = arena.take<T>(rb * F);
@@ -347,12 +365,14 @@ class CpuBackend final : public Backend<T> {
           gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
           if (!fused) B = A;
           else blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
+          if (fused && weighted) weighBlock<T>(out.weights.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
           if (diff) {
             gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
             continue;
           }
           gemm<T>(false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
           if (needPos) gemm<T>(false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
+          else if (weighted) gemm<T>(false, false, out.scale, out.weights.rowBlock(r0, r1), W, out.keep, out.pos.rowBlock(r0, r1));
           else broadcastRow<T>(colSumW, out.scale, out.keep, out.pos.rowBlock(r0, r1));
         }
       });
@@ -367,10 +387,12 @@ class CpuBackend final : public Backend<T> {
         if (!m.empty()) scaleInPlace<T>(m, out.keep);
       return;
     }
-    if (beta.kind == BetaKind::Two) return wPartsEuclidean(X, W, H, out);
+    const bool weighted = out.weighted();
+    if (beta.kind == BetaKind::Two && !weighted) return wPartsEuclidean(X, W, H, out);
 
     const bool diff = out.differenceOnly();
     const bool needPos = !diff && beta.kind != BetaKind::One;
+    const bool weightPos = !diff && beta.kind == BetaKind::One && weighted;  // β=1: Mᵀ·H
     // Parallel over fixed slices of F: each slice owns rows of the result, so there is no
     // reduction, and the slices do not depend on the thread count.
     const Index slices = columnSlices(F), sliceMax = (F + slices - 1) / slices;
@@ -380,7 +402,7 @@ class CpuBackend final : public Backend<T> {
     const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
     T* colSumH = arena.take<T>(K);
-    if (!diff && beta.kind == BetaKind::One) {
+    if (!diff && beta.kind == BetaKind::One && !weighted) {
       columnSums(H, colSumH);
       broadcastRow<T>(colSumH, out.scale, out.keep, out.pos);
     }
@@ -397,7 +419,8 @@ class CpuBackend final : public Backend<T> {
         CMat<T> Ws = W.rowBlock(f0, f1);
         CMat<T> Xs(X.data + f0, N, nf, X.ld);
         Mat<T> target = diff ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
-        Mat<T> posTarget = needPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
+        CMat<T> Ms = weighted ? CMat<T>(out.weights.data + f0, N, nf, out.weights.ld) : CMat<T>();
+        Mat<T> posTarget = needPos || weightPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
         for (Index r0 = 0; r0 < N; r0 += rb) {
           const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
           const T keep = r0 == 0 ? out.keep : T(1);  // the first block applies keep, later ones add
@@ -406,14 +429,16 @@ class CpuBackend final : public Backend<T> {
           gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
           if (!fused) B = A;
           else blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
+          if (fused && weighted) weighBlock<T>(Ms.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
           gemm<T>(true, false, out.scale, A, Hb, keep, target);
           if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);
+          else if (weightPos) gemm<T>(true, false, out.scale, Ms.rowBlock(r0, r1), Hb, keep, posTarget);
         }
       });
     });
   }
 
-  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
+  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights) override {
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
     const Index rb = rowBlocks<T>(N, F);
@@ -437,8 +462,14 @@ class CpuBackend final : public Backend<T> {
             const T* x = X.row(r0 + i);
             const T* v = A.row(i);
             double rowSum = 0.0;
-            for (Index j = 0; j < F; ++j)
-              rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
+            if (weights.empty()) {
+              for (Index j = 0; j < F; ++j)
+                rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
+            } else {
+              const T* m = weights.row(r0 + i);
+              for (Index j = 0; j < F; ++j)
+                if (m[j] != T(0)) rowSum += double(m[j]) * divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
+            }
             s += rowSum;
           }
           blockSums[blk] = s;
@@ -449,6 +480,29 @@ class CpuBackend final : public Backend<T> {
     double total = 0.0;
     for (Index b = 0; b < nBlocks; ++b) total += blockSums[b];
     return total;
+  }
+
+  void addPenalty(Mat<T> pos, CMat<T> factor, T l1, T l2) override {
+    for (Index i = 0; i < pos.rows; ++i) {
+      T* p = pos.row(i);
+      const T* f = factor.row(i);
+      for (Index j = 0; j < pos.cols; ++j) p[j] += l1 + l2 * f[j];
+    }
+  }
+
+  void norms(CMat<T> A, double& l1, double& l2) override {
+    l1 = l2 = 0.0;
+    for (Index i = 0; i < A.rows; ++i) {
+      const T* a = A.row(i);
+      double r1 = 0.0, r2 = 0.0;
+      for (Index j = 0; j < A.cols; ++j) {
+        const double v = double(a[j]);
+        r1 += std::fabs(v);
+        r2 += v * v;
+      }
+      l1 += r1;
+      l2 += r2;
+    }
   }
 
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
