@@ -101,14 +101,14 @@ function availableMemory(): { bytes: number; where: string } {
 
 /**
  * Refuses, before allocating anything, a model whose buffers exceed the memory this process can
- * still take (availableMemory): X's working copy (N·F values on the CPU), W, H, the W-gradient
+ * still take (availableMemory): X's working copy (N·F values on the CPU), the weights' copy (N·F), W, H, the W-gradient
  * state and the guard's snapshot (about K·(2N + 6F) values), one batch's scratch (rows of X and
  * H, the H parts), the β=2 K×K Gram matrix and the kernels' per-thread blocks.
  */
-function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boolean, batchSize: number, beta: number): void {
+function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boolean, batchSize: number, beta: number, weighted = false): void {
   const batch = Math.min(Math.max(1, batchSize), N);
   const threads = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  const values = K * (2 * N + 6 * F) + (copiesX ? N * F : 0) + batch * (F + 3 * K) + (beta === 2 ? K * K : 0) +
+  const values = K * (2 * N + 6 * F) + (copiesX ? N * F : 0) + (weighted ? N * F : 0) + batch * (F + 3 * K) + (beta === 2 ? K * K : 0) +
     threads * 2 * Math.max(2 ** 16, 16 * F); // a kernel's two blocks per thread: ~256 KiB, or 16 rows of X
   const bytes = (dtype === 'float32' ? 4 : 8) * values;
   const avail = availableMemory();
@@ -615,7 +615,7 @@ export class BetaNMF {
     this.F = F;
     let M = checkWeights('options.weights', weightsIn, N, F, undefined, undefined);
     if (o.missing === 'nan') ({ X: Xin, M } = markMissing(Xin, M, dtype));
-    checkMemory(N, F, K, dtype, device === 'cpu', o.batchSize, o.beta);
+    checkMemory(N, F, K, dtype, device === 'cpu', o.batchSize, o.beta, M !== undefined);
     // With weights, an entry of weight 0 is missing: β ≤ 0 needs X positive only where weighted.
     const positive = o.beta <= 0;
     const spec = {

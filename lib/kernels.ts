@@ -83,7 +83,7 @@ function prepareParts(factor: Factor, X: unknown, W: unknown, H: unknown, beta: 
   const why = factor === 'H' ? 'N×K, the shape of H' : 'F×K, the shape of W';
   const fn = factor === 'H' ? addon.hParts : addon.wParts;
   const args = [f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b] as const;
-  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device)?.native ?? null;
+  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   if (difference) {
     const out = outputMatrix('options.out', opts.out, rows, f.K, f.dtype, why, f.device);
     return { run: (async) => fn(async, ...args, null, null, out.native, M), result: () => out };
@@ -146,7 +146,7 @@ function prepareMuUpdateH(X: unknown, W: unknown, H: unknown, beta: unknown, eps
   const b = checkBeta(beta);
   const [eps, options] = splitEps<unknown>(epsArg, optionsArg);
   const opts = checkOptions(options);
-  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device)?.native ?? null;
+  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   const group = outputGroup(opts.out, ['H', 'pos', 'neg']);
   const why = 'N×K, the shape of H';
   const hOut = outputMatrix('options.out.H', group.H, f.N, f.K, f.dtype, why, f.device);
@@ -264,7 +264,7 @@ export function updateGradWAsync<G extends Grad>(grad: G, gradOld: G, gradNew: G
 function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown, options: unknown): Prepared<number> {
   const f = checkFactors(X, W, H);
   const b = checkBeta(beta);
-  const M = checkWeights('options.weights', checkOptions(options).weights, f.N, f.F, f.dtype, f.device)?.native ?? null;
+  const M = checkWeights('options.weights', checkOptions(options).weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   return {
     run: (async) => addon.betaDivergence(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, 0, M),
     result: (value) => value as number,

@@ -3,6 +3,8 @@
 #include "binding/kernels.h"
 
 #include <cmath>
+#include <limits>
+#include <sstream>
 
 #include "binding/args.h"
 #include "binding/job.h"
@@ -66,11 +68,24 @@ std::unique_ptr<Job> makeJob(const ArrayArg& lead, A&&... args) {
   return std::make_unique<J<double>>(std::forward<A>(args)...);
 }
 
-// The optional entry weights (N×F, like X; null = unweighted).
+// The optional entry weights (N×F, like X; null = unweighted). Host weights are checked here,
+// finite and ≥ 0, in one native pass (lib/kernels.ts checks device ones).
 template <typename T>
 CMat<T> weightsArg(Napi::Env env, const ArrayArg& m, Index N, Index F) {
   if (!m.data && m.length == 0) return CMat<T>();
-  return matArg<T>(env, m, N, F, "options.weights");
+  const CMat<T> M = matArg<T>(env, m, N, F, "options.weights");
+  if (m.device != Device::Cpu) return M;
+  for (Index i = 0; i < N * F; ++i) {
+    const T v = M.data[i];
+    if (v >= T(0) && v <= std::numeric_limits<T>::max()) continue;
+    std::ostringstream s;
+    if (std::isnan(v)) s << "NaN";
+    else if (std::isinf(v)) s << (v > 0 ? "Infinity" : "-Infinity");
+    else s << double(v);
+    throw Napi::RangeError::New(env, "options.weights: expected finite weights ≥ 0 (0 marks a missing entry), received " + s.str() +
+                                         " at row " + std::to_string(i / F) + ", column " + std::to_string(i % F));
+  }
+  return M;
 }
 
 template <typename T>
