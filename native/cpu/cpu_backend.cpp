@@ -134,17 +134,20 @@ BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floo
 }
 
 // The entry weights applied to one block's parts: a ← m·a (and b ← m·b), exactly 0 where m = 0
-// (an infinite part at V = 0 included). A second pass over the block while it is in L2; the
-// select vectorises on every ISA.
+// (an infinite part at V = 0 included). A second pass over the block while it is in L2. The
+// compiler does not vectorise the select (it sinks the product into a branch and may not
+// speculate a product that could trap), so the AVX2 and AVX-512 copies below are written with
+// intrinsics: product, compare, mask.
 template <typename T>
-void weighBlock(CMat<T> M, Mat<T> A, Mat<T> B) {
-  for (Index i = 0; i < A.rows; ++i) {
-    const T* __restrict m = M.row(i);
-    T* __restrict a = A.row(i);
-    for (Index j = 0; j < A.cols; ++j) a[j] = m[j] == T(0) ? T(0) : m[j] * a[j];
-    if (B.empty()) continue;
-    T* __restrict b = B.row(i);
-    for (Index j = 0; j < B.cols; ++j) b[j] = m[j] == T(0) ? T(0) : m[j] * b[j];
+inline T weighed(T m, T part) {
+  return m == T(0) ? T(0) : m * part;
+}
+
+template <typename T>
+void weighRowsScalar(const T* m, T* a, T* b, Index cols) {
+  for (Index j = 0; j < cols; ++j) {
+    a[j] = weighed(m[j], a[j]);
+    if (b) b[j] = weighed(m[j], b[j]);
   }
 }
 
@@ -279,6 +282,69 @@ BNMF_TARGET_AVX512 void muStepAvx512(Step step, const T* f, const T* p, const T*
   }
 }
 #endif
+
+#if BNMF_HAVE_AVX512_LOOPS
+template <typename T>
+BNMF_TARGET_AVX2 void weighRowsAvx2(const T* m, T* a, T* b, Index cols) {
+  Index j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (; j + 8 <= cols; j += 8) {
+      const __m256 mv = _mm256_loadu_ps(m + j), nz = _mm256_cmp_ps(mv, zero, _CMP_NEQ_OQ);
+      _mm256_storeu_ps(a + j, _mm256_and_ps(nz, _mm256_mul_ps(mv, _mm256_loadu_ps(a + j))));
+      if (b) _mm256_storeu_ps(b + j, _mm256_and_ps(nz, _mm256_mul_ps(mv, _mm256_loadu_ps(b + j))));
+    }
+  } else {
+    const __m256d zero = _mm256_setzero_pd();
+    for (; j + 4 <= cols; j += 4) {
+      const __m256d mv = _mm256_loadu_pd(m + j), nz = _mm256_cmp_pd(mv, zero, _CMP_NEQ_OQ);
+      _mm256_storeu_pd(a + j, _mm256_and_pd(nz, _mm256_mul_pd(mv, _mm256_loadu_pd(a + j))));
+      if (b) _mm256_storeu_pd(b + j, _mm256_and_pd(nz, _mm256_mul_pd(mv, _mm256_loadu_pd(b + j))));
+    }
+  }
+  weighRowsScalar<T>(m + j, a + j, b ? b + j : nullptr, cols - j);
+}
+
+template <typename T>
+BNMF_TARGET_AVX512 void weighRowsAvx512(const T* m, T* a, T* b, Index cols) {
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (Index j = 0; j < cols; j += 16) {
+      const __mmask16 t = vec::firstLanes(cols - j);
+      const __m512 mv = _mm512_maskz_loadu_ps(t, m + j);
+      const __mmask16 nz = _mm512_mask_cmp_ps_mask(t, mv, zero, _CMP_NEQ_OQ);
+      _mm512_mask_storeu_ps(a + j, t, _mm512_maskz_mul_ps(nz, mv, _mm512_maskz_loadu_ps(t, a + j)));
+      if (b) _mm512_mask_storeu_ps(b + j, t, _mm512_maskz_mul_ps(nz, mv, _mm512_maskz_loadu_ps(t, b + j)));
+    }
+  } else {
+    const __m512d zero = _mm512_setzero_pd();
+    for (Index j = 0; j < cols; j += 8) {
+      const __mmask8 t = cols - j >= 8 ? __mmask8(0xFF) : static_cast<__mmask8>((1u << (cols - j)) - 1u);
+      const __m512d mv = _mm512_maskz_loadu_pd(t, m + j);
+      const __mmask8 nz = _mm512_mask_cmp_pd_mask(t, mv, zero, _CMP_NEQ_OQ);
+      _mm512_mask_storeu_pd(a + j, t, _mm512_maskz_mul_pd(nz, mv, _mm512_maskz_loadu_pd(t, a + j)));
+      if (b) _mm512_mask_storeu_pd(b + j, t, _mm512_maskz_mul_pd(nz, mv, _mm512_maskz_loadu_pd(t, b + j)));
+    }
+  }
+}
+#endif
+
+template <typename T>
+void weighBlock(CMat<T> M, Mat<T> A, Mat<T> B) {
+  for (Index i = 0; i < A.rows; ++i) {
+    const T* m = M.row(i);
+    T* a = A.row(i);
+    T* b = B.empty() ? nullptr : B.row(i);
+#if BNMF_HAVE_AVX512_LOOPS
+    switch (loopIsa().active) {
+      case LoopIsa::Avx512: weighRowsAvx512<T>(m, a, b, A.cols); continue;
+      case LoopIsa::Avx2: weighRowsAvx2<T>(m, a, b, A.cols); continue;
+      default: break;
+    }
+#endif
+    weighRowsScalar<T>(m, a, b, A.cols);
+  }
+}
 
 template <typename T, typename Pow>
 void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
