@@ -75,9 +75,12 @@ CMat<T> weightsArg(Napi::Env env, const ArrayArg& m, Index N, Index F) {
   if (!m.data && m.length == 0) return CMat<T>();
   const CMat<T> M = matArg<T>(env, m, N, F, "options.weights");
   if (m.device != Device::Cpu) return M;
-  for (Index i = 0; i < N * F; ++i) {
+  const T top = std::numeric_limits<T>::max();
+  bool ok = true;  // a branch-free pass (it vectorises); the entry is looked for only when one is bad
+  for (Index i = 0; i < N * F; ++i) ok &= (M.data[i] >= T(0)) & (M.data[i] <= top);
+  for (Index i = 0; !ok && i < N * F; ++i) {
     const T v = M.data[i];
-    if (v >= T(0) && v <= std::numeric_limits<T>::max()) continue;
+    if (v >= T(0) && v <= top) continue;
     std::ostringstream s;
     if (std::isnan(v)) s << "NaN";
     else if (std::isinf(v)) s << (v > 0 ? "Infinity" : "-Infinity");
