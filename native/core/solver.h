@@ -248,7 +248,8 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
 // W-gradient sums and averages are linear in H's columns, so they are scaled too). The
 // stochastic solvers can drift along this direction until W or H overflows; rebalance pulls
 // the columns back to equal scale whenever they are more than kMaxScaleRatio apart, which
-// never happens in a well-scaled run, so it does not alter those. Returns false when W or H
+// never happens in a well-scaled run, so it does not alter those (penalties are not invariant
+// under this rescaling, which is one more reason it only acts that far out). Returns false when W or H
 // holds a non-finite value (the solver diverged).
 constexpr double kMaxScaleRatio = 1e6;
 
