@@ -255,6 +255,7 @@ export function optionWarnings(o: ResolvedOptions, given: BetaNMFOptions): strin
     out.push("batchSize has no effect with solver 'mu_batch' (full-batch MU runs in the backend's own blocks; the result does not depend on it)");
   }
   if (given.cacheRows !== undefined && o.cacheRows > 0 && o.device === 'cpu') out.push('cacheRows has no effect on the CPU (all rows are resident)');
+  if (given.l1Ratio !== undefined && o.alphaW === 0 && o.alphaH === 0) out.push('l1Ratio has no effect without alphaW or alphaH (the penalties it splits)');
   return out;
 }
 

@@ -273,6 +273,10 @@ describe('BetaNMF with weights, penalties and fixed components', () => {
     assert.throws(() => new b.BetaNMF({ nComponents: K, fixedComponents: [0] }), /fixedComponents: expected W given/);
     assert.throws(() => new b.BetaNMF({ nComponents: K, W, fixedComponents: 1 as unknown as number[] }), TypeError);
     assert.throws(() => new b.BetaNMF({ missing: 'zero' as 'nan' }), (e: Error) => e instanceof TypeError && /missing/.test(e.message));
+    const warnings: string[] = [];
+    new b.BetaNMF({ l1Ratio: 0.5, onWarning: (w) => warnings.push(w) });
+    new b.BetaNMF({ l1Ratio: 0.5, alphaH: 1, onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(warnings, ['BetaNMF: l1Ratio has no effect without alphaW or alphaH (the penalties it splits)']);
     const m = new b.BetaNMF({ nComponents: 2, maxIter: 1 });
     assert.throws(() => m.fitSync(X, { weights: b.zeros(N, F + 1) }), /options\.weights: expected 120×30/);
     const neg = M.clone();

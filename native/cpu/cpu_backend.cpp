@@ -137,11 +137,7 @@ BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floo
 // (an infinite part at V = 0 included). A second pass over the block while it is in L2. The
 // compiler does not vectorise the select (it sinks the product into a branch and may not
 // speculate a product that could trap), so the AVX2 and AVX-512 copies below are written with
-// intrinsics: product, compare, mask.
-template <typename T>
-inline T weighed(T m, T part) {
-  return m == T(0) ? T(0) : m * part;
-}
+// intrinsics: product, compare, mask (the scalar loop calls core/beta.h's weighed).
 
 template <typename T>
 void weighRowsScalar(const T* m, T* a, T* b, Index cols) {

@@ -70,12 +70,6 @@ struct Entries {
 
 enum PartsMode { kDifference = 0, kBoth = 1, kNegOnly = 2 };
 
-// Weight m applied to a part: exactly 0 where m = 0 (an infinite part at V = 0 included).
-template <typename T>
-BNMF_HD T weighed(T m, T part) {
-  return m == T(0) ? T(0) : m * part;
-}
-
 // A holds V (rows×cols, dense); X is rows×cols with row stride ldx; M (weights, row stride
 // ldm) is null when unweighted.
 template <typename T, typename Pow>
