@@ -110,63 +110,6 @@ void gram(CMat<T> A, Mat<T> G) {
   });
 }
 
-// ---- Weights that are mostly 1 (a mask with few missing entries) -------------------------
-// With C = 1 − M, (M⊙V)·W = V·W − (C⊙V)·W and (M⊙X)·W = X·W − (C⊙X)·W: at β = 2 the unweighted
-// Gram forms minus the few entries where C ≠ 0 (2K flops each for v, 2K per part), and at
-// β = 1 the pos part M·W = 1·W − C·W. The same for W with ᵀ·H. Exact, and with M all ones
-// exactly the unweighted results. Taken when at most 1/8 of the weights differ from 1 (each
-// such entry costs about as much as 6 rows of a GEMM pass).
-
-template <typename T>
-bool fewWeightsOffOne(CMat<T> M) {
-  Index off = 0;
-  for (Index i = 0; i < M.rows; ++i) {
-    const T* m = M.row(i);
-    for (Index j = 0; j < M.cols; ++j) off += m[j] != T(1);
-  }
-  return off * 8 <= M.rows * M.cols;
-}
-
-template <typename T>
-T dotK(const T* a, const T* b, Index K) {
-  T s = T(0);
-  for (Index k = 0; k < K; ++k) s += a[k] * b[k];
-  return s;
-}
-
-template <typename T>
-void axpyK(T alpha, const T* x, T* y, Index K) {
-  for (Index k = 0; k < K; ++k) y[k] += alpha * x[k];
-}
-
-// Subtracts the entries with m ≠ 1 from parts computed as if unweighted: scale·C⊙(…)
-// over rows [r0, r1) of X into the rows of pos / neg / diff (H's parts, rows of N) or, with
-// `forW`, into the rows j of W's parts for j in [f0, f1). `withV`: β = 2 (pos needs v, neg x);
-// otherwise β = 1's pos part alone (C·W).
-template <typename T>
-void complementParts(CMat<T> X, CMat<T> W, CMat<T> H, CMat<T> M, const Parts<T>& out, bool withV, bool forW,
-                     Index r0, Index r1, Index f0, Index f1) {
-  const Index K = W.cols;
-  const bool diff = out.differenceOnly(), pos = !diff && !out.pos.empty(), neg = withV && !diff && !out.neg.empty();
-  for (Index i = r0; i < r1; ++i) {
-    const T* m = M.row(i);
-    const T* x = X.row(i);
-    const T* h = H.row(i);
-    for (Index j = f0; j < f1; ++j) {
-      const T c = T(1) - m[j];
-      if (c == T(0)) continue;
-      const T* w = W.row(j);
-      const T sc = out.scale * c;
-      const T v = withV ? dotK(h, w, K) : T(0);
-      const T* src = forW ? h : w;
-      const Index row = forW ? j : i;
-      if (diff) axpyK(-sc * (x[j] - v), src, out.diff.row(row), K);
-      if (pos) axpyK(withV ? -sc * v : -sc, src, out.pos.row(row), K);
-      if (neg) axpyK(-sc * x[j], src, out.neg.row(row), K);
-    }
-  }
-}
-
 // The elementwise pass on one block: V (in A) and X → the parts the products need.
 //   both parts: A ← V^(β−2)⊙X, B ← V^(β−1)   (B untouched at β=1, whose pos part is a broadcast)
 //   difference: A ← V^(β−2)⊙(X − V)
@@ -456,13 +399,7 @@ class CpuBackend final : public Backend<T> {
     if (N == 0 || K == 0) return;
     // Weighted β=2 forms V (M⊙V has no Gram form); it takes the general pass with t = 1.
     const bool weighted = out.weighted();
-    const bool complement = fused && weighted && (beta.kind == BetaKind::Two || beta.kind == BetaKind::One) &&
-                            fewWeightsOffOne(out.weights);
-    if (beta.kind == BetaKind::Two && (!weighted || complement)) {
-      hPartsEuclidean(X, W, H, out);
-      if (complement) complementH(X, W, H, out, true);
-      return;
-    }
+    if (beta.kind == BetaKind::Two && !weighted) return hPartsEuclidean(X, W, H, out);
 
     const bool diff = out.differenceOnly();
     // β=1's pos part is 1·W (column sums), or M·W weighted: a product of the weight block.
@@ -474,8 +411,7 @@ class CpuBackend final : public Backend<T> {
     const std::size_t buf = Arena::roundUp(rb * F * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
     T* colSumW = arena.take<T>(K);
-    const bool gemmPos = weighted && !complement;  // β=1 weighted: M·W as a product
-    if (!diff && beta.kind == BetaKind::One && !gemmPos) columnSums(W, colSumW);
+    if (!diff && beta.kind == BetaKind::One && !weighted) columnSums(W, colSumW);
     std::vector<T*> bufA(parts), bufB(parts, nullptr);
     for (int p = 0; p < parts; ++p) {
       bufA[p] = arena.take<T>(rb * F);
@@ -498,16 +434,11 @@ class CpuBackend final : public Backend<T> {
           }
           gemm<T>(false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
           if (needPos) gemm<T>(false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
-          else if (gemmPos) gemm<T>(false, false, out.scale, out.weights.rowBlock(r0, r1), W, out.keep, out.pos.rowBlock(r0, r1));
+          else if (weighted) gemm<T>(false, false, out.scale, out.weights.rowBlock(r0, r1), W, out.keep, out.pos.rowBlock(r0, r1));
           else broadcastRow<T>(colSumW, out.scale, out.keep, out.pos.rowBlock(r0, r1));
         }
       });
     });
-    if (complement && !diff) {  // β=1: pos = 1·W − C·W
-      Parts<T> p = out;
-      p.neg = Mat<T>();
-      complementH(X, W, H, p, false);
-    }
   }
 
   void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
@@ -519,17 +450,11 @@ class CpuBackend final : public Backend<T> {
       return;
     }
     const bool weighted = out.weighted();
-    const bool complement = fused && weighted && (beta.kind == BetaKind::Two || beta.kind == BetaKind::One) &&
-                            fewWeightsOffOne(out.weights);
-    if (beta.kind == BetaKind::Two && (!weighted || complement)) {
-      wPartsEuclidean(X, W, H, out);
-      if (complement) complementW(X, W, H, out, true);
-      return;
-    }
+    if (beta.kind == BetaKind::Two && !weighted) return wPartsEuclidean(X, W, H, out);
 
     const bool diff = out.differenceOnly();
     const bool needPos = !diff && beta.kind != BetaKind::One;
-    const bool weightPos = !diff && beta.kind == BetaKind::One && weighted && !complement;  // β=1: Mᵀ·H
+    const bool weightPos = !diff && beta.kind == BetaKind::One && weighted;  // β=1: Mᵀ·H
     // Parallel over fixed slices of F: each slice owns rows of the result, so there is no
     // reduction, and the slices do not depend on the thread count.
     const Index slices = columnSlices(F), sliceMax = (F + slices - 1) / slices;
@@ -539,7 +464,7 @@ class CpuBackend final : public Backend<T> {
     const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
     T* colSumH = arena.take<T>(K);
-    if (!diff && beta.kind == BetaKind::One && !weightPos) {
+    if (!diff && beta.kind == BetaKind::One && !weighted) {
       columnSums(H, colSumH);
       broadcastRow<T>(colSumH, out.scale, out.keep, out.pos);
     }
@@ -573,11 +498,6 @@ class CpuBackend final : public Backend<T> {
         }
       });
     });
-    if (complement && !diff) {  // β=1: pos = 1ᵀ·H − Cᵀ·H
-      Parts<T> p = out;
-      p.neg = Mat<T>();
-      complementW(X, W, H, p, false);
-    }
   }
 
   double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights) override {
@@ -702,21 +622,6 @@ class CpuBackend final : public Backend<T> {
   }
 
  private:
-  // The complement corrections (see complementParts) in the fixed row chunks / F slices of the
-  // Euclidean passes: each chunk owns its rows of the result, so no thread count enters.
-  void complementH(CMat<T> X, CMat<T> W, CMat<T> H, const Parts<T>& out, bool withV) {
-    const Index N = X.rows, chunks = (N + 255) / 256;
-    forEachPiece(chunks, 4.0 * N * X.cols, [&](Index c, int) {
-      complementParts<T>(X, W, H, out.weights, out, withV, false, c * 256, std::min(N, c * 256 + 256), 0, X.cols);
-    });
-  }
-  void complementW(CMat<T> X, CMat<T> W, CMat<T> H, const Parts<T>& out, bool withV) {
-    const Index F = X.cols, slices = columnSlices(F);
-    forEachPiece(slices, 4.0 * X.rows * F, [&](Index sl, int) {
-      complementParts<T>(X, W, H, out.weights, out, withV, true, 0, X.rows, splitPoint(F, slices, sl), splitPoint(F, slices, sl + 1));
-    });
-  }
-
   // β=2 never forms V: pos_H = H·(WᵀW), neg_H = X·W.
   void hPartsEuclidean(CMat<T> X, CMat<T> W, CMat<T> H, Parts<T> out) {
     const Index N = X.rows, F = X.cols, K = W.cols;
