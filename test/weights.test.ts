@@ -75,6 +75,30 @@ describe('weighted kernels against the float64 reference', () => {
     }
   });
 
+  for (const dtype of ['float64', 'float32'] as const) {
+    it(`${dtype}: a mask (weights mostly 1, a few other values) against the reference`, () => {
+      for (const [N, F, K] of [[9, 6, 2], [600, 96, 8]] as const) {
+        const p = problem(N + F, N, F, K, dtype, 0);
+        // A twentieth of the entries missing, a fiftieth weighted 0.25 or 3; the rest 1.
+        const r = rng(N);
+        const Md = p.Md.map((row) => row.map(() => { const u = r(); return u < 0.05 ? 0 : u < 0.07 ? (u < 0.06 ? 0.25 : 3) : 1; }));
+        if (N === 9) Md[0][0] = 0;
+        const M = toMatrix(Md, F, dtype);
+        for (const beta of [1, 2, 0.5]) {
+          const h = ref.hParts(p.Xd, p.Wd, p.Hd, beta, Md), w = ref.wParts(p.Xd, p.Wd, p.Hd, beta, Md);
+          const hp = b.gradientHMu(p.X, p.W, p.H, beta, { weights: M }), wp = b.gradientWMu(p.X, p.W, p.H, beta, { weights: M });
+          const errs = [relError(hp.pos, h.pos), relError(hp.neg, h.neg), relError(wp.pos, w.pos), relError(wp.neg, w.neg),
+            relError(b.gradientH(p.X, p.W, p.H, beta, { weights: M }), ref.minus(h.neg, h.pos), h.pos, h.neg),
+            relError(b.gradientW(p.X, p.W, p.H, beta, { weights: M }), ref.minus(w.neg, w.pos), w.pos, w.neg)];
+          assert.ok(errs.every((e) => e <= TOL[dtype]), `${N}×${F} β=${beta}: ${errs}`);
+          // Summed into existing outputs (keep = 1 inside the solver) the same way.
+          const mu = b.muUpdateH(p.X, p.W, p.H, beta, 1e-3, { weights: M });
+          assert.ok(relError(mu.H, ref.muUpdate(p.Hd, h.pos, h.neg, 1e-3)) <= TOL[dtype]);
+        }
+      }
+    });
+  }
+
   it('an entry of weight 0 contributes exactly 0, even where V = 0 makes its part infinite', () => {
     // Row 0 of H is zero, so V's row 0 is zero: for β < 1 its unweighted parts are infinite.
     const p = problem(8, 6, 4, 2, 'float64', 0);
@@ -147,6 +171,28 @@ describe('weighted, penalised solvers with fixed components against the float64 
   }
 });
 
+describe('masked solvers at β = 1 and 2 (0/1 weights) against the float64 reference', () => {
+  const [N, F, K] = [53, 17, 3];
+  const Xd = lowRank(13, N, F, K);
+  const rand = rng(14);
+  const Wd = randomDense(rand, F, K, 'float64', 0.2, 1.2), Hd = randomDense(rand, N, K, 'float64', 0.2, 1.2);
+  const Md = Xd.map((row) => row.map(() => (rand() < 0.06 ? 0 : 1)));
+  for (const solver of SOLVERS) {
+    for (const beta of [1, 2]) {
+      it(`${solver}, β = ${beta}: 4 epochs with a mask and penalties`, () => {
+        const pen = { alphaW: 0.01, alphaH: 0.03, l1Ratio: 0.6 };
+        const model = new b.BetaNMF({ nComponents: K, beta, solver, batchSize: 10, sagMemory: 2, maxIter: 4, tol: 0, shuffle: false,
+          init: 'custom', W: toMatrix(Wd, K, 'float64'), H: toMatrix(Hd, K, 'float64'), ...pen, onWarning: () => {} });
+        model.fitSync(toMatrix(Xd, F, 'float64'), { weights: toMatrix(Md, F, 'float64') });
+        const r = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma: b.mmExponent(beta), sagMemory: 2,
+          averageTargets: true, weights: Md, ...pen });
+        assert.ok(relError(model.W!, r.W) < 1e-9 && relError(model.H!, r.H) < 1e-9, `W ${relError(model.W!, r.W)}, H ${relError(model.H!, r.H)}`);
+        assert.ok(rel(model.cost!, ref.betaDivergence(Xd, r.W, r.H, beta, Md) + ref.penalty(r.W, r.H, F, pen)) < 1e-9);
+      });
+    }
+  }
+});
+
 describe('BetaNMF with weights, penalties and fixed components', () => {
   const [N, F, K] = [120, 30, 4];
   const Xd = lowRank(21, N, F, K);
@@ -167,11 +213,14 @@ describe('BetaNMF with weights, penalties and fixed components', () => {
     }
   });
 
-  it('weights of ones give the unweighted fit to 1e-10 at β = 1 and 2 (products in another order)', () => {
+  it('weights of ones give the unweighted fit to 1e-10 at β = 1 and 2 (products in another order), mu_batch and asag_mu', () => {
     for (const beta of [1, 2]) {
-      const opts = { nComponents: K, beta, maxIter: 5, seed: 4 };
-      const plain = new b.BetaNMF(opts).fitSync(X), weighted = new b.BetaNMF(opts).fitSync(X, { weights: ones });
-      assert.ok(relError(weighted.W!, plain.W!.toArray()) < 1e-10 && rel(weighted.cost!, plain.cost!) < 1e-10);
+      for (const solver of ['mu_batch', 'asag_mu'] as const) {
+        const opts = { nComponents: K, beta, solver, batchSize: 32, sagMemory: 2, maxIter: 4, seed: 4, onWarning: () => {} };
+        const plain = new b.BetaNMF(opts).fitSync(X), weighted = new b.BetaNMF(opts).fitSync(X, { weights: ones });
+        assert.ok(relError(weighted.W!, plain.W!.toArray()) < 1e-10 && relError(weighted.H!, plain.H!.toArray()) < 1e-10);
+        assert.ok(rel(weighted.cost!, plain.cost!) < 1e-10);
+      }
     }
   });
 
