@@ -55,7 +55,7 @@ export interface BetaNMFOptions {
    * K ≤ min(N, F) and a truncated SVD of X (seconds for large X).
    */
   init?: InitMode;
-  /** Initial W (F×K) for init 'custom' (copied). */
+  /** Initial W (F×K) for init 'custom', or the bases of fixedComponents (copied). */
   W?: Matrix;
   /** Initial H (N×K) for init 'custom' (copied). */
   H?: Matrix;
