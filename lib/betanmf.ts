@@ -9,7 +9,7 @@ import {
   AbortError, epochSteps, fullBatchRows, mmExponent, NativeFitHandle, runAsync, runSync,
   type EpochPlan, type Steps,
 } from './fit';
-import { nndsvd, randomFactor } from './init';
+import { nndsvd, randomSteps } from './init';
 import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { addon } from './native';
 import { checkMatrix } from './validate';
@@ -311,7 +311,7 @@ export class BetaNMF {
     const o = this.options;
     const device = resolveDevice(o.device);
     const cached = device !== 'cpu' && o.cacheRows > 0 && o.cacheRows < Xin.rows;
-    const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
+    const data = yield* this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     const nndsvdImpossible = o.init.startsWith('nndsvd') && K > Math.min(N, F); // a RangeError below, not a warning
@@ -322,7 +322,7 @@ export class BetaNMF {
     try {
       this.rng = new Random(this.seed);
       const W0 = this.initialFactor('W', F, K, h.dtype), H0 = this.initialFactor('H', N, K, h.dtype);
-      if (!W0.given || !H0.given) this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
+      if (!W0.given || !H0.given) yield* this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
       h.write('W', W0.m);
       if (cached) Hhost = H0.m;
       else h.write('H', H0.m);
@@ -402,7 +402,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (Xin.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
+    const data = yield* this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
     const { h, X } = data;
     const [N, K] = [X.rows, W0.cols];
     let H: Matrix | undefined;
@@ -443,13 +443,13 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (this.W && this.W.rows !== Xin.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, async, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
+    const data = yield* this.openFit(Xin, device, async, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     try {
       if (!this.W) {
         const W = this.initialFactor('W', F, K, h.dtype);
-        if (!W.given) this.initialise(data, W.m, undefined);
+        if (!W.given) yield* this.initialise(data, W.m, undefined);
         this.W = W.m.to(device);
         this.history = [];
         this.nIter = 0;
@@ -462,7 +462,7 @@ export class BetaNMF {
         h.write('gradNeg', this.gradNeg);
       }
       const Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
-      randomFactor(Hhost.data, data.mean, K, this.rng);
+      yield* randomSteps(Hhost.data, data.mean, K, this.rng);
       h.write('H', Hhost);
       const t0 = performance.now();
       const hOnly = this.plan('mu_batch', N, { H: true, W: false }, false);
@@ -566,14 +566,15 @@ export class BetaNMF {
   private F = 0;
 
   /**
-   * Checks X and opens the native fit that owns its working copy: on the CPU, X is copied and
-   * checked in one native pass (a synchronous call reads it in place instead: no JS runs while
-   * it computes, and the fit checks before every call that X's memory is unchanged); on the
-   * device, X is checked on the host and uploaded once (or used where it is). With cacheRows
+   * Checks X and opens the native fit that owns its working copy. A host X is copied there in
+   * the fit's dtype and checked in the same native pass — by an async call in chunks, with the
+   * event loop running in between (a synchronous call reads X in place instead when it can: no
+   * JS runs while it computes, and the fit checks before every call that X's memory is
+   * unchanged). A device X is checked on the device and used where it is. With cacheRows
    * ('cache'), X stays on the host and the fit owns W and the gradient state only.
    */
-  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
-    dtypeHint?: DType, K = this.options.nComponents): { h: NativeFitHandle; X: Matrix; mean: number; dispose(): void } {
+  private *openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
+    dtypeHint?: DType, K = this.options.nComponents): Steps<{ h: NativeFitHandle; X: Matrix; mean: number; dispose(): void }> {
     const o = this.options;
     const name = 'X';
     checkMatrix(name, Xin);
@@ -588,36 +589,40 @@ export class BetaNMF {
       gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH, updateW,
       shuffle: o.shuffle, positive, averageTargets: o.update === 'mm',
     };
-    if (device === 'cpu' && Xin.device === 'cpu') {
-      const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async }, device);
-      const scan = h.fit.dataScan();
-      if (scan.index !== undefined || scan.allZero) {
-        h.dispose();
-        if (scan.allZero) throw rangeError(name, 'some positive entries', 'all zeros');
-        const i = scan.index!, v = Xin.data[i];
-        const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
-        if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
-        throw rangeError(name, `positive entries for beta = ${o.beta} (with β ≤ 0 the divergence is infinite where ` +
-          'x = 0: add a small constant to X, or use β > 0)', `0 ${where}`);
-      }
-      return { h, X: Xin, mean: scan.sum / (N * F), dispose: () => h.dispose() };
-    }
-    // Device fits (and host fits of device data): checked on the host, used there.
-    const Xh = hostAs(Xin, dtype);
-    checkNonnegative(name, Xh, o.beta);
-    let sum = 0;
-    for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
-    if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
     if (rows === 'cache') {
+      // X stays on the host: checked there.
+      const Xh = hostAs(Xin, dtype);
+      checkNonnegative(name, Xh, o.beta);
+      let sum = 0;
+      for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
+      if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
       const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
       const h = new NativeFitHandle({ ...spec, X: empty.native }, device);
       empty.dispose();
       return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
     }
-    const Xd = Xin.device === device && Xin.dtype === dtype ? Xin : Xh.to(device);
-    const h = new NativeFitHandle({ ...spec, X: Xd.native }, device);
-    if (Xd !== Xin) Xd.dispose(); // the fit keeps the device memory until it is disposed
-    return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
+    // A device X of another dtype, or for a CPU fit, comes to the host first (a device X of the
+    // fit's dtype on its device is read where it is).
+    const X = Xin.device === 'cpu' || (Xin.device === device && Xin.dtype === dtype) ? Xin : copyAs(Xin, dtype);
+    const loadX = async && X.device === 'cpu';
+    const h = new NativeFitHandle({ ...spec, X: X.native, borrowX: !async, loadX }, device);
+    let scan: ReturnType<NativeFitHandle['fit']['dataScan']>;
+    try {
+      if (loadX) yield* h.load();
+      scan = h.fit.dataScan();
+      if (scan.allZero) throw rangeError(name, 'some positive entries', 'all zeros');
+      if (scan.index !== undefined) {
+        const i = scan.index, v = X.device === 'cpu' && i < X.data.length ? X.data[i] : scan.value!;
+        const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
+        if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
+        throw rangeError(name, `positive entries for beta = ${o.beta} (with β ≤ 0 the divergence is infinite where ` +
+          'x = 0: add a small constant to X, or use β > 0)', `0 ${where}`);
+      }
+    } catch (err) {
+      h.dispose();
+      throw err;
+    }
+    return { h, X, mean: scan.sum / (N * F), dispose: () => h.dispose() };
   }
 
   /** A factor given in the options (checked, copied) or a new one to initialise. */
@@ -633,7 +638,7 @@ export class BetaNMF {
     return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
   }
 
-  private initialise(data: { X: Matrix; mean: number }, W: Matrix | undefined, H: Matrix | undefined): void {
+  private *initialise(data: { X: Matrix; mean: number }, W: Matrix | undefined, H: Matrix | undefined): Steps<void> {
     const o = this.options;
     const K = o.nComponents;
     const X = data.X;
@@ -646,8 +651,8 @@ export class BetaNMF {
       nndsvd(Xh.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', this.rng);
       return;
     }
-    if (W) randomFactor(W.data, data.mean, K, this.rng);
-    if (H) randomFactor(H.data, data.mean, K, this.rng);
+    if (W) yield* randomSteps(W.data, data.mean, K, this.rng);
+    if (H) yield* randomSteps(H.data, data.mean, K, this.rng);
   }
 
   private runOptions(o: RunOptions): RunOptions {

@@ -1,5 +1,6 @@
 // Initial factors: scaled |normal| samples, or NNDSVD (Boutsidis & Gallopoulos 2008) from a
 // truncated SVD, in the seed's shapes (W F×K, H N×K, X ≈ H·Wᵀ).
+import { turn, type Steps } from './fit';
 import { truncatedSvd } from './linalg';
 import type { FloatArray } from './native';
 import type { Random } from './random';
@@ -12,10 +13,24 @@ export function mean(X: FloatArray): number {
   return X.length ? s / X.length : 0;
 }
 
-/** |N(0,1)|·sqrt(mean(X)/K), so that H·Wᵀ starts at the scale of X (as scikit-learn does). */
-export function randomFactor(out: FloatArray, meanX: number, K: number, rng: Random): void {
+/**
+ * |N(0,1)|·sqrt(mean(X)/K), so that H·Wᵀ starts at the scale of X (as scikit-learn does), into
+ * out[start, end) (filling it in pieces, in order, gives the same values as all at once).
+ */
+export function randomFactor(out: FloatArray, meanX: number, K: number, rng: Random, start = 0, end = out.length): void {
   const scale = Math.sqrt(meanX / K);
-  for (let i = 0; i < out.length; i++) out[i] = scale * Math.abs(rng.normal());
+  for (let i = start; i < end; i++) out[i] = scale * Math.abs(rng.normal());
+}
+
+/** Entries of a random start per step: a normal sample costs ~50 ns here, so ~2 ms a step. */
+const RANDOM_CHUNK = 1 << 15;
+
+/** randomFactor in steps, the event loop running in between (async calls). */
+export function* randomSteps(out: FloatArray, meanX: number, K: number, rng: Random): Steps<void> {
+  for (let i = 0; i < out.length; i += RANDOM_CHUNK) {
+    randomFactor(out, meanX, K, rng, i, Math.min(out.length, i + RANDOM_CHUNK));
+    yield turn;
+  }
 }
 
 /**

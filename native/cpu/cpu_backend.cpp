@@ -294,8 +294,8 @@ void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Ind
 template <typename T>
 class HostBuffer final : public Buffer<T> {
  public:
-  explicit HostBuffer(Index n) : bytes_(static_cast<std::size_t>(std::max<Index>(n, 0)) * sizeof(T)) {
-    if (bytes_ >= kPaged) v_ = static_cast<T*>(pageAlloc(bytes_));
+  explicit HostBuffer(Index n, bool populate) : bytes_(static_cast<std::size_t>(std::max<Index>(n, 0)) * sizeof(T)) {
+    if (bytes_ >= kPaged) v_ = static_cast<T*>(pageAlloc(bytes_, populate));
     else if (n > 0) v_ = new T[static_cast<std::size_t>(n)];
     ++liveBuffers();
   }
@@ -467,7 +467,17 @@ class CpuBackend final : public Backend<T> {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(rows[i]));
   }
 
-  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<HostBuffer<T>>(count); }
+  std::unique_ptr<Buffer<T>> allocate(Index count, bool populate = true) override {
+    return std::make_unique<HostBuffer<T>>(count, populate);
+  }
+
+  // One pass in row-major order (the sum too), so a fit's random start does not depend on the
+  // thread count or on whether X was copied first.
+  DataIssue scan(CMat<T> X, bool positive) override {
+    DataIssue issue;
+    for (Index i = 0; i < X.rows; ++i) scanEntries<T, T>(X.row(i), nullptr, X.cols, i * X.cols, positive, issue);
+    return issue;
+  }
 
   bool columnMax(CMat<T> A, double* out) override {
     std::fill(out, out + A.cols, 0.0);
