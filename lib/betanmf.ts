@@ -646,9 +646,9 @@ export class BetaNMF {
       if (K > Math.min(X.rows, X.cols)) {
         throw rangeError('nComponents', `at most min(N, F) = ${Math.min(X.rows, X.cols)} with init '${o.init}'`, `${K}`);
       }
-      const Xh = hostAs(X, (W ?? H)!.dtype);
-      const w = W?.data ?? allocate(Xh.dtype, X.cols * K), h = H?.data ?? allocate(Xh.dtype, X.rows * K);
-      nndsvd(Xh.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', this.rng);
+      const dtype = (W ?? H)!.dtype;
+      const w = W?.data ?? allocate(dtype, X.cols * K), h = H?.data ?? allocate(dtype, X.rows * K);
+      yield* nndsvd(hostAs(X, X.dtype).data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', this.rng, dtype === 'float32');
       return;
     }
     if (W) yield* randomSteps(W.data, data.mean, K, this.rng);

@@ -45,6 +45,7 @@ async function main() {
     calls += 4;
   }
   new b.BetaNMF({ nComponents: 4, init: 'nndsvda', maxIter: 2 }).fitSync(X);
+  await new b.BetaNMF({ nComponents: 4, init: 'nndsvdar', maxIter: 2, dtype: 'float32' }).fit(X); // products on shared memory, async
   // X transferred, and its memory freed, while an async fit copies it in chunks (with the event
   // loop running in between): an Error, never a read of the freed memory.
   require('node:v8').setFlagsFromString('--expose-gc');
