@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import { resolveDevice } from './device';
 import { describe, rangeError, typeError } from './errors';
 import {
-  AbortError, epochSteps, fullBatchRows, mmExponent, NativeFitHandle, runAsync, runSync,
+  AbortError, epochSteps, fullBatchRows, mmExponent, NativeFitHandle, runAsync, runSync, SETUP_CHUNK, turn,
   type EpochPlan, type Steps,
 } from './fit';
 import { nndsvd, randomSteps } from './init';
@@ -114,10 +114,10 @@ function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boo
   }
 }
 
-/** Checks that a factor or data matrix holds finite nonnegative numbers. */
-function checkNonnegative(name: string, m: Matrix, beta?: number): void {
+/** Checks that a factor or data matrix holds finite nonnegative numbers (entries [start, end)). */
+function checkNonnegative(name: string, m: Matrix, beta?: number, start = 0, end = m.data.length): void {
   const d = m.data;
-  for (let i = 0; i < d.length; i++) {
+  for (let i = start; i < end; i++) {
     const v = d[i];
     if (v > 0 && v !== Infinity) continue;
     const where = `at row ${Math.floor(i / m.cols)}, column ${i % m.cols}`;
@@ -590,11 +590,16 @@ export class BetaNMF {
       shuffle: o.shuffle, positive, averageTargets: o.update === 'mm',
     };
     if (rows === 'cache') {
-      // X stays on the host: checked there.
+      // X stays on the host: checked there, in steps (async) as a copy would be.
       const Xh = hostAs(Xin, dtype);
-      checkNonnegative(name, Xh, o.beta);
       let sum = 0;
-      for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
+      for (let i0 = 0; i0 < N * F; i0 += SETUP_CHUNK) {
+        if (Xh.data.length !== N * F) throw new Error('X: its memory was detached or transferred during the fit');
+        const end = Math.min(N * F, i0 + SETUP_CHUNK);
+        checkNonnegative(name, Xh, o.beta, i0, end);
+        for (let i = i0; i < end; i++) sum += Xh.data[i];
+        yield turn;
+      }
       if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
       const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
       const h = new NativeFitHandle({ ...spec, X: empty.native }, device);

@@ -253,6 +253,20 @@ describe('CUDA kernels and solvers against the CPU', function () {
     }
   });
 
+  it('cacheRows on the device: the same model as with all rows resident; X checked on the host as it stays there', async () => {
+    const Xd = randomDense(rng(12), 200, 30, 'float64', 0.1, 2);
+    // Unshuffled: with shuffling, a cached epoch visits shuffled rows, a resident one shuffled batches.
+    const opts = { nComponents: 4, beta: 1.5, solver: 'asag_mu', sagMemory: 2, batchSize: 16, maxIter: 3, tol: 0, seed: 12, device: 'cuda', shuffle: 'none' } as const;
+    const all = await new b.BetaNMF(opts).fit(toMatrix(Xd, 30, 'float64'));
+    const cached = await new b.BetaNMF({ ...opts, cacheRows: 40 }).fit(toMatrix(Xd, 30, 'float64'));
+    const e = relError(cached.W!.to('cpu'), all.W!.to('cpu').toArray());
+    assert.ok(e < 1e-12, `${e}`);
+    Xd[150][2] = NaN;
+    await assert.rejects(new b.BetaNMF({ ...opts, cacheRows: 40 }).fit(toMatrix(Xd, 30, 'float64')),
+      (e: Error) => e instanceof RangeError && /^X: expected finite nonnegative entries, received NaN at row 150, column 2/.test(e.message));
+    for (const m of [all, cached]) m.dispose();
+  });
+
   it('the scale guard rebalances columns on the device as on the CPU (column maxima on CUDA)', async () => {
     const X = toMatrix(randomDense(rng(5), 200, 30, 'float64', 0.1, 2), 30, 'float64');
     const r = rng(6), W0 = randomDense(r, 30, 4, 'float64'), H0 = randomDense(r, 200, 4, 'float64');
