@@ -674,14 +674,9 @@ export class BetaNMF {
     // fit's dtype on its device is read where it is).
     const X = Xin.device === 'cpu' || (Xin.device === device && Xin.dtype === dtype) ? Xin : copyAs(Xin, dtype);
     const loadX = async && X.device === 'cpu';
-    // The fit copies the weights in its dtype: from the host for a CPU fit, on the device for a device fit.
-    const Mn = !M ? undefined : device === 'cpu' ? hostAs(M, M.dtype) : M.device === device && M.dtype === dtype ? M : hostAs(M, dtype).to(device);
-    let h: NativeFitHandle;
-    try {
-      h = new NativeFitHandle({ ...spec, X: X.native, borrowX: !async, loadX, ...(Mn ? { weights: Mn.native } : {}) }, device);
-    } finally {
-      if (Mn && Mn !== M && Mn.device !== 'cpu') Mn.dispose(); // the fit holds its own copy
-    }
+    // The fit copies the weights in its dtype, from its device or from the host (uploaded once).
+    const Mn = !M ? undefined : M.device === device && (device === 'cpu' || M.dtype === dtype) ? M : hostAs(M, M.dtype);
+    const h = new NativeFitHandle({ ...spec, X: X.native, borrowX: !async, loadX, ...(Mn ? { weights: Mn.native } : {}) }, device);
     let mean: number;
     try {
       if (loadX) yield* h.load();

@@ -345,7 +345,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
         !std::isfinite(p.penalty.alphaW) || !std::isfinite(p.penalty.alphaH))
       throw Napi::RangeError::New(env, "Fit: alphaW, alphaH: expected finite numbers ≥ 0, l1Ratio one in [0, 1]");
     const ArrayArg M = arrayField(o, "weights", true);
-    if (M.data && sameDevice(env, {&X, &M}) != s.device) throw Napi::Error::New(env, "Fit: weights: expected X's device");
+    if (M.data && M.device != Device::Cpu && M.device != s.device) throw Napi::Error::New(env, "Fit: weights: expected the fit's device or the host");
     if (M.data && M.length != std::size_t(N * F)) throw Napi::RangeError::New(env, "Fit: weights: expected N×F elements");
     fixedField(o, K, s.fixedFlags);
 
@@ -381,9 +381,15 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     }
     if (M.data) {  // the weights' own copy, in the fit's dtype
       Mat<T> m = s.own(s.m, N, F);
-      if (s.device != Device::Cpu) be.copy(matArg<T>(env, M, N, F, "weights"), m);
-      else if (M.dtype == DType::Float32) std::copy_n(static_cast<const float*>(M.data), N * F, m.data);
-      else std::copy_n(static_cast<const double*>(M.data), N * F, m.data);
+      if (M.device != Device::Cpu) {
+        be.copy(matArg<T>(env, M, N, F, "weights"), m);
+      } else {  // host weights, converted to the fit's dtype (on the host) and uploaded for a device fit
+        std::vector<T> staging(s.device == Device::Cpu ? 0 : static_cast<std::size_t>(N * F));
+        T* dst = s.device == Device::Cpu ? m.data : staging.data();
+        if (M.dtype == DType::Float32) std::copy_n(static_cast<const float*>(M.data), N * F, dst);
+        else std::copy_n(static_cast<const double*>(M.data), N * F, dst);
+        if (s.device != Device::Cpu) acceleratorFor(s.device).upload(m.data, dst, sizeof(T) * static_cast<std::size_t>(N * F));
+      }
       p.weights = m;
     }
     s.W = s.own(s.w, F, K);
