@@ -363,6 +363,13 @@ export class BetaNMF {
     try {
       this.rng = new Random(this.seed);
       const W0 = this.initialFactor('W', F, K, h.dtype), H0 = this.initialFactor('H', N, K, h.dtype);
+      for (const [which, f] of [['W', W0], ['H', H0]] as const) {
+        const used = f.given || (which === 'W' && o.fixedComponents.length > 0);
+        if (this.initial[which] && !used) {
+          this.warn(`BetaNMF: the given ${which} is not used by fit with init '${o.init}' (give init: 'custom', fixed: ['${which}']` +
+            `${which === 'W' ? ' or fixedComponents' : ''} to start from it)`);
+        }
+      }
       if (!W0.given || !H0.given) yield* this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
       if (!W0.given) this.placeFixedComponents(W0.m);
       h.write('W', W0.m);

@@ -169,7 +169,8 @@ print(json.dumps([list(W.shape), list(H.shape), str(W.dtype), float(W.sum())]))`
     const cases: [string[], RegExp][] = [
       [['--fixed-components', '0'], /--fixed-components: needs --w-init/],
       [['--w-init', xNpy, '--fixed-components', '0,x'], /--fixed-components: expected an integer ≥ 0, received x/],
-      [['--w-init', xNpy], /W is 300×40, expected 40×4/],
+      [['--w-init', xNpy], /--w-init: needs --fixed-components/],
+      [['--w-init', xNpy, '--fixed-components', '0'], /W is 300×40, expected 40×4/],
       [['--weights', path.join(tmp, 'nope.npy')], /nope\.npy: no such file/],
       [['--alpha-w', '-1'], /--alpha-w: expected a number ≥ 0, received -1/],
       [['--l1-ratio', '1.5'], /--l1-ratio: expected a number in \[0, 1\], received 1\.5/],

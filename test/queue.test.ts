@@ -129,6 +129,29 @@ describe('betanmf/queue (Redis)', function () {
     assert.deepEqual(readMatrix(hOut).data, local.data);
   });
 
+  it('weights, fixed components and penalties travel with a job (paths to the files): the local results', async () => {
+    const { q } = await setup();
+    const weights = matrix(Float64Array.from({ length: X.rows * X.cols }, (_, i) => (i % 6 === 0 ? 0 : 1)), X.rows, X.cols);
+    const mPath = path.join(tmp, 'M.npy'), wPath = path.join(tmp, 'W0.npy');
+    writeNpy(mPath, weights);
+    const W0 = matrix(Float64Array.from({ length: X.cols * 4 }, (_, i) => 0.1 + (i % 7) / 7), X.cols, 4);
+    writeNpy(wPath, W0);
+    const options = { nComponents: 4, beta: 1, maxIter: 15, seed: 3, alphaH: 0.05, l1Ratio: 0.5, fixedComponents: [0, 2] };
+    const out = path.join(tmp, 'fit-weighted');
+    await (await q.submitFit({ input: xPath, out, options, weights: mPath, wInit: wPath })).wait();
+    const local = await new BetaNMF({ ...options, W: W0 }).fit(X, { weights });
+    assert.deepEqual(readMatrix(path.join(out, 'W.npy')).data, local.W.data);
+    assert.deepEqual(readMatrix(path.join(out, 'H.npy')).data, local.H.data);
+    const hOut = path.join(tmp, 'H-weighted.npy');
+    await (await q.submitTransform({ input: xPath, w: path.join(out, 'W.npy'), out: hOut, weights: mPath, options: { beta: 1, seed: 2 } })).wait();
+    const H = await new BetaNMF({ nComponents: 4, beta: 1, seed: 2, init: 'custom', W: local.W, fixed: ['W'] }).transform(X, { weights });
+    assert.deepEqual(readMatrix(hOut).data, H.data);
+    // Where they cannot apply, said at submission.
+    await assert.rejects(q.submitFit({ input: xPath, out, options: { nComponents: 4, fixedComponents: [0] } }), /fixedComponents: expected W given/);
+    await assert.rejects(q.submitFit({ input: xPath, out, options: { nComponents: 4 }, weights: mPath, shards: 2 }), /weights: expected undefined for a sharded fit/);
+    await assert.rejects(q.submitFit({ input: xPath, out, options: { nComponents: 4, alphaW: 1 }, shards: 2 }), /alphaW: expected 0 for a sharded fit/);
+  });
+
   it('cancel stops a running fit (through its AbortSignal) and a waiting one', async () => {
     const { q } = await setup(1);
     const big = float64(syntheticSpectrogram(2000, 60, { components: 5, seed: 3 }));

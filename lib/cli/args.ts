@@ -148,6 +148,27 @@ export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation
     .addOption(missingOption());
 }
 
+/** Data files of a fit next to X: entry weights, and the bases whose columns --fixed-components keeps. */
+export interface FitDataFlags {
+  weights?: string;
+  wInit?: string;
+  fixedComponents?: number[];
+}
+
+/** Adds --weights, --w-init and --fixed-components (fit and submit fit). */
+export function fitDataOptions(cmd: Command): Command {
+  return cmd
+    .option('--weights <FILE>', 'entry weights (.npy, N×F like X, finite and ≥ 0; 0 marks a missing entry)')
+    .option('--w-init <FILE>', 'bases W (.npy, F×K) whose --fixed-components columns are kept as given (the others start from --init)')
+    .option('--fixed-components <LIST>', 'comma-separated columns of --w-init kept exactly as given (e.g. 0,1,2)', intList('--fixed-components'));
+}
+
+/** --w-init and --fixed-components come together. */
+export function checkFitData(f: FitDataFlags): void {
+  if (f.fixedComponents && f.wInit === undefined) throw new UsageError('--fixed-components: needs --w-init W.npy (the bases whose columns stay fixed)');
+  if (f.wInit !== undefined && !f.fixedComponents) throw new UsageError('--w-init: needs --fixed-components (the columns of W to keep; the others start from --init)');
+}
+
 /** --missing nan: NaN entries of X are missing (weight 0) instead of an error. */
 export function missingOption(): Option {
   return new Option('--missing <M>', 'nan: NaN entries of X are missing entries (weight 0) instead of an error').choices(['nan']);
@@ -169,6 +190,7 @@ export interface TransformFlags {
   tol?: number;
   seed?: number;
   missing?: 'nan';
+  weights?: string;
 }
 
 /** Adds the iteration options of a transform (β as used for fitting, epochs, tolerance, seed of the initial H). */
@@ -178,7 +200,8 @@ export function transformOptions(cmd: Command): Command {
     .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
     .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
     .option('--seed <N>', 'seed of the initial H', int('--seed', 0))
-    .addOption(missingOption());
+    .addOption(missingOption())
+    .option('--weights <FILE>', 'entry weights (.npy, N×F like the input; 0 marks a missing entry)');
 }
 
 export function transformOptionsOf(f: TransformFlags) {

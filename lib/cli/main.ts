@@ -13,8 +13,8 @@ import type { Matrix } from '../matrix';
 import { addon, packageRoot } from '../native';
 import { checkFolderTarget, writeFolder } from '../persist';
 import { syntheticSpectrogram } from '../synthetic';
-import { betaList, checkRequired, fitModelOptions, fitModelOptionsOf, int, intList, OPTION_ALIASES, required, shape, transformOptions,
-  transformOptionsOf, type FitModelFlags, type TransformFlags } from './args';
+import { betaList, checkFitData, checkRequired, fitDataOptions, fitModelOptions, fitModelOptionsOf, int, OPTION_ALIASES, required, shape, transformOptions,
+  transformOptionsOf, type FitDataFlags, type FitModelFlags, type TransformFlags } from './args';
 import { bench } from './bench';
 import { kernelLine, kernelReport } from './inspect';
 import { checkInput, checkOutputFile, fsErrorText, readMatrix, UsageError } from './io';
@@ -47,11 +47,8 @@ function onSignal(signal: Signal): void {
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
-interface FitFlags extends FitModelFlags {
+interface FitFlags extends FitModelFlags, FitDataFlags {
   out?: string;
-  weights?: string;
-  wInit?: string;
-  fixedComponents?: number[];
   plot?: string;
   force?: boolean;
   json?: boolean;
@@ -128,7 +125,7 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
   checkOutFolder(out, isFitFile, !!f.force);
   if (f.weights !== undefined) checkInput(f.weights, '--weights');
   if (f.wInit !== undefined) checkInput(f.wInit, '--w-init');
-  if (f.fixedComponents && f.wInit === undefined) throw new UsageError('--fixed-components: needs --w-init W.npy (the bases whose columns stay fixed)');
+  checkFitData(f);
   if (f.device !== undefined) resolveDevice(f.device, '--device');
   const X = await readMatrix(input);
   const W = f.wInit === undefined ? undefined : await readMatrix(f.wInit);
@@ -245,10 +242,7 @@ export function program(): Command {
     .argument('<input>', 'X as .npy (float32/float64/integer, C order) or .csv');
   fitModelOptions(fit);
   required(fit, '-o, --out <DIR>', 'output folder (new, or one written by fit with --force)');
-  fit
-    .option('--weights <FILE>', 'entry weights (.npy or .csv, N×F like X, finite and ≥ 0; 0 marks a missing entry)')
-    .option('--w-init <FILE>', 'initial W (.npy or .csv, F×K); with --fixed-components, the bases kept fixed')
-    .option('--fixed-components <LIST>', "comma-separated columns of --w-init's W kept exactly as given (e.g. 0,1,2)", intList('--fixed-components'))
+  fitDataOptions(fit)
     .option('--plot <FILE>', 'also draw the cost curves (.svg or .png)')
     .option('-f, --force', 'replace earlier outputs (--out folder, --plot file)')
     .option('--json', 'print a one-line JSON summary on stdout')
@@ -262,7 +256,6 @@ export function program(): Command {
   required(transform, '--w <FILE>', 'W.npy (F×K) from `betanmf fit`');
   required(transform, '-o, --out <FILE>', 'where to write H (.npy)');
   transformOptions(transform)
-    .option('--weights <FILE>', 'entry weights (N×F like X; 0 marks a missing entry)')
     .option('-f, --force', 'replace an existing --out file')
     .action(async (input: string, f: TransformFlags & { w: string; out: string; weights?: string; force?: boolean }) => {
       checkInput(input);

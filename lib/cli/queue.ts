@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import type { FitQueue } from '../queue/fit-queue';
 import type { FitSummary, JobFitOptions, JobProgress, TransformSummary } from '../queue/jobs';
-import { fitModelOptions, fitModelOptionsOf, int, required, transformOptions, transformOptionsOf, type FitModelFlags,
+import { checkFitData, fitDataOptions, fitModelOptions, fitModelOptionsOf, int, required, transformOptions, transformOptionsOf, type FitDataFlags, type FitModelFlags,
   type TransformFlags } from './args';
 
 // The queue modules (BullMQ, ioredis) load only when a queue command runs, so they cost the other commands nothing.
@@ -88,7 +88,7 @@ export function registerQueueCommands(cli: Command, takeSignals: (handler: (sign
     .argument('<input>', 'X as .npy (a path every worker can read)');
   fitModelOptions(submitFit, 'seed of initialisation and shuffling (default: drawn now, so retries repeat the fit)');
   required(submitFit, '-o, --out <DIR>', 'output folder (a path every worker can write)');
-  submitFit
+  fitDataOptions(submitFit)
     .option('--shards <S>', 'data-parallel fit over S row shards (S + 1 worker slots)', int('--shards', 1))
     .option('--checkpoint-every <N>', 'sharded fits: epochs between checkpoints of each shard (default 10)', int('--checkpoint-every', 1))
     .addOption(redisOption())
@@ -96,12 +96,14 @@ export function registerQueueCommands(cli: Command, takeSignals: (handler: (sign
     .option('--wait', 'wait for the result, with progress on stderr')
     .option('--json', 'print the result (or the job id) as one JSON line')
     .option('--no-progress', 'with --wait: no progress on stderr')
-    .action(async (input: string, f: Where & FitModelFlags & {
+    .action(async (input: string, f: Where & FitModelFlags & FitDataFlags & {
       out: string; shards?: number; checkpointEvery?: number; wait?: boolean; json?: boolean; progress: boolean;
     }) => {
-      const options: JobFitOptions = fitModelOptionsOf(f);
+      checkFitData(f);
+      const options: JobFitOptions = { ...fitModelOptionsOf(f), ...(f.fixedComponents ? { fixedComponents: f.fixedComponents } : {}) };
       await withQueue(f, async (q) => {
-        const job = await q.submitFit({ input, out: f.out, options, shards: f.shards, checkpointEvery: f.checkpointEvery });
+        const job = await q.submitFit({ input, out: f.out, options, shards: f.shards, checkpointEvery: f.checkpointEvery,
+          ...(f.weights ? { weights: f.weights } : {}), ...(f.wInit ? { wInit: f.wInit } : {}) });
         if (!f.wait) {
           process.stdout.write(f.json ? JSON.stringify({ id: job.id }) + '\n' : `${job.id}\n`);
           return;
@@ -127,7 +129,7 @@ export function registerQueueCommands(cli: Command, takeSignals: (handler: (sign
     .action(async (input: string, f: Where & TransformFlags & { w: string; out: string; wait?: boolean; json?: boolean }) => {
       const options = transformOptionsOf(f);
       await withQueue(f, async (q) => {
-        const job = await q.submitTransform({ input, w: f.w, out: f.out, options });
+        const job = await q.submitTransform({ input, w: f.w, out: f.out, options, ...(f.weights ? { weights: f.weights } : {}) });
         if (!f.wait) {
           process.stdout.write(f.json ? JSON.stringify({ id: job.id }) + '\n' : `${job.id}\n`);
           return;

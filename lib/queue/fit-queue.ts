@@ -4,7 +4,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { FlowProducer, Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { typeError } from '../errors';
+import { rangeError, typeError } from '../errors';
 import { checkReachable, redisClient, redisOptions, type Connection } from './connection';
 import { fitPrefix } from './exchange';
 import {
@@ -27,6 +27,10 @@ export interface SubmitFitOptions {
   out: string;
   /** BetaNMF options (JSON-safe ones); a seed is drawn here when none is given, so retries repeat the fit. */
   options?: JobFitOptions;
+  /** Entry weights (N×F .npy, 0 = missing), a path every worker can read (unsharded fits). */
+  weights?: string;
+  /** The initial W (F×K .npy), a path every worker can read; options.fixedComponents keeps some of its columns (unsharded fits). */
+  wInit?: string;
   /** Split X's rows over this many shard jobs (a data-parallel fit; S + 1 worker slots in all). */
   shards?: number;
   /** Sharded fits: epochs between checkpoints of each shard's H (default 10). */
@@ -39,6 +43,8 @@ export interface SubmitTransformOptions {
   w: string;
   /** Where to write H.npy. */
   out: string;
+  /** Entry weights (N×F .npy, 0 = missing). */
+  weights?: string;
   options?: JobTransformOptions;
 }
 
@@ -122,17 +128,22 @@ export class FitQueue {
     if (typeof o !== 'object' || o === null) throw typeError('options', '{ input, out, options }', o);
     if (typeof o.input !== 'string' || !o.input) throw typeError('input', 'a path', o.input);
     if (typeof o.out !== 'string' || !o.out) throw typeError('out', 'a path', o.out);
+    for (const k of ['weights', 'wInit'] as const) if (o[k] !== undefined && (typeof o[k] !== 'string' || !o[k])) throw typeError(k, 'a path', o[k]);
     const options = { ...(o.options ?? {}) };
-    checkJobOptions('fit', options);
+    checkJobOptions('fit', options, o.wInit !== undefined);
     const seeded = { ...options, seed: options.seed ?? crypto.randomInt(2 ** 32) };
     const [input, out] = [path.resolve(o.input), path.resolve(o.out)];
+    const files = { ...(o.weights ? { weights: path.resolve(o.weights) } : {}), ...(o.wInit ? { wInit: path.resolve(o.wInit) } : {}) };
     await this.init();
     if (o.shards === undefined) {
-      const data: FitJobData = { kind: 'fit', input, out, options: seeded };
+      const data: FitJobData = { kind: 'fit', input, out, options: seeded, ...files };
       const job = await this.queue.add('fit', data, JOB_OPTIONS);
       return this.handle(job.id!);
     }
     checkShardedOptions(seeded, o.shards);
+    for (const k of ['weights', 'wInit'] as const) {
+      if (o[k] !== undefined) throw rangeError(k, 'undefined for a sharded fit (the shards combine unweighted parts from a random start)', `'${o[k]}'`);
+    }
     const checkpointEvery = o.checkpointEvery ?? 10;
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw typeError('checkpointEvery', 'an integer ≥ 1', checkpointEvery);
     const fitId = `fit-${crypto.randomBytes(6).toString('hex')}`;
@@ -155,10 +166,12 @@ export class FitQueue {
   async submitTransform(o: SubmitTransformOptions): Promise<JobHandle<TransformSummary>> {
     if (typeof o !== 'object' || o === null) throw typeError('options', '{ input, w, out, options }', o);
     for (const k of ['input', 'w', 'out'] as const) if (typeof o[k] !== 'string' || !o[k]) throw typeError(k, 'a path', o[k]);
+    if (o.weights !== undefined && (typeof o.weights !== 'string' || !o.weights)) throw typeError('weights', 'a path', o.weights);
     const options = { ...(o.options ?? {}) };
     checkJobOptions('transform', options);
     const data: TransformJobData = {
       kind: 'transform', input: path.resolve(o.input), w: path.resolve(o.w), out: path.resolve(o.out),
+      ...(o.weights ? { weights: path.resolve(o.weights) } : {}),
       options: { ...options, seed: options.seed ?? crypto.randomInt(2 ** 32) },
     };
     await this.init();

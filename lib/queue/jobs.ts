@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { AbortError, BetaNMF } from '../betanmf';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo } from '../options';
 import { rangeError } from '../errors';
+import { Matrix } from '../matrix';
 import { fsErrorText } from '../cli/io';
 import type { Storage } from './storage';
 
@@ -47,6 +48,9 @@ export interface FitJobData {
   kind: 'fit';
   input: string;
   out: string;
+  /** Entry weights (.npy path), and the initial W (.npy path; options.fixedComponents keeps some of its columns). */
+  weights?: string;
+  wInit?: string;
   options: JobFitOptions & { seed: number };
 }
 
@@ -55,15 +59,19 @@ export interface TransformJobData {
   input: string;
   w: string;
   out: string;
+  weights?: string;
   options: JobTransformOptions & { seed: number };
 }
 
 const FIT_KEYS = new Set(['nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed',
-  'init', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'alphaW', 'alphaH', 'l1Ratio', 'missing']);
+  'init', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'alphaW', 'alphaH', 'l1Ratio', 'missing', 'fixedComponents']);
 const TRANSFORM_KEYS = new Set(['beta', 'maxIter', 'tol', 'seed', 'device', 'dtype', 'missing']);
 
-/** Checks job options where they are submitted (the same TypeError / RangeError as BetaNMF). */
-export function checkJobOptions(kind: 'fit' | 'transform', options: unknown): void {
+/**
+ * Checks job options where they are submitted (the same TypeError / RangeError as BetaNMF).
+ * `withW`: the job names an initial W file (read by the worker), which fixedComponents needs.
+ */
+export function checkJobOptions(kind: 'fit' | 'transform', options: unknown, withW = false): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`options: expected an object, received ${options === null ? 'null' : typeof options}`);
   }
@@ -74,7 +82,17 @@ export function checkJobOptions(kind: 'fit' | 'transform', options: unknown): vo
   if (kind === 'fit' && (options as { init?: string }).init === 'custom') {
     throw rangeError('options.init', "'random', 'nndsvd' or 'nndsvda' for a queued fit", "'custom'");
   }
-  resolveOptions(options as BetaNMFOptions);
+  const o = options as BetaNMFOptions;
+  // The W file is read by the worker; a placeholder of the right width stands in for it here.
+  const K = Number.isInteger(o.nComponents) && o.nComponents! > 0 ? o.nComponents! : 50;
+  resolveOptions(withW ? { ...o, W: new Matrix(new Float32Array(K), 1, K) } : o);
+}
+
+/** A job's data file next to X: the same shape as X, or the message the CLI gives. */
+async function readLike(storage: Storage, file: string, what: string, rows: number, cols: number, shape: string): Promise<Matrix> {
+  const m = await storage.read(file);
+  if (m.rows !== rows || m.cols !== cols) throw new Error(`${file}: ${what} is ${m.rows}×${m.cols}, expected ${rows}×${cols} (${shape})`);
+  return m;
 }
 
 /** An error's first line, as the CLI prints it (without the `betanmf: ` prefix; file-system errors in words, with their path). */
@@ -87,9 +105,12 @@ type Progress = (p: JobProgress) => void;
 
 export async function runFitJob(data: FitJobData, storage: Storage, signal: AbortSignal | undefined, progress: Progress): Promise<FitSummary> {
   const X = await storage.read(data.input);
-  const model = new BetaNMF(data.options);
+  const weights = data.weights ? await readLike(storage, data.weights, 'the weights', X.rows, X.cols, "X's shape") : undefined;
+  const K = data.options.nComponents ?? 50;
+  const W = data.wInit ? await readLike(storage, data.wInit, 'W', X.cols, K, "F×K: X's columns × nComponents") : undefined;
+  const model = new BetaNMF({ ...data.options, ...(W ? { W } : {}) });
   const maxIter = model.options.maxIter;
-  await model.fit(X, { signal, onEpoch: (e: EpochInfo) => progress({ epoch: e.epoch, maxIter, cost: e.cost, seconds: e.seconds }) });
+  await model.fit(X, { signal, weights, onEpoch: (e: EpochInfo) => progress({ epoch: e.epoch, maxIter, cost: e.cost, seconds: e.seconds }) });
   // The fit's one duration, as `betanmf fit` reports it: seconds in updates, as in progress and history.json.
   const seconds = model.history[model.history.length - 1]?.seconds ?? 0;
   const summary: FitSummary = {
@@ -109,10 +130,11 @@ export async function runTransformJob(data: TransformJobData, storage: Storage, 
   const X = await storage.read(data.input);
   const W = await storage.read(data.w);
   if (W.rows !== X.cols) throw new Error(`${data.w}: W is ${W.rows}×${W.cols}, but X has ${X.cols} columns (W must be F×K)`);
+  const weights = data.weights ? await readLike(storage, data.weights, 'the weights', X.rows, X.cols, "Y's shape") : undefined;
   const model = new BetaNMF({ ...data.options, nComponents: W.cols, init: 'custom', W, fixed: ['W'] });
   const maxIter = model.options.maxIter;
   const t0 = performance.now();
-  const H = await model.transform(X, { signal, onEpoch: (e) => progress({ epoch: e.epoch, maxIter, seconds: (performance.now() - t0) / 1000 }) });
+  const H = await model.transform(X, { signal, weights, onEpoch: (e) => progress({ epoch: e.epoch, maxIter, seconds: (performance.now() - t0) / 1000 }) });
   await storage.write(data.out, H);
   return { rows: H.rows, components: H.cols, beta: model.options.beta, seconds: (performance.now() - t0) / 1000, out: data.out };
 }
