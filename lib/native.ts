@@ -105,7 +105,7 @@ export interface RunSpec {
   forget?: number;
 }
 
-export type FitMatrixName = 'W' | 'H' | 'gradPos' | 'gradNeg';
+export type FitMatrixName = 'W' | 'H' | 'gradPos' | 'gradNeg' | 'sagStep';
 
 /** A fit's native state: X's working copy, W, H, gradient state, snapshot and scratch. */
 export interface NativeFit {
@@ -117,6 +117,8 @@ export interface NativeFit {
   restoreBest(): boolean;
   read(name: FitMatrixName, out: NativeArray): void;
   write(name: FitMatrixName, src: NativeArray): void;
+  /** The SAG gain of averaged targets (0 before the first averaged batch); with a value, sets it. */
+  sagGain(value?: number): number;
   /** The scan of X's working copy (CPU fits): sum, all zero, first invalid entry. */
   dataScan(): { sum: number; allZero: boolean; index?: number; value?: number };
   dispose(): void;
