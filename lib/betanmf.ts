@@ -12,7 +12,7 @@ import {
 import { nndsvd, randomFactor } from './init';
 import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { addon } from './native';
-import { checkMatrix } from './validate';
+import { checkMatrix, checkWeights } from './validate';
 import { optionWarnings, resolveOptions, shapeWarnings, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
 import { decodeMatrix, encodeMatrix, loadModel, saveModel, type SavedModel, type SaveOptions } from './persist';
@@ -50,6 +50,11 @@ export interface HistoryEntry {
 export interface RunOptions {
   signal?: AbortSignal;
   onEpoch?: (info: EpochInfo) => boolean | void;
+  /**
+   * Entry weights for X (N×F, finite and ≥ 0; 0 = missing, any dtype or device: converted as X
+   * is): the fit minimises Σ m·d(x | v) (plus the penalties), and its cost is that sum.
+   */
+  weights?: Matrix;
 }
 
 export interface TransformOptions extends RunOptions {
@@ -96,14 +101,14 @@ function availableMemory(): { bytes: number; where: string } {
 
 /**
  * Refuses, before allocating anything, a model whose buffers exceed the memory this process can
- * still take (availableMemory): X's working copy (N·F values on the CPU), W, H, the W-gradient
+ * still take (availableMemory): X's working copy (N·F values on the CPU), the weights' copy (N·F), W, H, the W-gradient
  * state and the guard's snapshot (about K·(2N + 6F) values), one batch's scratch (rows of X and
  * H, the H parts), the β=2 K×K Gram matrix and the kernels' per-thread blocks.
  */
-function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boolean, batchSize: number, beta: number): void {
+function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boolean, batchSize: number, beta: number, weighted = false): void {
   const batch = Math.min(Math.max(1, batchSize), N);
   const threads = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  const values = K * (2 * N + 6 * F) + (copiesX ? N * F : 0) + batch * (F + 3 * K) + (beta === 2 ? K * K : 0) +
+  const values = K * (2 * N + 6 * F) + (copiesX ? N * F : 0) + (weighted ? N * F : 0) + batch * (F + 3 * K) + (beta === 2 ? K * K : 0) +
     threads * 2 * Math.max(2 ** 16, 16 * F); // a kernel's two blocks per thread: ~256 KiB, or 16 rows of X
   const bytes = (dtype === 'float32' ? 4 : 8) * values;
   const avail = availableMemory();
@@ -112,6 +117,22 @@ function checkMemory(N: number, F: number, K: number, dtype: DType, copiesX: boo
     throw rangeError('nComponents', 'a model that fits in memory (X\'s working copy, W, H and the solver buffers)',
       `${K}, which needs ${gib(bytes)} GiB of this machine's ${gib(avail.bytes)} GiB of ${avail.where}`);
   }
+}
+
+/**
+ * missing: 'nan': X's NaN entries become missing ones — 0 in a copy of X (in the fit's dtype) and
+ * weight 0 in a copy of the weights (ones where none were given). X without NaN is returned as is.
+ */
+function markMissing(X: Matrix, M: Matrix | undefined, dtype: DType): { X: Matrix; M: Matrix | undefined } {
+  const Xh = hostAs(X, dtype);
+  let i = Xh.data.findIndex((v) => Number.isNaN(v));
+  if (i < 0) return { X, M };
+  const Xc = Xh === X ? copyAs(X, dtype) : Xh;
+  const Mc = M ? copyAs(M, dtype) : new Matrix(allocate(dtype, X.rows * X.cols).fill(1), X.rows, X.cols);
+  for (const x = Xc.data, m = Mc.data; i < x.length; i++) {
+    if (Number.isNaN(x[i])) x[i] = m[i] = 0;
+  }
+  return { X: Xc, M: Mc };
 }
 
 /** Checks that a factor or data matrix holds finite nonnegative numbers. */
@@ -297,9 +318,12 @@ export class BetaNMF {
   }
 
   private static restore(o: SavedModel, W: Matrix | undefined, H: Matrix | undefined): BetaNMF {
-    const { init, fixed, ...rest } = o.options;
+    const { init, fixed, fixedComponents, ...rest } = o.options;
+    // Fixed components keep the saved W's columns (they are the given ones, bit for bit).
+    const keepFixed = fixedComponents !== undefined && fixedComponents.length > 0;
     const model = new BetaNMF({ ...rest, device: rest.device ?? undefined, dtype: rest.dtype ?? undefined, fixed, seed: o.seed,
-      init: init === 'custom' && !(W && H) ? 'random' : init });
+      ...(keepFixed ? { fixedComponents, W } : {}), missing: rest.missing ?? undefined,
+      init: init === 'custom' && !(W && H) && !(keepFixed && W) ? 'random' : init });
     model.W = W;
     model.H = H;
     model.nIter = o.nIter;
@@ -313,7 +337,8 @@ export class BetaNMF {
     const o = this.options;
     const device = resolveDevice(o.device);
     const cached = device !== 'cpu' && o.cacheRows > 0 && o.cacheRows < Xin.rows;
-    const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'));
+    const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'),
+      undefined, undefined, run.weights);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     const nndsvdImpossible = o.init.startsWith('nndsvd') && K > Math.min(N, F); // a RangeError below, not a warning
@@ -325,6 +350,7 @@ export class BetaNMF {
       this.rng = new Random(this.seed);
       const W0 = this.initialFactor('W', F, K, h.dtype), H0 = this.initialFactor('H', N, K, h.dtype);
       if (!W0.given || !H0.given) this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
+      if (!W0.given) this.placeFixedComponents(W0.m);
       h.write('W', W0.m);
       if (cached) Hhost = H0.m;
       else h.write('H', H0.m);
@@ -332,7 +358,7 @@ export class BetaNMF {
       this.history = [];
       this.nIter = 0;
       const update = { H: !o.fixed.includes('H'), W: !o.fixed.includes('W') };
-      const costOf = () => (cached ? this.hostCost(X, h, Hhost!) : h.cost());
+      const costOf = () => (cached ? this.hostCost(X, h, Hhost!, data.M) : h.cost());
       let seconds = 0;
       let previous = (yield costOf()) as number;
       this.history.push({ epoch: 0, cost: previous, seconds: 0 });
@@ -343,7 +369,7 @@ export class BetaNMF {
       let stop: StopReason = 'maxIter';
       for (let epoch = 1; epoch <= o.maxIter; epoch++) {
         const t0 = performance.now();
-        if (cached) yield* this.cachedEpochSteps(X, Hhost!, h, update, async, epoch);
+        if (cached) yield* this.cachedEpochSteps(X, Hhost!, h, update, async, epoch, data.M);
         else yield* epochSteps(h, { ...this.plan(o.solver, N, update, true), epoch }, async);
         seconds += (performance.now() - t0) / 1000;
         this.nIter = epoch;
@@ -388,7 +414,7 @@ export class BetaNMF {
         if (started) {
           this.replaceState(h.read('W'), cached ? Hhost : h.read('H'), h.read('gradPos'), h.read('gradNeg'));
           // After an abort or an error the cost of the factors kept is evaluated too.
-          if (this.stopReason === 'aborted' || this.lastCost === undefined) this.lastCost = this.syncCost(h, X, Hhost);
+          if (this.stopReason === 'aborted' || this.lastCost === undefined) this.lastCost = this.syncCost(h, X, Hhost, data.M);
         }
       } finally {
         data.dispose();
@@ -404,7 +430,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (Xin.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols);
+    const data = this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols, run.weights);
     const { h, X } = data;
     const [N, K] = [X.rows, W0.cols];
     let H: Matrix | undefined;
@@ -445,7 +471,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (this.W && this.W.rows !== Xin.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, async, 'all', o.solver, true, true, o.dtype ?? this.W?.dtype);
+    const data = this.openFit(Xin, device, async, 'all', o.solver, !o.fixed.includes('W'), true, o.dtype ?? this.W?.dtype, undefined, run.weights);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     const targets = o.update === 'mm' && (o.solver === 'asag_mu' || o.solver === 'gsag_mu');
@@ -453,6 +479,7 @@ export class BetaNMF {
       if (!this.W) {
         const W = this.initialFactor('W', F, K, h.dtype);
         if (!W.given) this.initialise(data, W.m, undefined);
+        if (!W.given) this.placeFixedComponents(W.m);
         this.W = W.m.to(device);
         this.history = [];
         this.nIter = 0;
@@ -523,7 +550,7 @@ export class BetaNMF {
    * there, its batches run, and its H rows travel back. W and the gradient state stay put.
    */
   private *cachedEpochSteps(X: Matrix, H: Matrix, h: NativeFitHandle, update: { H: boolean; W: boolean }, async: boolean,
-    epoch: number): Steps<void> {
+    epoch: number, M: Matrix | undefined): Steps<void> {
     const o = this.options;
     const [N, F, K] = [X.rows, X.cols, H.cols];
     const order = o.shuffle === 'none' ? null : this.rng.permutation(N);
@@ -531,14 +558,16 @@ export class BetaNMF {
     for (let c0 = 0; c0 < N; c0 += perCache) {
       const c1 = Math.min(N, c0 + perCache), n = c1 - c0;
       const Xc = new Matrix(allocate(X.dtype, n * F), n, F), Hc = new Matrix(allocate(H.dtype, n * K), n, K);
+      const Mc = M ? new Matrix(allocate(M.dtype, n * F), n, F) : undefined; // the weights travel with X's rows
       for (let i = 0; i < n; i++) {
         const r = order ? order[c0 + i] : c0 + i;
         Xc.data.set(X.data.subarray(r * F, (r + 1) * F), i * F);
         Hc.data.set(H.data.subarray(r * K, (r + 1) * K), i * K);
+        Mc?.data.set(M!.data.subarray(r * F, (r + 1) * F), i * F);
       }
-      const Xg = Xc.to(h.device), Hg = Hc.to(h.device);
+      const Xg = Xc.to(h.device), Hg = Hc.to(h.device), Mg = Mc?.to(h.device);
       try {
-        const plan = { ...this.plan(o.solver, n, update, false), order: null, epoch, cache: { X: Xg, H: Hg, starts: c0 === 0, ends: c1 === N } };
+        const plan = { ...this.plan(o.solver, n, update, false), order: null, epoch, cache: { X: Xg, H: Hg, weights: Mg, starts: c0 === 0, ends: c1 === N } };
         yield* epochSteps(h, plan, async);
         const back = Hg.toTypedArray();
         for (let i = 0; i < n; i++) {
@@ -547,28 +576,31 @@ export class BetaNMF {
         }
       } finally {
         if (Xg !== Xc) [Xg, Hg].forEach((m) => m.dispose());
+        if (Mg !== Mc) Mg?.dispose();
       }
     }
   }
 
   /** The cost of the fit's factors now, computed on this thread (after an abort or an error). */
-  private syncCost(h: NativeFitHandle, X: Matrix, Hhost: Matrix | undefined): number | undefined {
+  private syncCost(h: NativeFitHandle, X: Matrix, Hhost: Matrix | undefined, M: Matrix | undefined): number | undefined {
     try {
-      return (Hhost ? this.hostCost(X, h, Hhost).run(false) : h.fit.cost(false)) as number;
+      return (Hhost ? this.hostCost(X, h, Hhost, M).run(false) : h.fit.cost(false)) as number;
     } catch {
       return undefined; // the fit's memory is unusable (X detached): no cost, the error says why
     }
   }
 
-  /** D(X | H·Wᵀ) on the host, for a fit whose X and H stay there (cacheRows). */
-  private hostCost(X: Matrix, h: NativeFitHandle, H: Matrix) {
-    const vFloor = this.options.beta < 2 ? V_FLOOR : 0;
+  /** The objective (weighted D(X | H·Wᵀ) plus penalties) on the host, for a fit whose X and H stay there (cacheRows). */
+  private hostCost(X: Matrix, h: NativeFitHandle, H: Matrix, M: Matrix | undefined) {
+    const o = this.options;
+    const vFloor = o.beta < 2 ? V_FLOOR : 0;
     return {
       run: (a: boolean) => {
         const W = h.read('W');
         const Wh = hostAs(W, W.dtype);
         if (W !== Wh) W.dispose();
-        return addon.betaDivergence(a, X.native, Wh.native, H.native, X.rows, X.cols, Wh.cols, this.options.beta, vFloor);
+        return addon.betaDivergence(a, X.native, Wh.native, H.native, X.rows, X.cols, Wh.cols, o.beta, vFloor, M?.native ?? null,
+          o.alphaW, o.alphaH, o.l1Ratio);
       },
     };
   }
@@ -586,7 +618,7 @@ export class BetaNMF {
    * ('cache'), X stays on the host and the fit owns W and the gradient state only.
    */
   private openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
-    dtypeHint?: DType, K = this.options.nComponents): { h: NativeFitHandle; X: Matrix; mean: number; dispose(): void } {
+    dtypeHint?: DType, K = this.options.nComponents, weightsIn?: Matrix): { h: NativeFitHandle; X: Matrix; mean: number; M?: Matrix; dispose(): void } {
     const o = this.options;
     const name = 'X';
     checkMatrix(name, Xin);
@@ -594,43 +626,76 @@ export class BetaNMF {
     const dtype = o.dtype ?? dtypeHint ?? Xin.dtype;
     const [N, F] = [Xin.rows, Xin.cols];
     this.F = F;
-    checkMemory(N, F, K, dtype, device === 'cpu', o.batchSize, o.beta);
+    let M = checkWeights('options.weights', weightsIn, N, F, undefined, undefined);
+    if (o.missing === 'nan') ({ X: Xin, M } = markMissing(Xin, M, dtype));
+    checkMemory(N, F, K, dtype, device === 'cpu', o.batchSize, o.beta, M !== undefined);
+    // With weights, an entry of weight 0 is missing: β ≤ 0 needs X positive only where weighted.
     const positive = o.beta <= 0;
     const spec = {
       N: rows === 'cache' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
       gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH, updateW,
-      shuffle: o.shuffle, positive, averageTargets: o.update === 'mm',
+      shuffle: o.shuffle, positive: positive && !M, averageTargets: o.update === 'mm',
+      alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: updateW && K === o.nComponents ? o.fixedComponents : [],
+    };
+    const zeroError = (i: number) => rangeError(name, `positive entries for beta = ${o.beta} (with β ≤ 0 the divergence is infinite where ` +
+      'x = 0: add a small constant to X, give such entries weight 0, or use β > 0)', `0 at row ${Math.floor(i / F)}, column ${i % F}`);
+    // Zeros of X where the weight is positive (β ≤ 0 with weights).
+    const checkWeightedZeros = (Xh: Matrix) => {
+      if (!positive || !M) return;
+      const x = Xh.data, m = hostAs(M, M.dtype).data;
+      for (let i = 0; i < x.length; i++) if (x[i] === 0 && m[i] > 0) throw zeroError(i);
     };
     if (device === 'cpu' && Xin.device === 'cpu') {
-      const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async }, device);
+      const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async, ...(M ? { weights: hostAs(M, M.dtype).native } : {}) }, device);
       const scan = h.fit.dataScan();
-      if (scan.index !== undefined || scan.allZero) {
-        h.dispose();
+      try {
         if (scan.allZero) throw rangeError(name, 'some positive entries', 'all zeros');
-        const i = scan.index!, v = Xin.data[i];
-        const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
-        if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
-        throw rangeError(name, `positive entries for beta = ${o.beta} (with β ≤ 0 the divergence is infinite where ` +
-          'x = 0: add a small constant to X, or use β > 0)', `0 ${where}`);
+        if (scan.index !== undefined) {
+          const i = scan.index, v = Xin.data[i];
+          const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
+          if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
+          throw zeroError(i);
+        }
+        checkWeightedZeros(Xin);
+      } catch (err) {
+        h.dispose();
+        throw err;
       }
       return { h, X: Xin, mean: scan.sum / (N * F), dispose: () => h.dispose() };
     }
     // Device fits (and host fits of device data): checked on the host, used there.
     const Xh = hostAs(Xin, dtype);
-    checkNonnegative(name, Xh, o.beta);
+    checkNonnegative(name, Xh, M ? undefined : o.beta);
+    checkWeightedZeros(Xh);
     let sum = 0;
     for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
     if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
+    const Mh = M ? hostAs(M, dtype) : undefined;
     if (rows === 'cache') {
       const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
       const h = new NativeFitHandle({ ...spec, X: empty.native }, device);
       empty.dispose();
-      return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
+      return { h, X: Xh, mean: sum / (N * F), M: Mh, dispose: () => h.dispose() };
     }
     const Xd = Xin.device === device && Xin.dtype === dtype ? Xin : Xh.to(device);
-    const h = new NativeFitHandle({ ...spec, X: Xd.native }, device);
-    if (Xd !== Xin) Xd.dispose(); // the fit keeps the device memory until it is disposed
-    return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
+    const Md = M && (M.device === device && M.dtype === dtype ? M : Mh!.to(device));
+    try {
+      const h = new NativeFitHandle({ ...spec, X: Xd.native, ...(Md ? { weights: Md.native } : {}) }, device);
+      return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
+    } finally {
+      if (Xd !== Xin) Xd.dispose(); // the fit keeps the device memory until it is disposed
+      if (Md && Md !== M) Md.dispose(); // the fit owns a copy of the weights
+    }
+  }
+
+  /** fixedComponents with an init other than 'custom': the given W's fixed columns over the initialised ones. */
+  private placeFixedComponents(W: Matrix): void {
+    const fixed = this.options.fixedComponents, given = this.initial.W;
+    if (fixed.length === 0 || !given) return;
+    if (given.rows !== W.rows || given.cols !== W.cols) throw rangeError('W', `${W.rows}×${W.cols} (F×K)`, `${given.rows}×${given.cols}`);
+    const g = copyAs(given, W.dtype);
+    checkNonnegative('W', g);
+    for (let f = 0; f < W.rows; f++) for (const k of fixed) W.data[f * W.cols + k] = g.data[f * W.cols + k];
   }
 
   /** A factor given in the options (checked, copied) or a new one to initialise. */
@@ -669,7 +734,7 @@ export class BetaNMF {
     const onEpoch = o.onEpoch ?? this.runDefaults.onEpoch;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', signal);
     if (onEpoch !== undefined && typeof onEpoch !== 'function') throw typeError('onEpoch', 'a function', onEpoch);
-    return { signal, onEpoch };
+    return { signal, onEpoch, weights: o.weights };
   }
 
   private async exclusive<R>(fn: () => Promise<R>): Promise<R> {

@@ -151,7 +151,7 @@ export interface EpochPlan {
    */
   guard: boolean;
   /** A cache of rows standing in for X and H, and whether it opens / closes the epoch. */
-  cache?: { X: Matrix; H: Matrix; starts: boolean; ends: boolean };
+  cache?: { X: Matrix; H: Matrix; weights?: Matrix; starts: boolean; ends: boolean };
   /** The epoch this is (for the divergence message). */
   epoch?: number;
 }
@@ -172,7 +172,10 @@ export function* epochSteps(h: NativeFitHandle, plan: EpochPlan, async: boolean)
       first: b0, end: b1, order: plan.order, solver: plan.solver, batchSize: plan.batchSize, updateH: plan.updateH,
       updateW: plan.updateW, forget: plan.forget, guard: plan.guard, snapshot: plan.guard && b0 === 0 && plan.solver !== 'mu_batch',
     };
-    if (plan.cache) Object.assign(spec, { X: plan.cache.X.native, H: plan.cache.H.native, starts: plan.cache.starts, ends: plan.cache.ends });
+    if (plan.cache) {
+      Object.assign(spec, { X: plan.cache.X.native, H: plan.cache.H.native, starts: plan.cache.starts, ends: plan.cache.ends });
+      if (plan.cache.weights) spec.weights = plan.cache.weights.native;
+    }
     const finite = (yield h.run(spec)) as boolean;
     if (!finite) {
       const restored = plan.guard && plan.solver !== 'mu_batch' && h.fit.restore();

@@ -11,7 +11,7 @@ export {
   gradientW, gradientWAsync, gradientWMu, gradientWMuAsync,
   muUpdateH, muUpdateHAsync, muUpdate, muUpdateAsync,
   updateGradW, updateGradWAsync, betaDivergence, betaDivergenceAsync,
-  type Parts, type OutOption, type MuUpdateHResult,
+  type Parts, type OutOption, type KernelOptions, type WeightsOption, type MuUpdateHResult,
 } from './kernels';
 export type { FloatArray } from './native';
 

@@ -7,7 +7,7 @@ import { rangeError, typeError } from './errors';
 import { Matrix } from './matrix';
 import {
   checkBeta, checkDisjointOutputs, checkDType, checkEps, checkFactors, checkMatrix, checkOptions,
-  checkSameDevice, checkShape, isMatrixValue, outputGroup, outputMatrix, sharesMemory,
+  checkSameDevice, checkShape, checkWeights, isMatrixValue, outputGroup, outputMatrix, sharesMemory,
 } from './validate';
 
 /** The two parts of a gradient for multiplicative updates: gradient = neg − pos. */
@@ -20,6 +20,17 @@ export interface OutOption<T> {
   /** Where to write the result instead of new matrices (may alias an input). */
   out?: T;
 }
+
+export interface WeightsOption {
+  /**
+   * Entry weights M (N×F, X's dtype and device, finite and ≥ 0; 0 = missing): the objective
+   * becomes Σ m·d(x | v) and the parts (M⊙V^(β−1))·W, (M⊙V^(β−2)⊙X)·W (ᵀ·H for W).
+   */
+  weights?: Matrix;
+}
+
+/** The options of the kernels that take X: `{ weights, out }`. */
+export type KernelOptions<T> = OutOption<T> & WeightsOption;
 
 /** A validated call: `run` starts the native work, `result` gives what the kernel returns. */
 interface Prepared<R> {
@@ -72,46 +83,47 @@ function prepareParts(factor: Factor, X: unknown, W: unknown, H: unknown, beta: 
   const why = factor === 'H' ? 'N×K, the shape of H' : 'F×K, the shape of W';
   const fn = factor === 'H' ? addon.hParts : addon.wParts;
   const args = [f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b] as const;
+  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   if (difference) {
     const out = outputMatrix('options.out', opts.out, rows, f.K, f.dtype, why, f.device);
-    return { run: (async) => fn(async, ...args, null, null, out.native), result: () => out };
+    return { run: (async) => fn(async, ...args, null, null, out.native, M), result: () => out };
   }
   const group = outputGroup(opts.out, ['pos', 'neg']);
   const pos = outputMatrix('options.out.pos', group.pos, rows, f.K, f.dtype, why, f.device);
   const neg = outputMatrix('options.out.neg', group.neg, rows, f.K, f.dtype, why, f.device);
   checkDisjointOutputs({ 'options.out.pos': pos, 'options.out.neg': neg });
-  return { run: (async) => fn(async, ...args, pos.native, neg.native, null), result: () => ({ pos, neg }) };
+  return { run: (async) => fn(async, ...args, pos.native, neg.native, null, M), result: () => ({ pos, neg }) };
 }
 
 /** The seed's gradient_h: neg − pos for H (N×K), i.e. minus the gradient of D(X | H·Wᵀ). */
-export function gradientH(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Matrix>): Matrix {
+export function gradientH(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Matrix>): Matrix {
   return runSync(prepareParts('H', X, W, H, beta, options, true));
 }
-export function gradientHAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Matrix>): Promise<Matrix> {
+export function gradientHAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Matrix>): Promise<Matrix> {
   return runAsync(() => prepareParts('H', X, W, H, beta, options, true));
 }
 
 /** The seed's gradient_h_mu: { pos: V^(β−1)·W, neg: (V^(β−2)⊙X)·W }, both N×K. */
-export function gradientHMu(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Partial<Parts>>): Parts {
+export function gradientHMu(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Partial<Parts>>): Parts {
   return runSync(prepareParts('H', X, W, H, beta, options, false));
 }
-export function gradientHMuAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Partial<Parts>>): Promise<Parts> {
+export function gradientHMuAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Partial<Parts>>): Promise<Parts> {
   return runAsync(() => prepareParts('H', X, W, H, beta, options, false));
 }
 
 /** The seed's gradient_w: neg − pos for W (F×K). */
-export function gradientW(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Matrix>): Matrix {
+export function gradientW(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Matrix>): Matrix {
   return runSync(prepareParts('W', X, W, H, beta, options, true));
 }
-export function gradientWAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Matrix>): Promise<Matrix> {
+export function gradientWAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Matrix>): Promise<Matrix> {
   return runAsync(() => prepareParts('W', X, W, H, beta, options, true));
 }
 
 /** The seed's gradient_w_mu: { pos: (V^(β−1))ᵀ·H, neg: (V^(β−2)⊙X)ᵀ·H }, both F×K. */
-export function gradientWMu(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Partial<Parts>>): Parts {
+export function gradientWMu(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Partial<Parts>>): Parts {
   return runSync(prepareParts('W', X, W, H, beta, options, false));
 }
-export function gradientWMuAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: OutOption<Partial<Parts>>): Promise<Parts> {
+export function gradientWMuAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Partial<Parts>>): Promise<Parts> {
   return runAsync(() => prepareParts('W', X, W, H, beta, options, false));
 }
 
@@ -133,14 +145,16 @@ function prepareMuUpdateH(X: unknown, W: unknown, H: unknown, beta: unknown, eps
   const f = checkFactors(X, W, H);
   const b = checkBeta(beta);
   const [eps, options] = splitEps<unknown>(epsArg, optionsArg);
-  const group = outputGroup(checkOptions(options).out, ['H', 'pos', 'neg']);
+  const opts = checkOptions(options);
+  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
+  const group = outputGroup(opts.out, ['H', 'pos', 'neg']);
   const why = 'N×K, the shape of H';
   const hOut = outputMatrix('options.out.H', group.H, f.N, f.K, f.dtype, why, f.device);
   const pos = outputMatrix('options.out.pos', group.pos, f.N, f.K, f.dtype, why, f.device);
   const neg = outputMatrix('options.out.neg', group.neg, f.N, f.K, f.dtype, why, f.device);
   checkDisjointOutputs({ 'options.out.H': hOut, 'options.out.pos': pos, 'options.out.neg': neg });
   return {
-    run: (async) => addon.muUpdateH(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, eps, hOut.native, pos.native, neg.native),
+    run: (async) => addon.muUpdateH(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, eps, hOut.native, pos.native, neg.native, M),
     result: () => ({ H: hOut, pos, neg }),
   };
 }
@@ -149,12 +163,12 @@ function prepareMuUpdateH(X: unknown, W: unknown, H: unknown, beta: unknown, eps
  * The seed's mu_update_h: computes the H parts and returns H ⊙ neg / (pos + eps) with them.
  * `eps` defaults to 0 as in the seed. Pass `{ out: { H } }` to update H in place.
  */
-export function muUpdateH(X: Matrix, W: Matrix, H: Matrix, beta: number, eps?: number | OutOption<Partial<MuUpdateHResult>>,
-  options?: OutOption<Partial<MuUpdateHResult>>): MuUpdateHResult {
+export function muUpdateH(X: Matrix, W: Matrix, H: Matrix, beta: number, eps?: number | KernelOptions<Partial<MuUpdateHResult>>,
+  options?: KernelOptions<Partial<MuUpdateHResult>>): MuUpdateHResult {
   return runSync(prepareMuUpdateH(X, W, H, beta, eps, options));
 }
-export function muUpdateHAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, eps?: number | OutOption<Partial<MuUpdateHResult>>,
-  options?: OutOption<Partial<MuUpdateHResult>>): Promise<MuUpdateHResult> {
+export function muUpdateHAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, eps?: number | KernelOptions<Partial<MuUpdateHResult>>,
+  options?: KernelOptions<Partial<MuUpdateHResult>>): Promise<MuUpdateHResult> {
   return runAsync(() => prepareMuUpdateH(X, W, H, beta, eps, options));
 }
 
@@ -247,11 +261,12 @@ export function updateGradWAsync<G extends Grad>(grad: G, gradOld: G, gradNew: G
 
 // ---- cost ----------------------------------------------------------------------------------
 
-function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown): Prepared<number> {
+function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown, options: unknown): Prepared<number> {
   const f = checkFactors(X, W, H);
   const b = checkBeta(beta);
+  const M = checkWeights('options.weights', checkOptions(options).weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   return {
-    run: (async) => addon.betaDivergence(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, 0),
+    run: (async) => addon.betaDivergence(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, 0, M),
     result: (value) => value as number,
   };
 }
@@ -261,10 +276,10 @@ function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown
  * β=0 x/v − log(x/v) − 1, otherwise (x^β + (β−1)v^β − β·x·v^(β−1)) / (β(β−1)).
  * Zeros in X count as their limit (0·log 0 = 0); with β ≤ 0 a zero in X gives Infinity.
  */
-export function betaDivergence(X: Matrix, W: Matrix, H: Matrix, beta: number): number {
-  return runSync(prepareBetaDivergence(X, W, H, beta));
+export function betaDivergence(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: WeightsOption): number {
+  return runSync(prepareBetaDivergence(X, W, H, beta, options));
 }
-export function betaDivergenceAsync(X: Matrix, W: Matrix, H: Matrix, beta: number): Promise<number> {
-  return runAsync(() => prepareBetaDivergence(X, W, H, beta));
+export function betaDivergenceAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: WeightsOption): Promise<number> {
+  return runAsync(() => prepareBetaDivergence(X, W, H, beta, options));
 }
 

@@ -82,6 +82,14 @@ export interface FitSpec {
   averageTargets?: boolean;
   /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
   borrowX?: boolean;
+  /** Entry weights (N×F, X's device; copied in the fit's dtype); absent: unweighted. */
+  weights?: NativeArray;
+  /** Penalties (scikit-learn's alpha_H, alpha_W, l1_ratio with our names; see native/core/solver.h). */
+  alphaW?: number;
+  alphaH?: number;
+  l1Ratio?: number;
+  /** Columns of W kept as written (distinct indices in [0, K)). */
+  fixedComponents?: number[];
 }
 
 /** One slice of an epoch: positions [first, end) of the epoch's batches (overrides optional). */
@@ -95,9 +103,10 @@ export interface RunSpec {
   snapshot?: boolean;
   /** Run the scale guard after the slice; the result is false when W or H is not finite. */
   guard?: boolean;
-  /** A cache of rows (cacheRows) standing in for X and H during this slice. */
+  /** A cache of rows (cacheRows) standing in for X and H (and the weights) during this slice. */
   X?: NativeArray;
   H?: NativeArray;
+  weights?: NativeArray;
   solver?: string;
   batchSize?: number;
   updateH?: boolean;
@@ -126,13 +135,14 @@ export interface NativeFit {
 
 export interface NativeAddon {
   hParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
-    beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
+    beta: number, pos: Out, neg: Out, diff: Out, weights: Out): undefined | Promise<void>;
   wParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
-    beta: number, pos: Out, neg: Out, diff: Out): undefined | Promise<void>;
+    beta: number, pos: Out, neg: Out, diff: Out, weights: Out): undefined | Promise<void>;
   muUpdateH(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
-    beta: number, eps: number, Hout: NativeArray, pos: NativeArray, neg: NativeArray): undefined | Promise<void>;
+    beta: number, eps: number, Hout: NativeArray, pos: NativeArray, neg: NativeArray, weights: Out): undefined | Promise<void>;
+  /** D(X | H·Wᵀ) (Σ m·d with weights), plus the penalties of a fit when given (see native/core/solver.h). */
   betaDivergence(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
-    beta: number, vFloor: number): number | Promise<number>;
+    beta: number, vFloor: number, weights: Out, alphaW?: number, alphaH?: number, l1Ratio?: number): number | Promise<number>;
   Fit: new (spec: FitSpec) => NativeFit;
   /** Backend buffers allocated and not yet freed (all backends). */
   liveBuffers(): number;

@@ -55,12 +55,29 @@ export interface BetaNMFOptions {
    * K ≤ min(N, F) and a truncated SVD of X (seconds for large X).
    */
   init?: InitMode;
-  /** Initial W (F×K) for init 'custom' (copied). */
+  /** Initial W (F×K) for init 'custom', or the bases of fixedComponents (copied). */
   W?: Matrix;
   /** Initial H (N×K) for init 'custom' (copied). */
   H?: Matrix;
   /** Factors kept fixed: ['W'] or ['H']. Default none. */
   fixed?: ('W' | 'H')[];
+  /**
+   * Columns of W (bases) kept exactly as given in `W` while the other columns and all of H are
+   * learned: distinct integers in [0, nComponents). Needs `W` (with init 'custom', or with
+   * another init, which then initialises the other columns). Default none.
+   */
+  fixedComponents?: number[];
+  /**
+   * Penalty on W (bases), scikit-learn's alpha_H: adds αW·N·(ρ‖W‖₁ + ½(1−ρ)‖W‖²) to the
+   * objective (N rows of X). Default 0.
+   */
+  alphaW?: number;
+  /** Penalty on H (activations), scikit-learn's alpha_W: adds αH·F·(ρ‖H‖₁ + ½(1−ρ)‖H‖²). Default 0. */
+  alphaH?: number;
+  /** ρ, the L1 share of both penalties, in [0, 1] (0: L2 only, 1: L1 only). Default 0. */
+  l1Ratio?: number;
+  /** 'nan': NaN entries of X are missing (weight 0) instead of a RangeError. Default: NaN is an error. */
+  missing?: 'nan';
   /** Added to the denominator of every MU step. Default 1e-10 (the original's). */
   eps?: number;
   /** 'mm' (default): the exponent γ(β) that makes every step decrease the cost; 'heuristic': γ = 1, as the original. */
@@ -102,6 +119,11 @@ export interface ResolvedOptions {
   seed: number | undefined;
   init: InitMode;
   fixed: ('W' | 'H')[];
+  fixedComponents: number[];
+  alphaW: number;
+  alphaH: number;
+  l1Ratio: number;
+  missing: 'nan' | undefined;
   eps: number;
   update: 'mm' | 'heuristic';
   device: 'auto' | 'cpu' | 'cuda' | undefined;
@@ -114,7 +136,7 @@ export const SOLVERS: readonly Solver[] = ['mu_batch', 'asg_mu', 'gsg_mu', 'asag
 const BETA_NAMES: Record<BetaName, number> = { frobenius: 2, 'kullback-leibler': 1, 'itakura-saito': 0 };
 const KNOWN = new Set([
   'nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed', 'init',
-  'W', 'H', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'signal', 'onEpoch', 'maxNoImprovement', 'onWarning',
+  'W', 'H', 'fixed', 'fixedComponents', 'alphaW', 'alphaH', 'l1Ratio', 'missing', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'signal', 'onEpoch', 'maxNoImprovement', 'onWarning',
 ]);
 
 function integer(name: string, v: unknown, min: number, def: number): number {
@@ -177,14 +199,28 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
     if (o[k] !== undefined) checkMatrix(k, o[k]);
   }
   const init = oneOf('init', o.init, ['random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'] as const, 'random')!;
-  if (init === 'custom' && (!o.W || !o.H) && !(fixed.includes('W') && o.W)) {
-    throw rangeError('init', "'custom' with both W and H given (or W with fixed: ['W'])", `W ${o.W ? 'given' : 'missing'}, H ${o.H ? 'given' : 'missing'}`);
+  const nComponents = integer('nComponents', o.nComponents, 1, 50);
+  let fixedComponents: number[] = [];
+  if (o.fixedComponents !== undefined) {
+    if (!Array.isArray(o.fixedComponents)) throw typeError('fixedComponents', 'an array of column indices such as [0, 1]', o.fixedComponents);
+    fixedComponents = o.fixedComponents.map((k, i) => {
+      if (typeof k !== 'number') throw typeError(`fixedComponents[${i}]`, 'an integer', k);
+      if (!Number.isInteger(k) || k < 0 || k >= nComponents) throw rangeError(`fixedComponents[${i}]`, `an integer in [0, ${nComponents}) (nComponents)`, describe(k));
+      return k;
+    });
+    if (new Set(fixedComponents).size !== fixedComponents.length) throw rangeError('fixedComponents', 'distinct column indices', `[${fixedComponents.join(', ')}]`);
+    if (fixedComponents.length > 0 && !o.W) throw rangeError('fixedComponents', 'W given (the bases whose columns stay fixed)', 'no W');
   }
+  if (init === 'custom' && (!o.W || !o.H) && !((fixed.includes('W') || fixedComponents.length > 0) && o.W)) {
+    throw rangeError('init', "'custom' with both W and H given (or W with fixed: ['W'] or fixedComponents)", `W ${o.W ? 'given' : 'missing'}, H ${o.H ? 'given' : 'missing'}`);
+  }
+  const l1Ratio = real('l1Ratio', o.l1Ratio, 0, 0);
+  if (l1Ratio > 1) throw rangeError('l1Ratio', 'a number in [0, 1]', describe(l1Ratio));
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
   if (o.onEpoch !== undefined && typeof o.onEpoch !== 'function') throw typeError('onEpoch', 'a function', o.onEpoch);
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('onWarning', 'a function', o.onWarning);
   return {
-    nComponents: integer('nComponents', o.nComponents, 1, 50),
+    nComponents,
     beta: resolveBeta(o.beta),
     solver: oneOf('solver', o.solver, SOLVERS, 'mu_batch')!,
     batchSize,
@@ -196,6 +232,11 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
     seed: o.seed,
     init,
     fixed,
+    fixedComponents,
+    alphaW: real('alphaW', o.alphaW, 0, 0),
+    alphaH: real('alphaH', o.alphaH, 0, 0),
+    l1Ratio,
+    missing: oneOf('missing', o.missing, ['nan'] as const, undefined),
     eps: real('eps', o.eps, 0, 1e-10),
     update: oneOf('update', o.update, ['mm', 'heuristic'] as const, 'mm')!,
     device: oneOf('device', o.device, ['auto', 'cpu', 'cuda'] as const, undefined),
@@ -214,6 +255,7 @@ export function optionWarnings(o: ResolvedOptions, given: BetaNMFOptions): strin
     out.push("batchSize has no effect with solver 'mu_batch' (full-batch MU runs in the backend's own blocks; the result does not depend on it)");
   }
   if (given.cacheRows !== undefined && o.cacheRows > 0 && o.device === 'cpu') out.push('cacheRows has no effect on the CPU (all rows are resident)');
+  if (given.l1Ratio !== undefined && o.alphaW === 0 && o.alphaH === 0) out.push('l1Ratio has no effect without alphaW or alphaH (the penalties it splits)');
   return out;
 }
 

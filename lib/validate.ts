@@ -79,6 +79,30 @@ export function checkFactors(X: unknown, W: unknown, H: unknown): Factors {
   return { X: x, W: w, H: h, N, F, K, dtype: x.dtype, device: x.device };
 }
 
+/**
+ * Entry weights for X (N×F): a Matrix of `dtype` on `device` (the kernels: X's), finite and ≥ 0
+ * (0 marks a missing entry). Returns it, or undefined when not given. `hostValues` false leaves
+ * the values of a CPU matrix to the native call (the kernels check them there, in one pass).
+ */
+export function checkWeights(name: string, value: unknown, N: number, F: number, dtype: DType | undefined, device: Device | undefined,
+  hostValues = true): Matrix | undefined {
+  if (value === undefined) return undefined;
+  const m = checkMatrix(name, value);
+  if (dtype !== undefined) checkDType(name, m, dtype, 'X');
+  checkShape(name, m, N, F, 'N×F, the shape of X');
+  if (device !== undefined && m.device !== device) {
+    throw new Error(`${name}: expected a matrix on ${device} like X, received one on ${m.device} (move it with .to('${device}'))`);
+  }
+  if (m.device === 'cpu' && !hostValues) return m;
+  const d = m.device === 'cpu' ? m.data : m.toTypedArray();
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v >= 0 && v !== Infinity) continue;
+    throw rangeError(name, 'finite weights ≥ 0 (0 marks a missing entry)', `${describe(v)} at row ${Math.floor(i / F)}, column ${i % F}`);
+  }
+  return m;
+}
+
 export function checkOptions(options: unknown): Record<string, unknown> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {

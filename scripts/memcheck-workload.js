@@ -28,7 +28,14 @@ async function main() {
         const H2 = H.clone();
         b.gradientH(X, W, H2, beta, { out: H2 });
         b.muUpdateH(X, W, H2, beta, 1e-10, { out: { H: H2 } });
-        calls += 14;
+        // Entry weights (some 0) in every kernel that takes X.
+        const M = random(N, F, dtype, 4);
+        for (let i = 0; i < M.data.length; i += 3) M.data[i] = 0;
+        b.gradientH(X, W, H, beta, { weights: M }); b.gradientWMu(X, W, H, beta, { weights: M });
+        b.gradientHMu(X, W, H, beta, { weights: M }); b.betaDivergence(X, W, H, beta, { weights: M });
+        await Promise.all([b.gradientWAsync(X, W, H, beta, { weights: M }), b.betaDivergenceAsync(X, W, H, beta, { weights: M }),
+          b.muUpdateHAsync(X, W, H, beta, 0, { weights: M, out: { H: H.clone() } })]);
+        calls += 21;
       }
       // A view with an offset into a larger buffer.
       const big = new (dtype === 'float32' ? Float32Array : Float64Array)(N * F + 5).fill(1);
@@ -45,6 +52,21 @@ async function main() {
     calls += 4;
   }
   new b.BetaNMF({ nComponents: 4, init: 'nndsvda', maxIter: 2 }).fitSync(X);
+  // Weights, penalties, fixed components and missing entries, in every solver (rows re-cut too).
+  const M = random(600, 64, 'float32', 5), Xn = X.clone();
+  for (let i = 0; i < M.data.length; i += 7) M.data[i] = 0;
+  for (let i = 0; i < Xn.data.length; i += 11) Xn.data[i] = NaN;
+  for (const solver of ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu']) {
+    for (const shuffle of ['batches', 'rows']) {
+      const m = new b.BetaNMF({ nComponents: 5, solver, beta: 0.5, batchSize: 70, sagMemory: 2, maxIter: 3, seed: 1, shuffle,
+        alphaW: 0.1, alphaH: 0.1, l1Ratio: 0.5, W: random(64, 5, 'float32', 6), fixedComponents: [0, 3], missing: 'nan' });
+      await m.fit(Xn, { weights: M });
+      m.fitSync(X, { weights: M });
+      await m.transform(Xn, { weights: M });
+      m.partialFitSync(X, { weights: M });
+      calls += 4;
+    }
+  }
   // Bad calls into the addon itself must throw, not touch memory.
   const { addon } = require('../dist/native');
   for (const bad of [
@@ -54,6 +76,12 @@ async function main() {
       dtype: 'float64' }),
     () => new addon.Fit({ X: new Float64Array(6), N: 2, F: 3, K: 2, beta: 1, dtype: 'float64', shuffle: 'rows' })
       .run(false, { order: new Uint32Array([0, 5]) }),
+    () => addon.wParts(false, new Float64Array(6), new Float64Array(6), new Float64Array(4), 2, 3, 2, 1,
+      new Float64Array(6), new Float64Array(6), null, new Float64Array(5)),
+    () => new addon.Fit({ X: new Float64Array(6), weights: new Float64Array(5), N: 2, F: 3, K: 2, beta: 1, dtype: 'float64' }),
+    () => new addon.Fit({ X: new Float64Array(6), N: 2, F: 3, K: 2, beta: 1, dtype: 'float64', fixedComponents: [2] }),
+    () => new addon.Fit({ X: new Float64Array(6), N: 2, F: 3, K: 2, beta: 1, dtype: 'float64' })
+      .run(false, { X: new Float64Array(3), H: new Float64Array(2), weights: new Float64Array(2) }),
   ]) {
     try { bad(); throw new Error('expected an exception'); } catch (e) { if (e.message === 'expected an exception') throw e; }
   }

@@ -115,6 +115,80 @@ print(json.dumps([list(W.shape), list(H.shape), str(W.dtype), float(W.sum())]))`
     assert.equal(readBack(h).length, 300 * 4);
   });
 
+  it('--weights, --missing nan, penalties and --fixed-components reach the fit (same result as the library)', async () => {
+    const { BetaNMF } = await import('../lib');
+    const x = X.toTypedArray();
+    const weights = matrix(new Float32Array(x.length).map((_, i) => (i % 5 === 0 ? 0 : 1)), X.rows, X.cols);
+    const mNpy = path.join(tmp, 'M.npy');
+    writeNpySync(mNpy, weights);
+    const common = { nComponents: 4, beta: 1, maxIter: 20, seed: 5 } as const;
+    // Weights and penalties: the CLI's factors are the library's, bit for bit.
+    const out = path.join(tmp, 'fit-weighted');
+    let r = cli('fit', xNpy, '-k', '4', '--beta', '1', '--max-iter', '20', '--seed', '5', '--weights', mNpy, '--alpha-w', '0.01',
+      '--alpha-h', '0.1', '--l1-ratio', '0.5', '--out', out, '--no-progress', '--json');
+    assert.equal(r.code, 0, r.err);
+    const lib = await new BetaNMF({ ...common, alphaW: 0.01, alphaH: 0.1, l1Ratio: 0.5 }).fit(X, { weights });
+    assert.deepEqual(Array.from(readNpySync(path.join(out, 'W.npy')).toTypedArray()), Array.from(lib.W.toTypedArray()));
+    assert.equal(JSON.parse(r.out).cost, lib.cost);
+    // --missing nan: NaN where the weights are 0 gives the same factors as --weights.
+    const withNan = matrix(x.map((v, i) => (i % 5 === 0 ? NaN : v)), X.rows, X.cols);
+    const nanNpy = path.join(tmp, 'X-nan.npy');
+    writeNpySync(nanNpy, withNan);
+    const outNan = path.join(tmp, 'fit-nan');
+    r = cli('fit', nanNpy, '-k', '4', '--beta', '1', '--max-iter', '20', '--seed', '5', '--missing', 'nan', '--alpha-w', '0.01',
+      '--alpha-h', '0.1', '--l1-ratio', '0.5', '--out', outNan, '--no-progress');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(Array.from(readNpySync(path.join(outNan, 'W.npy')).toTypedArray()), Array.from(lib.W.toTypedArray()));
+    // Without --missing, NaN is an error naming the entry.
+    r = cli('fit', nanNpy, '-k', '4', '--out', path.join(tmp, 'fit-nan-err'), '--no-progress');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^betanmf: .*NaN/);
+    // --fixed-components: those columns of --w-init's W are unchanged, the others learnt.
+    const outFixed = path.join(tmp, 'fit-fixed');
+    r = cli('fit', xNpy, '-k', '4', '--beta', '1', '--max-iter', '20', '--seed', '5', '--w-init', path.join(out, 'W.npy'),
+      '--fixed-components', '1,3', '--out', outFixed, '--no-progress');
+    assert.equal(r.code, 0, r.err);
+    const W0 = readNpySync(path.join(out, 'W.npy')).toTypedArray(), W1 = readNpySync(path.join(outFixed, 'W.npy')).toTypedArray();
+    let others = 0;
+    W0.forEach((v, i) => {
+      if (i % 4 === 1 || i % 4 === 3) assert.equal(W1[i], v);
+      else if (W1[i] !== v) others++;
+    });
+    assert.ok(others > 0, 'the free columns were learnt');
+    // transform --weights: the library's transform with the same weights.
+    const hNpy = path.join(tmp, 'H-weighted.npy');
+    r = cli('transform', xNpy, '--w', path.join(out, 'W.npy'), '--beta', '1', '--weights', mNpy, '--seed', '2', '--out', hNpy);
+    assert.equal(r.code, 0, r.err);
+    const W = readNpySync(path.join(out, 'W.npy'));
+    const H = await new BetaNMF({ nComponents: 4, beta: 1, seed: 2, init: 'custom', W, fixed: ['W'] }).transform(X, { weights });
+    assert.deepEqual(Array.from(readNpySync(hNpy).toTypedArray()), Array.from(H.toTypedArray()));
+  });
+
+  it('wrong --weights, --fixed-components and penalty values are one-line usage errors', () => {
+    const out = path.join(tmp, 'fit-bad');
+    const cases: [string[], RegExp][] = [
+      [['--fixed-components', '0'], /--fixed-components: needs --w-init/],
+      [['--w-init', xNpy, '--fixed-components', '0,x'], /--fixed-components: expected an integer ≥ 0, received x/],
+      [['--w-init', xNpy], /W is 300×40, expected 40×4/],
+      [['--weights', path.join(tmp, 'nope.npy')], /nope\.npy: no such file/],
+      [['--alpha-w', '-1'], /--alpha-w: expected a number ≥ 0, received -1/],
+      [['--l1-ratio', '1.5'], /--l1-ratio: expected a number in \[0, 1\], received 1\.5/],
+      [['--missing', 'zero'], /--missing: expected one of nan, received "zero"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli('fit', xNpy, '-k', '4', '--out', out, '--no-progress', ...args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, message);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    }
+    const small = path.join(tmp, 'M-small.npy');
+    writeNpySync(small, matrix(new Float32Array(10).fill(1), 2, 5));
+    const r = cli('fit', xNpy, '-k', '4', '--out', out, '--no-progress', '--weights', small);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /the weights are 2×5, but X is 300×40/);
+    assert.ok(!fs.existsSync(out));
+  });
+
   it('bench --json reports msPerIter and floorMs per β', () => {
     const r = cli('bench', '--shape', '400x64x8', '--beta', '0,1,2', '--iters', '3', '--json');
     assert.equal(r.code, 0, r.err);

@@ -115,6 +115,20 @@ describe('CUDA kernels and solvers against the CPU', function () {
         same(b.updateGradW(Wg, wg.pos, wg.neg), b.updateGradW(W, wc.pos, wc.neg));
         const dc = b.betaDivergence(X, W, H, beta), dg = await b.betaDivergenceAsync(Xg, Wg, Hg, beta);
         assert.ok(Math.abs(dg - dc) <= tol * Math.abs(dc), `${dg} vs ${dc}`);
+        // Entry weights (a fifth of them 0): the weighted passes and divergence on the device.
+        const M = toMatrix(randomDense(rand, N, F, dtype, 0.5, 2, 0.2), F, dtype), Mg = M.to('cuda');
+        const hmc = b.gradientHMu(X, W, H, beta, { weights: M }), hmg = b.gradientHMu(Xg, Wg, Hg, beta, { weights: Mg });
+        same(hmg.pos, hmc.pos);
+        same(hmg.neg, hmc.neg);
+        same(b.gradientH(Xg, Wg, Hg, beta, { weights: Mg }), b.gradientH(X, W, H, beta, { weights: M }), hmc.pos, hmc.neg);
+        const wmc = b.gradientWMu(X, W, H, beta, { weights: M }), wmg = await b.gradientWMuAsync(Xg, Wg, Hg, beta, { weights: Mg });
+        same(wmg.pos, wmc.pos);
+        same(wmg.neg, wmc.neg);
+        same(b.gradientW(Xg, Wg, Hg, beta, { weights: Mg }), b.gradientW(X, W, H, beta, { weights: M }), wmc.pos, wmc.neg);
+        same(b.muUpdateH(Xg, Wg, Hg, beta, 1e-10, { weights: Mg }).H, b.muUpdateH(X, W, H, beta, 1e-10, { weights: M }).H);
+        const mdc = b.betaDivergence(X, W, H, beta, { weights: M }), mdg = b.betaDivergence(Xg, Wg, Hg, beta, { weights: Mg });
+        assert.ok(Math.abs(mdg - mdc) <= tol * Math.abs(mdc), `weighted: ${mdg} vs ${mdc}`);
+        Mg.dispose();
         // In place on the device.
         const H2 = Hg.clone();
         b.muUpdateH(Xg, Wg, H2, beta, 1e-10, { out: { H: H2 } });
@@ -219,6 +233,31 @@ describe('CUDA kernels and solvers against the CPU', function () {
     assert.ok(relError(g.W!.to('cpu'), Wc) < 1e-8);
     g.dispose();
   });
+
+  for (const solver of ['mu_batch', 'asag_mu'] as const) {
+    it(`BetaNMF ${solver} with weights, penalties and fixed components on CUDA matches the CPU (float64, 4 epochs; cacheRows too)`, async () => {
+      const r = rng(8);
+      const X = toMatrix(randomDense(r, 300, 40, 'float64', 0.1, 2), 40, 'float64');
+      const M = toMatrix(randomDense(r, 300, 40, 'float64', 0.5, 1.5, 0.25), 40, 'float64');
+      const W = toMatrix(randomDense(r, 40, 4, 'float64'), 4, 'float64');
+      const opts = { nComponents: 4, beta: 0.5, solver, maxIter: 4, seed: 3, alphaW: 0.05, alphaH: 0.1, l1Ratio: 0.3, W,
+        fixedComponents: [1], shuffle: 'rows', ...(solver === 'mu_batch' ? {} : { batchSize: 64, sagMemory: 2 }) } as const;
+      const c = new b.BetaNMF({ ...opts, device: 'cpu' }).fitSync(X, { weights: M });
+      const g = await new b.BetaNMF({ ...opts, device: 'cuda' }).fit(X, { weights: M.to('cuda') });
+      assert.ok(relError(g.W!.to('cpu'), c.W!.toArray()) < 1e-8);
+      assert.ok(Math.abs(g.cost! - c.cost!) < 1e-8 * c.cost!);
+      const Wg = g.W!.to('cpu');
+      for (let f = 0; f < 40; f++) assert.equal(Wg.data[f * 4 + 1], W.data[f * 4 + 1]);
+      if (solver === 'asag_mu') {
+        const cached = await new b.BetaNMF({ ...opts, shuffle: 'none', device: 'cuda', cacheRows: 128 }).fit(X, { weights: M });
+        const whole = new b.BetaNMF({ ...opts, shuffle: 'none', device: 'cpu' }).fitSync(X, { weights: M });
+        assert.ok(relError(cached.W!.to('cpu'), whole.W!.toArray()) < 1e-8);
+        assert.ok(Math.abs(cached.cost! - whole.cost!) < 1e-8 * whole.cost!);
+        cached.dispose();
+      }
+      g.dispose();
+    });
+  }
 
   for (const solver of ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'] as const) {
     it(`BetaNMF ${solver} on CUDA matches the CPU (float64, shuffled, 5 epochs)`, async () => {

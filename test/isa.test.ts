@@ -1,6 +1,6 @@
 // Every compiled copy of the elementwise loops (baseline x86-64, AVX2, AVX-512), forced in turn
 // with BETANMF_CPU_ISA in child processes, against the float64 reference: the whole of
-// test/kernels.test.ts, plus test/support/isa-probe.ts (tighter error bounds, the solver's
+// test/kernels.test.ts and the weighted kernels of test/weights.test.ts, plus test/support/isa-probe.ts (tighter error bounds, the solver's
 // update step with γ ≠ 1, and special values, which must mean the same in every copy).
 // A copy this CPU cannot run is skipped with a line saying so.
 import { strict as assert } from 'node:assert';
@@ -51,9 +51,9 @@ describe('every copy of the elementwise loops against the float64 reference', fu
         probes[isa] = probe;
       });
 
-      it('test/kernels.test.ts passes', () => {
+      it('test/kernels.test.ts and the weighted kernels of test/weights.test.ts pass', () => {
         const r = run(isa, ['node_modules/mocha/bin/mocha.js', '--no-config', '--node-option', 'import=tsx',
-          '--reporter', 'dot', '--timeout', '60000', 'test/kernels.test.ts']);
+          '--reporter', 'dot', '--timeout', '60000', 'test/kernels.test.ts', 'test/weights.test.ts', '--grep', 'weighted kernels|^kernels|^special|ones give']);
         assert.equal(r.code, 0, r.out);
         assert.match(r.out, /\d+ passing/);
       });

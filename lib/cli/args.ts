@@ -20,10 +20,11 @@ export function int(name: string, min = 0) {
   };
 }
 
-export function num(name: string) {
+export function num(name: string, min = -Infinity, max = Infinity) {
+  const expected = min === -Infinity ? 'a number' : max === Infinity ? `a number ≥ ${min}` : `a number in [${min}, ${max}]`;
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name}: expected a number, received ${v}`);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name}: expected ${expected}, received ${v}`);
     return n;
   };
 }
@@ -35,6 +36,16 @@ export function beta(name = '--beta') {
     const n = Number(key);
     if (key === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name}: expected ${BETA_HELP}, received ${JSON.stringify(v)}`);
     return n;
+  };
+}
+
+/** A comma-separated list of integers ≥ 0 (column indices such as 0,1,2). */
+export function intList(name: string) {
+  const one = int(name, 0);
+  return (v: string): number[] => {
+    const items = v.split(',');
+    if (items.some((s) => s.trim() === '')) throw new InvalidArgumentError(`${name}: expected comma-separated integers such as 0,1,2, received ${JSON.stringify(v)}`);
+    return items.map((s) => one(s.trim()));
   };
 }
 
@@ -108,6 +119,10 @@ export interface FitModelFlags {
   seed?: number;
   device?: BetaNMFOptions['device'];
   dtype?: BetaNMFOptions['dtype'];
+  alphaW?: number;
+  alphaH?: number;
+  l1Ratio?: number;
+  missing?: 'nan';
 }
 
 /** Adds the model options of a fit (-k required, β, solver, iteration controls, init, seed, device, dtype). */
@@ -126,7 +141,16 @@ export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation
     .addOption(new Option('--init <I>', 'initialisation (default random)').choices(['random', 'nndsvd', 'nndsvda', 'nndsvdar']))
     .option('--seed <N>', seedHelp, int('--seed', 0))
     .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
-    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']));
+    .addOption(new Option('--dtype <T>', "computation dtype (default: the input's)").choices(['float32', 'float64']))
+    .option('--alpha-w <A>', "penalty on W (the bases; scikit-learn's alpha_H): adds αW·N·(ρ‖W‖₁ + ½(1−ρ)‖W‖²) (default 0)", num('--alpha-w', 0))
+    .option('--alpha-h <A>', "penalty on H (the activations; scikit-learn's alpha_W): adds αH·F·(ρ‖H‖₁ + ½(1−ρ)‖H‖²) (default 0)", num('--alpha-h', 0))
+    .option('--l1-ratio <R>', 'ρ, the L1 share of both penalties, in [0, 1] (default 0: L2 only)', num('--l1-ratio', 0, 1))
+    .addOption(missingOption());
+}
+
+/** --missing nan: NaN entries of X are missing (weight 0) instead of an error. */
+export function missingOption(): Option {
+  return new Option('--missing <M>', 'nan: NaN entries of X are missing entries (weight 0) instead of an error').choices(['nan']);
 }
 
 /** BetaNMF options from fitModelOptions' flags (options not given are left out, so BetaNMF's defaults apply). */
@@ -134,6 +158,7 @@ export function fitModelOptionsOf(f: FitModelFlags) {
   return definedOnly({
     nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory, maxIter: f.maxIter,
     tol: f.tol, costEvery: f.costEvery, maxNoImprovement: f.maxNoImprovement, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
+    alphaW: f.alphaW, alphaH: f.alphaH, l1Ratio: f.l1Ratio, missing: f.missing,
   });
 }
 
@@ -143,6 +168,7 @@ export interface TransformFlags {
   maxIter?: number;
   tol?: number;
   seed?: number;
+  missing?: 'nan';
 }
 
 /** Adds the iteration options of a transform (β as used for fitting, epochs, tolerance, seed of the initial H). */
@@ -151,11 +177,12 @@ export function transformOptions(cmd: Command): Command {
     .option('-b, --beta <B>', 'β (as used for fitting): a number or a name as for fit', beta(), 2)
     .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
     .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
-    .option('--seed <N>', 'seed of the initial H', int('--seed', 0));
+    .option('--seed <N>', 'seed of the initial H', int('--seed', 0))
+    .addOption(missingOption());
 }
 
 export function transformOptionsOf(f: TransformFlags) {
-  return definedOnly({ beta: f.beta, maxIter: f.maxIter, tol: f.tol, seed: f.seed });
+  return definedOnly({ beta: f.beta, maxIter: f.maxIter, tol: f.tol, seed: f.seed, missing: f.missing });
 }
 
 function definedOnly<T extends object>(o: T): T {

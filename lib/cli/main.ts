@@ -9,10 +9,11 @@ import { SingleBar } from 'cli-progress';
 import { BetaNMF, type HistoryEntry } from '../betanmf';
 import { devices, openblasWarning, resolveDevice } from '../device';
 import { writeNpy } from '../io';
+import type { Matrix } from '../matrix';
 import { addon, packageRoot } from '../native';
 import { checkFolderTarget, writeFolder } from '../persist';
 import { syntheticSpectrogram } from '../synthetic';
-import { betaList, checkRequired, fitModelOptions, fitModelOptionsOf, int, OPTION_ALIASES, required, shape, transformOptions,
+import { betaList, checkRequired, fitModelOptions, fitModelOptionsOf, int, intList, OPTION_ALIASES, required, shape, transformOptions,
   transformOptionsOf, type FitModelFlags, type TransformFlags } from './args';
 import { bench } from './bench';
 import { kernelLine, kernelReport } from './inspect';
@@ -48,6 +49,9 @@ function onSignal(signal: Signal): void {
 
 interface FitFlags extends FitModelFlags {
   out?: string;
+  weights?: string;
+  wInit?: string;
+  fixedComponents?: number[];
   plot?: string;
   force?: boolean;
   json?: boolean;
@@ -122,12 +126,21 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
     }
   }
   checkOutFolder(out, isFitFile, !!f.force);
-  const model = new BetaNMF({ ...fitModelOptionsOf(f), onWarning: warnLine });
+  if (f.weights !== undefined) checkInput(f.weights, '--weights');
+  if (f.wInit !== undefined) checkInput(f.wInit, '--w-init');
+  if (f.fixedComponents && f.wInit === undefined) throw new UsageError('--fixed-components: needs --w-init W.npy (the bases whose columns stay fixed)');
   if (f.device !== undefined) resolveDevice(f.device, '--device');
   const X = await readMatrix(input);
+  const W = f.wInit === undefined ? undefined : await readMatrix(f.wInit);
+  if (W && (W.rows !== X.cols || W.cols !== f.components)) {
+    throw new UsageError(`${f.wInit}: W is ${W.rows}×${W.cols}, expected ${X.cols}×${f.components} (F×K: X's columns × --components)`);
+  }
+  const weights = await readWeights(f.weights, X);
+  const model = new BetaNMF({ ...fitModelOptionsOf(f), ...(W ? { W } : {}),
+    ...(f.fixedComponents ? { fixedComponents: f.fixedComponents } : {}), onWarning: warnLine });
   const bar = progress(model.options.maxIter, f.progress);
   try {
-    await model.fit(X, { onEpoch: ({ epoch, cost, seconds }) => void bar.update(epoch, cost, seconds) });
+    await model.fit(X, { weights, onEpoch: ({ epoch, cost, seconds }) => void bar.update(epoch, cost, seconds) });
   } finally {
     bar.stop();
   }
@@ -157,6 +170,14 @@ async function fitCommand(input: string, f: FitFlags): Promise<void> {
       `cost ${summary.cost.toPrecision(8)} after ${summary.iterations} epochs in ${seconds.toFixed(2)}s\n` +
       `wrote ${path.join(out, 'W.npy')}, H.npy, history.json${f.plot ? ` and ${f.plot}` : ''}\n`);
   }
+}
+
+/** --weights: an N×F matrix of entry weights (0 = missing) for X. */
+async function readWeights(file: string | undefined, X: Matrix): Promise<Matrix | undefined> {
+  if (file === undefined) return undefined;
+  const M = await readMatrix(file);
+  if (M.rows !== X.rows || M.cols !== X.cols) throw new UsageError(`${file}: the weights are ${M.rows}×${M.cols}, but X is ${X.rows}×${X.cols} (they must match)`);
+  return M;
 }
 
 /** A warning as one line on stderr. */
@@ -225,6 +246,9 @@ export function program(): Command {
   fitModelOptions(fit);
   required(fit, '-o, --out <DIR>', 'output folder (new, or one written by fit with --force)');
   fit
+    .option('--weights <FILE>', 'entry weights (.npy or .csv, N×F like X, finite and ≥ 0; 0 marks a missing entry)')
+    .option('--w-init <FILE>', 'initial W (.npy or .csv, F×K); with --fixed-components, the bases kept fixed')
+    .option('--fixed-components <LIST>', "comma-separated columns of --w-init's W kept exactly as given (e.g. 0,1,2)", intList('--fixed-components'))
     .option('--plot <FILE>', 'also draw the cost curves (.svg or .png)')
     .option('-f, --force', 'replace earlier outputs (--out folder, --plot file)')
     .option('--json', 'print a one-line JSON summary on stdout')
@@ -238,16 +262,19 @@ export function program(): Command {
   required(transform, '--w <FILE>', 'W.npy (F×K) from `betanmf fit`');
   required(transform, '-o, --out <FILE>', 'where to write H (.npy)');
   transformOptions(transform)
+    .option('--weights <FILE>', 'entry weights (N×F like X; 0 marks a missing entry)')
     .option('-f, --force', 'replace an existing --out file')
-    .action(async (input: string, f: TransformFlags & { w: string; out: string; force?: boolean }) => {
+    .action(async (input: string, f: TransformFlags & { w: string; out: string; weights?: string; force?: boolean }) => {
       checkInput(input);
       checkInput(f.w, '--w');
+      if (f.weights !== undefined) checkInput(f.weights, '--weights');
       checkOutputFile(f.out, '--out', ['.npy'], !!f.force);
       const X = await readMatrix(input);
       const W = await readMatrix(f.w);
       if (W.rows !== X.cols) throw new UsageError(`${f.w}: W is ${W.rows}×${W.cols}, but X has ${X.cols} columns (W must be F×K)`);
+      const weights = await readWeights(f.weights, X);
       const model = new BetaNMF({ ...transformOptionsOf(f), nComponents: W.cols, init: 'custom', W, fixed: ['W'] });
-      const H = await model.transform(X);
+      const H = await model.transform(X, { weights });
       await writeNpy(f.out, H);
       process.stdout.write(`wrote ${f.out} (${H.rows}×${H.cols})\n`);
     });

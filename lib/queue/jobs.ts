@@ -10,7 +10,7 @@ import type { Storage } from './storage';
 /** Fit options a job can carry: BetaNMF's, less those that are not data (factors, callbacks). */
 export type JobFitOptions = Omit<BetaNMFOptions, 'W' | 'H' | 'signal' | 'onEpoch'>;
 /** Transform options: β and the iteration controls (as `betanmf transform`). */
-export type JobTransformOptions = Pick<BetaNMFOptions, 'beta' | 'maxIter' | 'tol' | 'seed' | 'device' | 'dtype'>;
+export type JobTransformOptions = Pick<BetaNMFOptions, 'beta' | 'maxIter' | 'tol' | 'seed' | 'device' | 'dtype' | 'missing'>;
 
 /** What `wait()` of a fit resolves to: the summary `betanmf fit --json` prints. */
 export interface FitSummary {
@@ -59,8 +59,8 @@ export interface TransformJobData {
 }
 
 const FIT_KEYS = new Set(['nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed',
-  'init', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows']);
-const TRANSFORM_KEYS = new Set(['beta', 'maxIter', 'tol', 'seed', 'device', 'dtype']);
+  'init', 'fixed', 'eps', 'update', 'device', 'dtype', 'cacheRows', 'alphaW', 'alphaH', 'l1Ratio', 'missing']);
+const TRANSFORM_KEYS = new Set(['beta', 'maxIter', 'tol', 'seed', 'device', 'dtype', 'missing']);
 
 /** Checks job options where they are submitted (the same TypeError / RangeError as BetaNMF). */
 export function checkJobOptions(kind: 'fit' | 'transform', options: unknown): void {

@@ -75,6 +75,24 @@ void orderField(const Napi::Object& o, const char* key, std::size_t length, std:
     if (i >= bound) throw Napi::RangeError::New(o.Env(), std::string("Fit: ") + key + ": index out of range");
 }
 
+// fixedComponents: an array of distinct column indices in [0, K) → K flags (empty when none).
+void fixedField(const Napi::Object& o, Index K, std::vector<std::uint8_t>& flags) {
+  Napi::Value v = field(o, "fixedComponents");
+  flags.clear();
+  if (v.IsUndefined() || v.IsNull()) return;
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), "Fit: fixedComponents: expected an array of column indices");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() == 0) return;
+  flags.assign(static_cast<std::size_t>(K), 0);
+  for (std::uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    const double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d < double(K) && d == std::floor(d)) || flags[std::size_t(d)])
+      throw Napi::RangeError::New(o.Env(), "Fit: fixedComponents: expected distinct integers in [0, K)");
+    flags[std::size_t(d)] = 1;
+  }
+}
+
 // ---- the state -----------------------------------------------------------------------------
 
 enum class Shuffle { None, Batches, Rows };
@@ -99,6 +117,8 @@ struct FitState final : FitStateBase {
   Shuffle shuffle = Shuffle::None;
   std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn, bestW, bestH;
   std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows, wPos, wNeg, zeros, ones, lastStep;
+  std::unique_ptr<Buffer<T>> m, mRows, fixedW;  // weights' copy, gathered weight rows, W's fixed columns
+  std::vector<std::uint8_t> fixedFlags;         // K flags (fixedComponents), empty when none
   std::unique_ptr<Buffer<double>> sums;
   double sagGain = 0;  // the SAG gain (solver.h), 0 before the first averaged batch
   Index scratchRows = 0;
@@ -124,9 +144,11 @@ struct FitState final : FitStateBase {
       if (gathered || xRows) {
         xRows = be().allocate(scratchRows * F);
         hRows = be().allocate(scratchRows * K);
+        if (m) mRows = be().allocate(scratchRows * F);
       }
     }
     SliceScratch<T> sc{hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
+    sc.mRows = mRows ? mRows->data() : nullptr;
     if (spec.averageTargets) {
       targetsState();
       sc.wPos = wPos->data(), sc.wNeg = wNeg->data(), sc.zeros = zeros->data(), sc.ones = ones->data();
@@ -227,7 +249,7 @@ class RunJob final : public Job {
     runEpochSlice(be, X_, s.W, H_, s.Gp, s.Gn, spec_, scratch);
     const bool sag = spec_.solver == SolverKind::Asag || spec_.solver == SolverKind::Gsag;
     const double negExponent = sag && spec_.averageTargets ? 1.0 - 1.0 / spec_.gamma : 1.0;
-    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn, negExponent);
+    if (guard_) finite_ = rebalance(be, s.W, H_, s.Gp, s.Gn, negExponent, spec_.fixedColumns);
     else if (cached_) {
       std::vector<double> w(static_cast<std::size_t>(s.K));
       finite_ = be.columnMax(s.W, w.data());
@@ -254,7 +276,7 @@ class CostJob final : public Job {
   void execute() override {
     FitState<T>& s = *st_;
     DeviceLock lock(s.device);
-    value_ = s.be().betaDivergence(s.X, s.W, s.H, s.spec.beta, s.spec.vFloor);
+    value_ = objective<T>(s.be(), s.X, s.W, s.H, s.spec.beta, s.spec.vFloor, s.spec.weights, s.spec.penalty);
     s.be().finish();
   }
   Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, value_); }
@@ -346,6 +368,16 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     p.averageTargets = flagField(o, "averageTargets", false);
     const std::string shuffle = stringField(o, "shuffle", "none");
     s.shuffle = shuffle == "rows" ? Shuffle::Rows : shuffle == "batches" ? Shuffle::Batches : Shuffle::None;
+    p.penalty.alphaW = numberField(o, "alphaW", 0.0);
+    p.penalty.alphaH = numberField(o, "alphaH", 0.0);
+    p.penalty.l1Ratio = numberField(o, "l1Ratio", 0.0);
+    if (!(p.penalty.alphaW >= 0 && p.penalty.alphaH >= 0 && p.penalty.l1Ratio >= 0 && p.penalty.l1Ratio <= 1) ||
+        !std::isfinite(p.penalty.alphaW) || !std::isfinite(p.penalty.alphaH))
+      throw Napi::RangeError::New(env, "Fit: alphaW, alphaH: expected finite numbers ≥ 0, l1Ratio one in [0, 1]");
+    const ArrayArg M = arrayField(o, "weights", true);
+    if (M.data && sameDevice(env, {&X, &M}) != s.device) throw Napi::Error::New(env, "Fit: weights: expected X's device");
+    if (M.data && M.length != std::size_t(N * F)) throw Napi::RangeError::New(env, "Fit: weights: expected N×F elements");
+    fixedField(o, K, s.fixedFlags);
 
     Backend<T>& be = s.be();
     DeviceLock lock(s.device);
@@ -371,12 +403,25 @@ class Fit final : public Napi::ObjectWrap<Fit> {
                     : scanData(static_cast<const double*>(X.data), x.data, N * F, positive);
       s.X = x;
     }
+    if (M.data) {  // the weights' own copy, in the fit's dtype
+      Mat<T> m = s.own(s.m, N, F);
+      if (s.device != Device::Cpu) be.copy(matArg<T>(env, M, N, F, "weights"), m);
+      else if (M.dtype == DType::Float32) std::copy_n(static_cast<const float*>(M.data), N * F, m.data);
+      else std::copy_n(static_cast<const double*>(M.data), N * F, m.data);
+      p.weights = m;
+    }
     s.W = s.own(s.w, F, K);
     s.H = s.own(s.h, N, K);
     s.Gp = s.own(s.gp, F, K);
     s.Gn = s.own(s.gn, F, K);
+    if (!s.fixedFlags.empty()) {
+      s.own(s.fixedW, F, K);
+      p.fixedColumns = s.fixedFlags.data();
+      p.fixedW = s.fixedW->data();
+    }
     if (W.data) be.copy(matArg<T>(env, W, F, K, "W"), s.W);
     else be.zero(s.W);
+    if (s.fixedW) be.copy(s.W, Mat<T>(s.fixedW->data(), F, K));
     if (H.data) be.copy(matArg<T>(env, H, N, K, "H"), s.H);
     else be.zero(s.H);
     be.zero(s.Gp);
@@ -384,7 +429,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     be.finish();
     state_ = st;
     // X's copy, W, H, the gradient state and (later) the snapshot: what this object holds.
-    reported_ = std::int64_t(sizeof(T)) * ((s.x ? N * F : 0) + 2 * (N * K + 2 * F * K));
+    reported_ = std::int64_t(sizeof(T)) * ((s.x ? N * F : 0) + (s.m ? N * F : 0) + 2 * (N * K + 2 * F * K));
     Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
   }
 
@@ -421,13 +466,14 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     // A cache of rows (cacheRows): X and H rows resident on the device for this slice only.
     CMat<T> X = s.X;
     Mat<T> H = s.H;
-    const ArrayArg xc = arrayField(o, "X", true), hc = arrayField(o, "H", true);
+    const ArrayArg xc = arrayField(o, "X", true), hc = arrayField(o, "H", true), mc = arrayField(o, "weights", true);
     const bool cached = xc.data != nullptr;
     if (cached) {
-      if (sameDevice(env, {&xc, &hc}) != s.device) throw Napi::Error::New(env, "Fit.run: a cache on another device");
+      if (sameDevice(env, {&xc, &hc, &mc}) != s.device) throw Napi::Error::New(env, "Fit.run: a cache on another device");
       const Index n = static_cast<Index>(xc.length) / std::max<Index>(s.F, 1);
       X = matArg<T>(env, xc, n, s.F, "X");
       H = matArg<T>(env, hc, n, s.K, "H");
+      spec.weights = mc.data ? CMat<T>(matArg<T>(env, mc, n, s.F, "weights")) : CMat<T>();
     }
     const Index rows = X.rows;
     const Index nBatches = batchCount(rows, spec.batchSize);
@@ -438,9 +484,10 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     else orderField(o, "order", std::size_t(nBatches), std::uint32_t(nBatches), order);
     auto job = std::make_unique<RunJob<T>>(st, spec, std::move(order), flagField(o, "snapshot", false),
                                            flagField(o, "guard", false), X, H, cached);
-    job->keep({Value(), xc.value, hc.value});
+    job->keep({Value(), xc.value, hc.value, mc.value});
     job->hold(xc.owner);
     job->hold(hc.owner);
+    job->hold(mc.owner);
     const bool async = info[0].ToBoolean().Value();
     checkBorrowed(env, async);
     return bnmf::binding::run(env, std::move(job), async, "BetaNMF.fit");
@@ -543,6 +590,8 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     DeviceLock lock(s.device);
     if (toJs) s.be().copy(m, other);
     else s.be().copy(other, m);
+    // W as written is what its fixed columns keep (fixedComponents).
+    if (!toJs && m.data == s.W.data && s.fixedW) s.be().copy(other, Mat<T>(s.fixedW->data(), s.F, s.K));
     s.be().finish();
     return env.Undefined();
   }

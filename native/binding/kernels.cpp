@@ -3,11 +3,14 @@
 #include "binding/kernels.h"
 
 #include <cmath>
+#include <limits>
+#include <sstream>
 
 #include "binding/args.h"
 #include "binding/job.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
+#include "core/solver.h"
 
 namespace bnmf::binding {
 namespace {
@@ -65,6 +68,29 @@ std::unique_ptr<Job> makeJob(const ArrayArg& lead, A&&... args) {
   return std::make_unique<J<double>>(std::forward<A>(args)...);
 }
 
+// The optional entry weights (N×F, like X; null = unweighted). Host weights are checked here,
+// finite and ≥ 0, in one native pass (lib/kernels.ts checks device ones).
+template <typename T>
+CMat<T> weightsArg(Napi::Env env, const ArrayArg& m, Index N, Index F) {
+  if (!m.data && m.length == 0) return CMat<T>();
+  const CMat<T> M = matArg<T>(env, m, N, F, "options.weights");
+  if (m.device != Device::Cpu) return M;
+  const T top = std::numeric_limits<T>::max();
+  bool ok = true;  // a branch-free pass (it vectorises); the entry is looked for only when one is bad
+  for (Index i = 0; i < N * F; ++i) ok &= (M.data[i] >= T(0)) & (M.data[i] <= top);
+  for (Index i = 0; !ok && i < N * F; ++i) {
+    const T v = M.data[i];
+    if (v >= T(0) && v <= top) continue;
+    std::ostringstream s;
+    if (std::isnan(v)) s << "NaN";
+    else if (std::isinf(v)) s << (v > 0 ? "Infinity" : "-Infinity");
+    else s << double(v);
+    throw Napi::RangeError::New(env, "options.weights: expected finite weights ≥ 0 (0 marks a missing entry), received " + s.str() +
+                                         " at row " + std::to_string(i / F) + ", column " + std::to_string(i % F));
+  }
+  return M;
+}
+
 template <typename T>
 Output<T> outputArg(Napi::Env env, const ArrayArg& a, Index rows, Index cols, const char* name,
                     const std::vector<const ArrayArg*>& inputs, bool elementwise) {
@@ -81,20 +107,24 @@ class PartsJob final : public Job {
     FactorArgs a(info, 1);
     const Index rows = forW ? a.F : a.N;
     ArrayArg pos = arrayArg(info, 8, "pos", true), neg = arrayArg(info, 9, "neg", true),
-             diff = arrayArg(info, 10, "diff", true);
-    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &pos, &neg, &diff}, {&pos, &neg, &diff},
+             diff = arrayArg(info, 10, "diff", true), m = arrayArg(info, 11, "options.weights", true);
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &m, &pos, &neg, &diff}, {&pos, &neg, &diff},
           {"options.out.pos", "options.out.neg", "options.out"});
     a.views<T>(env, X_, W_, H_);
+    M_ = weightsArg<T>(env, m, a.N, a.F);
     beta_ = Beta::of(a.beta);
-    pos_ = outputArg<T>(env, pos, rows, a.K, "pos", a.inputs(), false);
-    neg_ = outputArg<T>(env, neg, rows, a.K, "neg", a.inputs(), false);
-    diff_ = outputArg<T>(env, diff, rows, a.K, "diff", a.inputs(), false);
-    device_ = sameDevice(env, {&a.X, &pos, &neg, &diff});
-    keepArgs(*this, {&a.X, &a.W, &a.H, &pos, &neg, &diff});
+    std::vector<const ArrayArg*> inputs = a.inputs();
+    inputs.push_back(&m);
+    pos_ = outputArg<T>(env, pos, rows, a.K, "pos", inputs, false);
+    neg_ = outputArg<T>(env, neg, rows, a.K, "neg", inputs, false);
+    diff_ = outputArg<T>(env, diff, rows, a.K, "diff", inputs, false);
+    device_ = sameDevice(env, {&a.X, &m, &pos, &neg, &diff});
+    keepArgs(*this, {&a.X, &a.W, &a.H, &m, &pos, &neg, &diff});
   }
   void execute() override {
     onBackend<T>(device_, [&](Backend<T>& be) {
       Parts<T> parts;
+      parts.weights = M_;
       parts.pos = pos_.prepare(be);
       parts.neg = neg_.prepare(be);
       parts.diff = diff_.prepare(be);
@@ -109,7 +139,7 @@ class PartsJob final : public Job {
  private:
   bool forW_;
   Device device_ = Device::Cpu;
-  CMat<T> X_, W_, H_;
+  CMat<T> X_, W_, H_, M_;
   Beta beta_;
   Output<T> pos_, neg_, diff_;
 };
@@ -122,24 +152,28 @@ class MuUpdateHJob final : public Job {
     FactorArgs a(info, 1);
     eps_ = static_cast<T>(numberArg(info, 8, "eps"));
     ArrayArg hOut = arrayArg(info, 9, "out.H"), pos = arrayArg(info, 10, "out.pos"), neg = arrayArg(info, 11, "out.neg");
-    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &hOut, &pos, &neg}, {&hOut, &pos, &neg}, {"options.out.H", "options.out.pos", "options.out.neg"});
+    ArrayArg m = arrayArg(info, 12, "options.weights", true);
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &m, &hOut, &pos, &neg}, {&hOut, &pos, &neg}, {"options.out.H", "options.out.pos", "options.out.neg"});
     a.views<T>(env, X_, W_, H_);
+    M_ = weightsArg<T>(env, m, a.N, a.F);
     beta_ = Beta::of(a.beta);
     // H may be updated in place (exactly): the parts are complete before H is read for the
     // update, and the update is elementwise. A partial overlap with H goes through scratch.
-    std::vector<const ArrayArg*> hInputs = {&a.X, &a.W, &pos, &neg};
+    std::vector<const ArrayArg*> hInputs = {&a.X, &a.W, &m, &pos, &neg};
     hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", hInputs, false);
     if (hOut.overlaps(a.H) && !hOut.sameRange(a.H)) hOut_ = outputArg<T>(env, hOut, a.N, a.K, "out.H", {&a.H}, false);
-    pos_ = outputArg<T>(env, pos, a.N, a.K, "out.pos", a.inputs(), false);
-    neg_ = outputArg<T>(env, neg, a.N, a.K, "out.neg", a.inputs(), false);
-    device_ = sameDevice(env, {&a.X, &hOut, &pos, &neg});
-    keepArgs(*this, {&a.X, &a.W, &a.H, &hOut, &pos, &neg});
+    std::vector<const ArrayArg*> inputs = a.inputs();
+    inputs.push_back(&m);
+    pos_ = outputArg<T>(env, pos, a.N, a.K, "out.pos", inputs, false);
+    neg_ = outputArg<T>(env, neg, a.N, a.K, "out.neg", inputs, false);
+    device_ = sameDevice(env, {&a.X, &m, &hOut, &pos, &neg});
+    keepArgs(*this, {&a.X, &a.W, &a.H, &m, &hOut, &pos, &neg});
   }
   void execute() override {
     onBackend<T>(device_, [&](Backend<T>& be) {
       Mat<T> pos = pos_.prepare(be), neg = neg_.prepare(be);
       Mat<T> h = hOut_.prepare(be);
-      muUpdateH(be, X_, W_, H_, beta_, eps_, h, pos, neg);
+      muUpdateH(be, X_, W_, H_, beta_, eps_, h, pos, neg, M_);
       pos_.commit(be);
       neg_.commit(be);
       hOut_.commit(be);
@@ -148,7 +182,7 @@ class MuUpdateHJob final : public Job {
 
  private:
   Device device_ = Device::Cpu;
-  CMat<T> X_, W_, H_;
+  CMat<T> X_, W_, H_, M_;
   Beta beta_;
   T eps_ = 0;
   Output<T> hOut_, pos_, neg_;
@@ -159,22 +193,31 @@ class DivergenceJob final : public Job {
  public:
   explicit DivergenceJob(const Napi::CallbackInfo& info) {
     FactorArgs a(info, 1);
-    stage(asyncFlag(info), {&a.X, &a.W, &a.H}, {}, {});
+    ArrayArg m = arrayArg(info, 9, "options.weights", true);
+    stage(asyncFlag(info), {&a.X, &a.W, &a.H, &m}, {}, {});
     a.views<T>(info.Env(), X_, W_, H_);
+    M_ = weightsArg<T>(info.Env(), m, a.N, a.F);
     beta_ = Beta::of(a.beta);
     vFloor_ = static_cast<T>(numberArg(info, 8, "vFloor"));
-    device_ = a.device;
-    keepArgs(*this, {&a.X, &a.W, &a.H});
+    // The penalties (a fit's objective; absent for the public kernel).
+    if (info.Length() > 10 && !info[10].IsUndefined()) {
+      penalty_.alphaW = numberArg(info, 10, "alphaW");
+      penalty_.alphaH = numberArg(info, 11, "alphaH");
+      penalty_.l1Ratio = numberArg(info, 12, "l1Ratio");
+    }
+    device_ = sameDevice(info.Env(), {&a.X, &a.W, &a.H, &m});
+    keepArgs(*this, {&a.X, &a.W, &a.H, &m});
   }
   void execute() override {
-    onBackend<T>(device_, [&](Backend<T>& be) { value_ = be.betaDivergence(X_, W_, H_, beta_, vFloor_); });
+    onBackend<T>(device_, [&](Backend<T>& be) { value_ = objective<T>(be, X_, W_, H_, beta_, vFloor_, M_, penalty_); });
   }
   Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, value_); }
 
  private:
-  CMat<T> X_, W_, H_;
+  CMat<T> X_, W_, H_, M_;
   Beta beta_;
   T vFloor_ = 0;
+  Penalty penalty_;
   double value_ = 0;
   Device device_ = Device::Cpu;
 };

@@ -27,7 +27,12 @@ struct Parts {
   T scale = T(1);
   T keep = T(0);
   T vFloor = T(0);  // V is clipped to at least this before the powers (0: the seed's exact formulas)
+  // Entry weights M (X's shape, rows aligned with X's; empty = unweighted): the parts become
+  // (M⊙V^(β−1))·W, (M⊙V^(β−2)⊙X)·W and M⊙V^(β−2)⊙(X−V) (ᵀ·H for W). An entry of weight 0
+  // contributes exactly 0, even where its unweighted part is infinite (V = 0).
+  CMat<T> weights;
   bool differenceOnly() const { return !diff.empty(); }
+  bool weighted() const { return !weights.empty(); }
 };
 
 // ---- Memory and devices ----------------------------------------------------------------
@@ -122,8 +127,15 @@ class Backend {
   virtual void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) = 0;
   virtual void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) = 0;
 
-  // D(X | H·Wᵀ) summed over all entries, accumulated in double (V clipped at vFloor first).
-  virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) = 0;
+  // D(X | H·Wᵀ) summed over all entries, accumulated in double (V clipped at vFloor first);
+  // with weights (X's shape, or empty) Σ m·d(x | v), an entry of weight 0 counting 0.
+  virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights = CMat<T>()) = 0;
+
+  // pos += l1 + l2·factor (the gradient of l1·‖factor‖₁ + ½·l2·‖factor‖², added to a positive part).
+  virtual void addPenalty(Mat<T> pos, CMat<T> factor, T l1, T l2) = 0;
+
+  // Σ|a| and Σa² over A, accumulated in double in an order fixed by the shape.
+  virtual void norms(CMat<T> A, double& l1, double& l2) = 0;
 
   // out = factor ⊙ (neg / (pos + eps))^gamma; out may be factor itself.
   virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) = 0;
@@ -168,10 +180,11 @@ class Backend {
 // The seed's mu_update_h: the H parts, then H ⊙ neg / (pos + eps).
 template <typename T>
 void muUpdateH(Backend<T>& be, CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T eps,
-               Mat<T> Hout, Mat<T> pos, Mat<T> neg) {
+               Mat<T> Hout, Mat<T> pos, Mat<T> neg, CMat<T> weights = CMat<T>()) {
   Parts<T> parts;
   parts.pos = pos;
   parts.neg = neg;
+  parts.weights = weights;
   be.hParts(X, W, H, beta, parts);
   be.muUpdate(H, pos, neg, eps, 1.0, Hout);
 }

@@ -243,6 +243,13 @@ BNMF_HD T muStep(Step step, T f, T p, T n, T eps) {
 }
 
 
+// An entry weight m applied to a part: exactly 0 where m = 0 (0 marks a missing entry, whose
+// part may be infinite at V = 0), m·part otherwise.
+template <typename T>
+BNMF_HD T weighed(T m, T part) {
+  return m == T(0) ? T(0) : m * part;
+}
+
 // The running SAG sum: grad − old + new.
 template <typename T>
 BNMF_HD T sagStep(T g, T oldPart, T newPart) {

@@ -37,6 +37,13 @@
 // gain too large, successive innovations anticorrelate): f shrinks towards 1/(sagMemory + 1),
 // the longest memory. At balance c = 0, the white innovations of a well-tuned tracking filter.
 // Steps are invariant under the rebalance below.
+//
+// Entry weights (missing data) enter every part through Parts::weights. Penalties follow
+// scikit-learn (our H is its W): the objective adds αH·F·(ρ‖H‖₁ + ½(1−ρ)‖H‖²) and
+// αW·N·(ρ‖W‖₁ + ½(1−ρ)‖W‖²), whose gradients join the positive parts; a batch of n rows carries
+// n/N of W's, so an epoch of batches sums to the full one and a SAG average holds it inside its
+// parts. Fixed components: the flagged columns of W are put back to their given values after
+// every W update (and rebalance leaves them alone).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -63,6 +70,12 @@ inline bool solverByName(const char* name, SolverKind& out) {
   return false;
 }
 
+// alphaW, alphaH and l1Ratio ρ of the penalties (see above).
+struct Penalty {
+  double alphaW = 0, alphaH = 0, l1Ratio = 0;
+  bool any() const { return alphaW > 0 || alphaH > 0; }
+};
+
 template <typename T>
 struct EpochSpec {
   SolverKind solver = SolverKind::MuBatch;
@@ -81,6 +94,10 @@ struct EpochSpec {
   const std::uint32_t* batchOrder = nullptr;  // permutation of the batches, or null
   const std::uint32_t* rowOrder = nullptr;    // permutation of the rows (re-cut batches), or null
   bool averageTargets = false;              // the SAG average of targets (see above)
+  CMat<T> weights;                          // entry weights aligned with X's rows (empty: none)
+  Penalty penalty;
+  const std::uint8_t* fixedColumns = nullptr;  // K flags: W columns kept as in fixedW (F×K)
+  const T* fixedW = nullptr;
 };
 
 // Scratch a slice needs, owned by the caller and reused across slices (nothing is allocated
@@ -92,6 +109,7 @@ struct SliceScratch {
   T* hNeg = nullptr;
   T* xRows = nullptr;
   T* hRows = nullptr;
+  T* mRows = nullptr;  // gathered weight rows (weighted fits re-cut from permuted rows)
   // F×K each, for averaged targets: one batch's W parts, a matrix of zeros and one of ones.
   T* wPos = nullptr;
   T* wNeg = nullptr;
@@ -120,6 +138,46 @@ T sagGain(Backend<T>& be, CMat<T> pos, CMat<T> neg, T forget, const SliceScratch
 
 inline Index batchCount(Index rows, Index batchSize) { return (rows + batchSize - 1) / batchSize; }
 
+// Puts the fixed columns of W back to their given values (runs of adjacent columns at once).
+template <typename T>
+void keepFixedColumns(Backend<T>& be, Mat<T> W, const EpochSpec<T>& s) {
+  if (!s.fixedColumns) return;
+  const Index F = W.rows, K = W.cols;
+  for (Index k = 0; k < K;) {
+    if (!s.fixedColumns[k]) {
+      ++k;
+      continue;
+    }
+    Index e = k;
+    while (e < K && s.fixedColumns[e]) ++e;
+    be.copy(CMat<T>(s.fixedW + k, F, e - k, K), Mat<T>(W.data + k, F, e - k, W.ld));
+    k = e;
+  }
+}
+
+// The penalties' part of the objective for factors W (F×K) and H (N×K) of N×F data.
+template <typename T>
+double penaltyCost(Backend<T>& be, CMat<T> W, CMat<T> H, Index N, Index F, const Penalty& p) {
+  double total = 0.0, l1 = 0.0, l2 = 0.0;
+  if (p.alphaH > 0) {
+    be.norms(H, l1, l2);
+    total += p.alphaH * double(F) * (p.l1Ratio * l1 + 0.5 * (1.0 - p.l1Ratio) * l2);
+  }
+  if (p.alphaW > 0) {
+    be.norms(W, l1, l2);
+    total += p.alphaW * double(N) * (p.l1Ratio * l1 + 0.5 * (1.0 - p.l1Ratio) * l2);
+  }
+  return total;
+}
+
+// The fit's objective: the (weighted) divergence plus the penalties.
+template <typename T>
+double objective(Backend<T>& be, CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights,
+                 const Penalty& p) {
+  const double d = be.betaDivergence(X, W, H, beta, vFloor, weights);
+  return p.any() ? d + penaltyCost<T>(be, W, H, X.rows, X.cols, p) : d;
+}
+
 template <typename T>
 void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg,
                    const EpochSpec<T>& s, const SliceScratch<T>& scratch) {
@@ -129,12 +187,21 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
   const bool perBatchW = s.solver == SolverKind::Asg || s.solver == SolverKind::Asag;
   const bool firstBatchW = s.solver == SolverKind::Gsg || s.solver == SolverKind::Gsag;
   const bool targets = s.averageTargets && (s.solver == SolverKind::Asag || s.solver == SolverKind::Gsag);
+  const bool weighted = !s.weights.empty();
+  const double rho = s.penalty.l1Ratio;
+  const T hL1 = T(s.penalty.alphaH * double(F) * rho), hL2 = T(s.penalty.alphaH * double(F) * (1.0 - rho));
+  // W's penalty on a batch of n rows, into parts scaled by `scale` (n/N of the epoch's).
+  auto penaliseW = [&](Mat<T> pos, T scale, Index n) {
+    if (s.penalty.alphaW > 0)
+      be.addPenalty(pos, W, T(scale * s.penalty.alphaW * double(n) * rho), T(scale * s.penalty.alphaW * double(n) * (1.0 - rho)));
+  };
 
   for (Index pos = s.firstBatch; pos < s.endBatch && pos < nBatches; ++pos) {
     const Index b = s.batchOrder ? Index(s.batchOrder[pos]) : pos;
     const Index r0 = b * bs, n = std::min(bs, N - r0);
     CMat<T> Xb = X.rowBlock(r0, r0 + n);
     Mat<T> Hb = H.rowBlock(r0, r0 + n);
+    CMat<T> Mb = weighted ? s.weights.rowBlock(r0, r0 + n) : CMat<T>();
     const std::uint32_t* rows = gathered ? s.rowOrder + r0 : nullptr;
     if (gathered) {
       Mat<T> xg(scratch.xRows, n, F), hg(scratch.hRows, n, K);
@@ -142,13 +209,20 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
       be.gatherRows(H, rows, hg);
       Xb = xg;
       Hb = hg;
+      if (weighted) {
+        Mat<T> mg(scratch.mRows, n, F);
+        be.gatherRows(s.weights, rows, mg);
+        Mb = mg;
+      }
     }
     if (s.updateH) {
       Parts<T> hp;
       hp.pos = Mat<T>(scratch.hPos, n, K);
       hp.neg = Mat<T>(scratch.hNeg, n, K);
       hp.vFloor = s.vFloor;
+      hp.weights = Mb;
       be.hParts(Xb, W, Hb, s.beta, hp);
+      if (s.penalty.alphaH > 0) be.addPenalty(hp.pos, Hb, hL1, hL2);
       be.muUpdate(Hb, hp.pos, hp.neg, s.eps, s.gamma, Hb);
       if (gathered) be.scatterRows(Hb, rows, H);
     }
@@ -158,31 +232,38 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
     wp.pos = gradPos;
     wp.neg = gradNeg;
     wp.vFloor = s.vFloor;
+    wp.weights = Mb;
     if (s.solver == SolverKind::MuBatch) {
       wp.keep = first ? T(0) : T(1);  // the epoch's sum starts afresh
       be.wParts(Xb, W, Hb, s.beta, wp);
+      penaliseW(gradPos, T(1), n);
     } else if ((perBatchW || (firstBatchW && first)) && targets) {
       const Index F = W.rows;
       Mat<T> bPos(scratch.wPos, F, K), bNeg(scratch.wNeg, F, K);
       wp.pos = bPos;
       wp.neg = bNeg;
       be.wParts(Xb, W, Hb, s.beta, wp);
+      penaliseW(bPos, T(1), n);
       const T f = sagGain(be, CMat<T>(bPos), CMat<T>(bNeg), s.forget, scratch);
       be.muUpdate(bNeg, CMat<T>(scratch.zeros, F, K), W, T(1), 1.0 / s.gamma, bNeg);  // neg ⊙ W^(1/γ): this batch's target
       be.blend(gradPos, bPos, f);
       be.blend(gradNeg, bNeg, f);
       if (perBatchW) be.muUpdate(CMat<T>(scratch.ones, F, K), gradPos, gradNeg, s.eps, s.gamma, W);
+      if (perBatchW) keepFixedColumns(be, W, s);
     } else if (perBatchW || (firstBatchW && first)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);
+      penaliseW(gradPos, s.forget, n);
       if (perBatchW) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+      if (perBatchW) keepFixedColumns(be, W, s);
     }
   }
   const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;
   if (s.updateW && epochEnds && !perBatchW && N > 0) {
     if (targets) be.muUpdate(CMat<T>(scratch.ones, W.rows, K), gradPos, gradNeg, s.eps, s.gamma, W);
     else be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+    keepFixedColumns(be, W, s);
   }
 }
 
@@ -191,21 +272,24 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
 // W-gradient sums and averages are linear in H's columns, so they are scaled too). The
 // stochastic solvers can drift along this direction until W or H overflows; rebalance pulls
 // the columns back to equal scale whenever they are more than kMaxScaleRatio apart, which
-// never happens in a well-scaled run, so it does not alter those. Returns false when W or H
+// never happens in a well-scaled run, so it does not alter those (penalties are not invariant
+// under this rescaling, which is one more reason it only acts that far out). Returns false when W or H
 // holds a non-finite value (the solver diverged).
 constexpr double kMaxScaleRatio = 1e6;
 
 // negExponent: gradNeg scales by c^negExponent (1 for parts; 1 − 1/γ for averaged targets,
 // which hold W^(1/γ) ⊙ neg).
+// Columns flagged in `fixed` (fixed components, K flags or null) are never rescaled.
 template <typename T>
-bool rebalance(Backend<T>& be, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg, double negExponent = 1.0) {
+bool rebalance(Backend<T>& be, Mat<T> W, Mat<T> H, Mat<T> gradPos, Mat<T> gradNeg, double negExponent = 1.0,
+               const std::uint8_t* fixed = nullptr) {
   const Index K = W.cols;
   std::vector<double> w(static_cast<std::size_t>(K)), h(static_cast<std::size_t>(K));
   if (!be.columnMax(W, w.data()) || !be.columnMax(H, h.data())) return false;
   std::vector<T> c(static_cast<std::size_t>(K), T(1));
   bool any = false;
   for (Index k = 0; k < K; ++k) {
-    if (!(w[k] > 0 && h[k] > 0)) continue;
+    if (!(w[k] > 0 && h[k] > 0) || (fixed && fixed[k])) continue;
     const double ratio = w[k] / h[k];
     if (ratio > kMaxScaleRatio || ratio < 1 / kMaxScaleRatio) {
       c[k] = static_cast<T>(std::sqrt(ratio));

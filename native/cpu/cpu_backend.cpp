@@ -133,6 +133,20 @@ BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floo
   }
 }
 
+// The entry weights applied to one block's parts: a ← m·a (and b ← m·b), exactly 0 where m = 0
+// (an infinite part at V = 0 included). A second pass over the block while it is in L2. The
+// compiler does not vectorise the select (it sinks the product into a branch and may not
+// speculate a product that could trap), so the AVX2 and AVX-512 copies below are written with
+// intrinsics: product, compare, mask (the scalar loop calls core/beta.h's weighed).
+
+template <typename T>
+void weighRowsScalar(const T* m, T* a, T* b, Index cols) {
+  for (Index j = 0; j < cols; ++j) {
+    a[j] = weighed(m[j], a[j]);
+    if (b) b[j] = weighed(m[j], b[j]);
+  }
+}
+
 // o = f ⊙ step(n / (p + eps)) over n entries (o may be f).
 template <typename T, typename Step>
 BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
@@ -265,6 +279,69 @@ BNMF_TARGET_AVX512 void muStepAvx512(Step step, const T* f, const T* p, const T*
 }
 #endif
 
+#if BNMF_HAVE_AVX512_LOOPS
+template <typename T>
+BNMF_TARGET_AVX2 void weighRowsAvx2(const T* m, T* a, T* b, Index cols) {
+  Index j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (; j + 8 <= cols; j += 8) {
+      const __m256 mv = _mm256_loadu_ps(m + j), nz = _mm256_cmp_ps(mv, zero, _CMP_NEQ_OQ);
+      _mm256_storeu_ps(a + j, _mm256_and_ps(nz, _mm256_mul_ps(mv, _mm256_loadu_ps(a + j))));
+      if (b) _mm256_storeu_ps(b + j, _mm256_and_ps(nz, _mm256_mul_ps(mv, _mm256_loadu_ps(b + j))));
+    }
+  } else {
+    const __m256d zero = _mm256_setzero_pd();
+    for (; j + 4 <= cols; j += 4) {
+      const __m256d mv = _mm256_loadu_pd(m + j), nz = _mm256_cmp_pd(mv, zero, _CMP_NEQ_OQ);
+      _mm256_storeu_pd(a + j, _mm256_and_pd(nz, _mm256_mul_pd(mv, _mm256_loadu_pd(a + j))));
+      if (b) _mm256_storeu_pd(b + j, _mm256_and_pd(nz, _mm256_mul_pd(mv, _mm256_loadu_pd(b + j))));
+    }
+  }
+  weighRowsScalar<T>(m + j, a + j, b ? b + j : nullptr, cols - j);
+}
+
+template <typename T>
+BNMF_TARGET_AVX512 void weighRowsAvx512(const T* m, T* a, T* b, Index cols) {
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (Index j = 0; j < cols; j += 16) {
+      const __mmask16 t = vec::firstLanes(cols - j);
+      const __m512 mv = _mm512_maskz_loadu_ps(t, m + j);
+      const __mmask16 nz = _mm512_mask_cmp_ps_mask(t, mv, zero, _CMP_NEQ_OQ);
+      _mm512_mask_storeu_ps(a + j, t, _mm512_maskz_mul_ps(nz, mv, _mm512_maskz_loadu_ps(t, a + j)));
+      if (b) _mm512_mask_storeu_ps(b + j, t, _mm512_maskz_mul_ps(nz, mv, _mm512_maskz_loadu_ps(t, b + j)));
+    }
+  } else {
+    const __m512d zero = _mm512_setzero_pd();
+    for (Index j = 0; j < cols; j += 8) {
+      const __mmask8 t = cols - j >= 8 ? __mmask8(0xFF) : static_cast<__mmask8>((1u << (cols - j)) - 1u);
+      const __m512d mv = _mm512_maskz_loadu_pd(t, m + j);
+      const __mmask8 nz = _mm512_mask_cmp_pd_mask(t, mv, zero, _CMP_NEQ_OQ);
+      _mm512_mask_storeu_pd(a + j, t, _mm512_maskz_mul_pd(nz, mv, _mm512_maskz_loadu_pd(t, a + j)));
+      if (b) _mm512_mask_storeu_pd(b + j, t, _mm512_maskz_mul_pd(nz, mv, _mm512_maskz_loadu_pd(t, b + j)));
+    }
+  }
+}
+#endif
+
+template <typename T>
+void weighBlock(CMat<T> M, Mat<T> A, Mat<T> B) {
+  for (Index i = 0; i < A.rows; ++i) {
+    const T* m = M.row(i);
+    T* a = A.row(i);
+    T* b = B.empty() ? nullptr : B.row(i);
+#if BNMF_HAVE_AVX512_LOOPS
+    switch (loopIsa().active) {
+      case LoopIsa::Avx512: weighRowsAvx512<T>(m, a, b, A.cols); continue;
+      case LoopIsa::Avx2: weighRowsAvx2<T>(m, a, b, A.cols); continue;
+      default: break;
+    }
+#endif
+    weighRowsScalar<T>(m, a, b, A.cols);
+  }
+}
+
 template <typename T, typename Pow>
 void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
 #if BNMF_HAVE_AVX512_LOOPS
@@ -320,9 +397,12 @@ class CpuBackend final : public Backend<T> {
   void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) override {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
-    if (beta.kind == BetaKind::Two) return hPartsEuclidean(X, W, H, out);
+    // Weighted β=2 forms V (M⊙V has no Gram form); it takes the general pass with t = 1.
+    const bool weighted = out.weighted();
+    if (beta.kind == BetaKind::Two && !weighted) return hPartsEuclidean(X, W, H, out);
 
     const bool diff = out.differenceOnly();
+    // β=1's pos part is 1·W (column sums), or M·W weighted: a product of the weight block.
     const bool needPos = !diff && beta.kind != BetaKind::One;
     const Index rb = rowBlocks<T>(N, F);
     const Index nBlocks = (N + rb - 1) / rb;
@@ -331,7 +411,7 @@ class CpuBackend final : public Backend<T> {
     const std::size_t buf = Arena::roundUp(rb * F * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
     T* colSumW = arena.take<T>(K);
-    if (!diff && beta.kind == BetaKind::One) columnSums(W, colSumW);
+    if (!diff && beta.kind == BetaKind::One && !weighted) columnSums(W, colSumW);
     std::vector<T*> bufA(parts), bufB(parts, nullptr);
     for (int p = 0; p < parts; ++p) {
       bufA[p] = arena.take<T>(rb * F);
@@ -347,12 +427,14 @@ class CpuBackend final : public Backend<T> {
           gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
           if (!fused) B = A;
           else blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
+          if (fused && weighted) weighBlock<T>(out.weights.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
           if (diff) {
             gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
             continue;
           }
           gemm<T>(false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
           if (needPos) gemm<T>(false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
+          else if (weighted) gemm<T>(false, false, out.scale, out.weights.rowBlock(r0, r1), W, out.keep, out.pos.rowBlock(r0, r1));
           else broadcastRow<T>(colSumW, out.scale, out.keep, out.pos.rowBlock(r0, r1));
         }
       });
@@ -367,10 +449,12 @@ class CpuBackend final : public Backend<T> {
         if (!m.empty()) scaleInPlace<T>(m, out.keep);
       return;
     }
-    if (beta.kind == BetaKind::Two) return wPartsEuclidean(X, W, H, out);
+    const bool weighted = out.weighted();
+    if (beta.kind == BetaKind::Two && !weighted) return wPartsEuclidean(X, W, H, out);
 
     const bool diff = out.differenceOnly();
     const bool needPos = !diff && beta.kind != BetaKind::One;
+    const bool weightPos = !diff && beta.kind == BetaKind::One && weighted;  // β=1: Mᵀ·H
     // Parallel over fixed slices of F: each slice owns rows of the result, so there is no
     // reduction, and the slices do not depend on the thread count.
     const Index slices = columnSlices(F), sliceMax = (F + slices - 1) / slices;
@@ -380,7 +464,7 @@ class CpuBackend final : public Backend<T> {
     const std::size_t buf = Arena::roundUp(rb * sliceMax * sizeof(T));
     Arena arena(parts * buf * (needPos ? 2 : 1) + Arena::roundUp(K * sizeof(T)));
     T* colSumH = arena.take<T>(K);
-    if (!diff && beta.kind == BetaKind::One) {
+    if (!diff && beta.kind == BetaKind::One && !weighted) {
       columnSums(H, colSumH);
       broadcastRow<T>(colSumH, out.scale, out.keep, out.pos);
     }
@@ -397,7 +481,8 @@ class CpuBackend final : public Backend<T> {
         CMat<T> Ws = W.rowBlock(f0, f1);
         CMat<T> Xs(X.data + f0, N, nf, X.ld);
         Mat<T> target = diff ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
-        Mat<T> posTarget = needPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
+        CMat<T> Ms = weighted ? CMat<T>(out.weights.data + f0, N, nf, out.weights.ld) : CMat<T>();
+        Mat<T> posTarget = needPos || weightPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
         for (Index r0 = 0; r0 < N; r0 += rb) {
           const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
           const T keep = r0 == 0 ? out.keep : T(1);  // the first block applies keep, later ones add
@@ -406,14 +491,16 @@ class CpuBackend final : public Backend<T> {
           gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
           if (!fused) B = A;
           else blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
+          if (fused && weighted) weighBlock<T>(Ms.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
           gemm<T>(true, false, out.scale, A, Hb, keep, target);
           if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);
+          else if (weightPos) gemm<T>(true, false, out.scale, Ms.rowBlock(r0, r1), Hb, keep, posTarget);
         }
       });
     });
   }
 
-  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
+  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights) override {
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
     const Index rb = rowBlocks<T>(N, F);
@@ -437,8 +524,14 @@ class CpuBackend final : public Backend<T> {
             const T* x = X.row(r0 + i);
             const T* v = A.row(i);
             double rowSum = 0.0;
-            for (Index j = 0; j < F; ++j)
-              rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
+            if (weights.empty()) {
+              for (Index j = 0; j < F; ++j)
+                rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
+            } else {
+              const T* m = weights.row(r0 + i);
+              for (Index j = 0; j < F; ++j)
+                if (m[j] != T(0)) rowSum += double(m[j]) * divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
+            }
             s += rowSum;
           }
           blockSums[blk] = s;
@@ -449,6 +542,29 @@ class CpuBackend final : public Backend<T> {
     double total = 0.0;
     for (Index b = 0; b < nBlocks; ++b) total += blockSums[b];
     return total;
+  }
+
+  void addPenalty(Mat<T> pos, CMat<T> factor, T l1, T l2) override {
+    for (Index i = 0; i < pos.rows; ++i) {
+      T* p = pos.row(i);
+      const T* f = factor.row(i);
+      for (Index j = 0; j < pos.cols; ++j) p[j] += l1 + l2 * f[j];
+    }
+  }
+
+  void norms(CMat<T> A, double& l1, double& l2) override {
+    l1 = l2 = 0.0;
+    for (Index i = 0; i < A.rows; ++i) {
+      const T* a = A.row(i);
+      double r1 = 0.0, r2 = 0.0;
+      for (Index j = 0; j < A.cols; ++j) {
+        const double v = double(a[j]);
+        r1 += std::fabs(v);
+        r2 += v * v;
+      }
+      l1 += r1;
+      l2 += r2;
+    }
   }
 
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {

@@ -70,38 +70,75 @@ struct Entries {
 
 enum PartsMode { kDifference = 0, kBoth = 1, kNegOnly = 2 };
 
-// A holds V (rows×cols, dense); X is rows×cols with row stride ldx.
+// A holds V (rows×cols, dense); X is rows×cols with row stride ldx; M (weights, row stride
+// ldm) is null when unweighted.
 template <typename T, typename Pow>
-__global__ void partsKernel(Pow pw, int mode, T lo, const T* X, Index ldx, T* A, T* B, Index rows, Index cols) {
+__global__ void partsKernel(Pow pw, int mode, T lo, const T* X, Index ldx, const T* M, Index ldm, T* A, T* B, Index rows, Index cols) {
   for (Entries e(rows, cols); e.more(); e.next()) {
     const T x = X[e.i * ldx + e.j];
     const T v = clipV(A[e.idx], lo);
+    const T m = M ? M[e.i * ldm + e.j] : T(1);
     if (mode == kDifference) {
       A[e.idx] = gradientPart(pw, x, v);
+      if (M) A[e.idx] = weighed(m, A[e.idx]);
     } else if (mode == kBoth) {
       T r, p;
       muParts(pw, x, v, r, p);
-      A[e.idx] = r;
-      B[e.idx] = p;
+      A[e.idx] = M ? weighed(m, r) : r;
+      B[e.idx] = M ? weighed(m, p) : p;
     } else {
-      A[e.idx] = negPart(pw, x, v);
+      const T r = negPart(pw, x, v);
+      A[e.idx] = M ? weighed(m, r) : r;
     }
   }
 }
 
-template <typename T, typename Pow>
-__global__ void divergenceKernel(Pow pw, double beta, T lo, const T* X, Index ldx, const T* V, Index rows, Index cols, double* partial) {
-  __shared__ double s[kThreads];
-  double acc = 0.0;
-  for (Entries e(rows, cols); e.more(); e.next())
-    acc += divergenceTerm(pw, beta, double(X[e.i * ldx + e.j]), double(clipV(V[e.idx], lo)));
-  s[threadIdx.x] = acc;
+// Sums s[0..kThreads) into s[0] (every thread of the block calls it).
+BNMF_D void blockSum(double* s) {
   __syncthreads();
   for (int w = kThreads / 2; w > 0; w >>= 1) {
     if (int(threadIdx.x) < w) s[threadIdx.x] += s[threadIdx.x + w];
     __syncthreads();
   }
+}
+
+template <typename T, typename Pow>
+__global__ void divergenceKernel(Pow pw, double beta, T lo, const T* X, Index ldx, const T* M, Index ldm, const T* V, Index rows,
+                                 Index cols, double* partial) {
+  __shared__ double s[kThreads];
+  double acc = 0.0;
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    const double m = M ? double(M[e.i * ldm + e.j]) : 1.0;
+    if (m != 0.0) acc += m * divergenceTerm(pw, beta, double(X[e.i * ldx + e.j]), double(clipV(V[e.idx], lo)));
+  }
+  s[threadIdx.x] = acc;
+  blockSum(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = s[0];
+}
+
+// partial[2·block] = Σ|a|, partial[2·block + 1] = Σa² over this block's entries.
+template <typename T>
+__global__ void normsKernel(const T* A, Index ld, Index rows, Index cols, double* partial) {
+  __shared__ double s[kThreads];
+  double l1 = 0.0, l2 = 0.0;
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    const double v = double(A[e.i * ld + e.j]);
+    l1 += v < 0 ? -v : v;
+    l2 += v * v;
+  }
+  s[threadIdx.x] = l1;
+  blockSum(s);
+  if (threadIdx.x == 0) partial[2 * blockIdx.x] = s[0];
+  __syncthreads();
+  s[threadIdx.x] = l2;
+  blockSum(s);
+  if (threadIdx.x == 0) partial[2 * blockIdx.x + 1] = s[0];
+}
+
+// pos += l1 + l2·factor.
+template <typename T>
+__global__ void penaltyKernel(T* pos, Index ldp, const T* f, Index ldf, Index rows, Index cols, T l1, T l2) {
+  for (Entries e(rows, cols); e.more(); e.next()) pos[e.i * ldp + e.j] += l1 + l2 * f[e.i * ldf + e.j];
 }
 
 template <typename T, typename Step>
@@ -264,7 +301,8 @@ class CudaBackend final : public Backend<T> {
     const Index N = X.rows, F = X.cols, K = W.cols;
     if (N == 0 || K == 0) return;
     const bool diff = out.differenceOnly();
-    if (beta.kind == BetaKind::Two) {  // never forms V: H·(WᵀW) and X·W
+    const bool weighted = out.weighted();  // weighted β=2 forms V (the general pass with t = 1)
+    if (beta.kind == BetaKind::Two && !weighted) {  // never forms V: H·(WᵀW) and X·W
       DeviceBuffer<T> g(K * K);
       Mat<T> G(g.data(), K, K);
       gemm<T>(ctx, true, false, T(1), W, W, T(0), G);
@@ -277,19 +315,21 @@ class CudaBackend final : public Backend<T> {
     const bool needPos = !diff && beta.kind != BetaKind::One;
     const Index rb = blockRows(N, F);
     DeviceBuffer<T> a(rb * F), b(needPos ? rb * F : 0), colSum(K);
-    if (!diff && beta.kind == BetaKind::One) columnSums(ctx, W, colSum.data());
+    if (!diff && beta.kind == BetaKind::One && !weighted) columnSums(ctx, W, colSum.data());
     for (Index r0 = 0; r0 < N; r0 += rb) {
       const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
       Mat<T> A(a.data(), n, F), B(b.data(), n, F);
+      CMat<T> Mb = weighted ? out.weights.rowBlock(r0, r1) : CMat<T>();
       gemm<T>(ctx, false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
       if (!fused) B = A;
-      else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), A, B, ctx.stream());
+      else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), Mb, A, B, ctx.stream());
       if (diff) {
         gemm<T>(ctx, false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
         continue;
       }
       gemm<T>(ctx, false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
       if (needPos) gemm<T>(ctx, false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
+      else if (weighted) gemm<T>(ctx, false, false, out.scale, Mb, W, out.keep, out.pos.rowBlock(r0, r1));  // β=1: M·W
       else broadcast(colSum.data(), out.scale, out.keep, out.pos.rowBlock(r0, r1), ctx.stream());
     }
   }
@@ -305,7 +345,8 @@ class CudaBackend final : public Backend<T> {
       return;
     }
     const bool diff = out.differenceOnly();
-    if (beta.kind == BetaKind::Two) {  // W·(HᵀH) and Xᵀ·H
+    const bool weighted = out.weighted();
+    if (beta.kind == BetaKind::Two && !weighted) {  // W·(HᵀH) and Xᵀ·H
       DeviceBuffer<T> g(K * K);
       Mat<T> G(g.data(), K, K);
       gemm<T>(ctx, true, false, T(1), H, H, T(0), G);
@@ -318,7 +359,7 @@ class CudaBackend final : public Backend<T> {
     const bool needPos = !diff && beta.kind != BetaKind::One;
     const Index rb = blockRows(N, F);
     DeviceBuffer<T> a(rb * F), b(needPos ? rb * F : 0), colSum(K);
-    if (!diff && beta.kind == BetaKind::One) {
+    if (!diff && beta.kind == BetaKind::One && !weighted) {
       columnSums(ctx, H, colSum.data());
       broadcast(colSum.data(), out.scale, out.keep, out.pos, ctx.stream());
     }
@@ -328,17 +369,19 @@ class CudaBackend final : public Backend<T> {
       const T keep = r0 == 0 ? out.keep : T(1);
       Mat<T> A(a.data(), n, F), B(b.data(), n, F);
       CMat<T> Hb = H.rowBlock(r0, r1);
+      CMat<T> Mb = weighted ? out.weights.rowBlock(r0, r1) : CMat<T>();
       gemm<T>(ctx, false, true, T(1), Hb, W, T(0), A);
       if (!fused) B = A;
-      else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), A, B, ctx.stream());
+      else elementwise(beta, diff ? kDifference : needPos ? kBoth : kNegOnly, out.vFloor, X.rowBlock(r0, r1), Mb, A, B, ctx.stream());
       gemm<T>(ctx, true, false, out.scale, A, Hb, keep, target);
       if (needPos) gemm<T>(ctx, true, false, out.scale, B, Hb, keep, out.pos);
+      else if (weighted && !diff) gemm<T>(ctx, true, false, out.scale, Mb, Hb, keep, out.pos);  // β=1: Mᵀ·H
     }
   }
 
   // V is clipped only when vFloor > 0; with vFloor = 0 every entry takes the exact formula,
   // negative V (from signed factors) included.
-  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor) override {
+  double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights) override {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols;
     if (N == 0 || F == 0) return 0.0;
@@ -355,7 +398,8 @@ class CudaBackend final : public Backend<T> {
       const int blocks = blocksFor(n * F);
       withBetaPower(beta, [&](auto pw) {
         BNMF_LAUNCH_SYNCED(divergenceKernel<T>, blocks, kThreads, ctx.stream(), pw, beta.value, lo, X.row(r0), X.ld,
-                           A.data, n, F, static_cast<double*>(sums.get()));
+                           weights.empty() ? static_cast<const T*>(nullptr) : weights.row(r0), weights.ld, A.data, n, F,
+                           static_cast<double*>(sums.get()));
       });
       launchCheck("divergenceKernel");
       partial.resize(blocks);
@@ -364,6 +408,28 @@ class CudaBackend final : public Backend<T> {
       for (double v : partial) total += v;
     }
     return total;
+  }
+
+  void addPenalty(Mat<T> pos, CMat<T> factor, T l1, T l2) override {
+    if (pos.size() == 0) return;
+    BNMF_LAUNCH(penaltyKernel<T>, blocksFor(pos.size()), kThreads, Context::get().stream(), pos.data, pos.ld, factor.data, factor.ld,
+                pos.rows, pos.cols, l1, l2);
+    launchCheck("penaltyKernel");
+  }
+
+  // Per-block sums in double, added on the host in block order (deterministic).
+  void norms(CMat<T> A, double& l1, double& l2) override {
+    l1 = l2 = 0.0;
+    if (A.size() == 0) return;
+    Context& ctx = Context::get();
+    const int blocks = blocksFor(A.size());
+    DeviceMemory sums(sizeof(double) * 2 * blocks);
+    BNMF_LAUNCH_SYNCED(normsKernel<T>, blocks, kThreads, ctx.stream(), A.data, A.ld, A.rows, A.cols, static_cast<double*>(sums.get()));
+    launchCheck("normsKernel");
+    std::vector<double> partial(2 * std::size_t(blocks));
+    check(cudaMemcpyAsync(partial.data(), sums.get(), sizeof(double) * partial.size(), cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    ctx.synchronize();
+    for (int b = 0; b < blocks; ++b) l1 += partial[2 * b], l2 += partial[2 * b + 1];
   }
 
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
@@ -462,10 +528,11 @@ class CudaBackend final : public Backend<T> {
  private:
   static T floorOf(T vFloor) { return vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity(); }
 
-  static void elementwise(const Beta& beta, int mode, T vFloor, CMat<T> Xb, Mat<T> A, Mat<T> B, cudaStream_t s) {
+  static void elementwise(const Beta& beta, int mode, T vFloor, CMat<T> Xb, CMat<T> Mb, Mat<T> A, Mat<T> B, cudaStream_t s) {
     const T lo = floorOf(vFloor);
     withBetaPower(beta, [&](auto pw) {
-      BNMF_LAUNCH(partsKernel<T>, blocksFor(A.size()), kThreads, s, pw, mode, lo, Xb.data, Xb.ld, A.data, B.data, A.rows, A.cols);
+      BNMF_LAUNCH(partsKernel<T>, blocksFor(A.size()), kThreads, s, pw, mode, lo, Xb.data, Xb.ld, Mb.data, Mb.ld, A.data, B.data,
+                  A.rows, A.cols);
     });
     launchCheck("partsKernel");
   }

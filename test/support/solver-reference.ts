@@ -16,12 +16,16 @@ const lin = (a: number, A: Dense, b: number, B: Dense): Dense => A.map((r, i) =>
  * The weight of each batch is the adaptive gain: 1 for the first, then
  * clamp(g·exp(c), 1/(sagMemory + 1), 1), c the correlation of the batch's step
  * (neg − pos) / (neg + pos) with the earlier steps averaged with the previous gain.
+ * `weights`: entry weights M (N×F) in every part. Penalties: αH·F·(ρ + (1−ρ)·H) joins H's
+ * positive part, and a batch of n rows adds n·αW·(ρ + (1−ρ)·W) to W's (inside the averages).
+ * `fixedComponents`: those W columns are put back to W0's after every W update.
  */
 export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; solver: Solver; batchSize: number; epochs: number;
-  eps: number; gamma: number; sagMemory: number; averageTargets?: boolean }): { W: Dense; H: Dense } {
+  eps: number; gamma: number; sagMemory: number; averageTargets?: boolean; weights?: Dense; alphaW?: number; alphaH?: number;
+  l1Ratio?: number; fixedComponents?: number[] }): { W: Dense; H: Dense } {
   let W = W0.map((r) => r.slice());
   const H = H0.map((r) => r.slice());
-  const N = X.length, F = W.length, K = W[0].length;
+  const N = X.length, F = W.length, K = W[0].length, F0 = X[0].length;
   const f = o.solver === 'asag_mu' || o.solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1;
   let avg = { pos: zeros(F, K), neg: zeros(F, K) };
   const sag = o.solver === 'asag_mu' || o.solver === 'gsag_mu';
@@ -38,17 +42,27 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
     const c = now > 0 && before > 0 ? dot / Math.sqrt(now * before) : 0;
     return (gain = Math.min(1, Math.max(f, gain * Math.exp(c))));
   };
-  const apply = () => (W = targets ? step(ones, avg.pos, avg.neg, o.eps, o.gamma) : step(W, avg.pos, avg.neg, o.eps, o.gamma));
+  const [aW, aH, rho] = [o.alphaW ?? 0, o.alphaH ?? 0, o.l1Ratio ?? 0];
+  const penalised = (P: Dense, A: Dense, alpha: number) => P.map((r, i) => r.map((v, j) => v + alpha * rho + alpha * (1 - rho) * A[i][j]));
+  const keepFixed = () => {
+    for (const k of o.fixedComponents ?? []) W.forEach((r, f) => (r[k] = W0[f][k]));
+  };
+  const apply = () => {
+    W = targets ? step(ones, avg.pos, avg.neg, o.eps, o.gamma) : step(W, avg.pos, avg.neg, o.eps, o.gamma);
+    keepFixed();
+  };
   for (let e = 0; e < o.epochs; e++) {
     let sum = { pos: zeros(F, K), neg: zeros(F, K) };
     for (let b = 0, r0 = 0; r0 < N; b++, r0 += o.batchSize) {
       const rows = Math.min(o.batchSize, N - r0);
       const Xb = X.slice(r0, r0 + rows);
       const Hb0 = H.slice(r0, r0 + rows);
-      const hp = hParts(Xb, W, Hb0, o.beta);
-      const Hb = step(Hb0, hp.pos, hp.neg, o.eps, o.gamma);
+      const Mb = o.weights?.slice(r0, r0 + rows);
+      const hp = hParts(Xb, W, Hb0, o.beta, Mb);
+      const Hb = step(Hb0, penalised(hp.pos, Hb0, aH * F0), hp.neg, o.eps, o.gamma);
       Hb.forEach((r, i) => (H[r0 + i] = r));
-      const wp = wParts(Xb, W, Hb, o.beta);
+      const wp0 = wParts(Xb, W, Hb, o.beta, Mb);
+      const wp = { pos: penalised(wp0.pos, W, aW * rows), neg: wp0.neg };
       if (o.solver === 'mu_batch') {
         sum = { pos: lin(1, sum.pos, 1, wp.pos), neg: lin(1, sum.neg, 1, wp.neg) };
       } else if (o.solver === 'asg_mu' || o.solver === 'asag_mu' || b === 0) {
@@ -58,7 +72,10 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
         if (o.solver === 'asg_mu' || o.solver === 'asag_mu') apply();
       }
     }
-    if (o.solver === 'mu_batch') W = step(W, sum.pos, sum.neg, o.eps, o.gamma);
+    if (o.solver === 'mu_batch') {
+      W = step(W, sum.pos, sum.neg, o.eps, o.gamma);
+      keepFixed();
+    }
     if (o.solver === 'gsg_mu' || o.solver === 'gsag_mu') apply();
   }
   return { W, H };
