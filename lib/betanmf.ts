@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import { resolveDevice } from './device';
 import { describe, rangeError, typeError } from './errors';
 import {
-  AbortError, epochSteps, fullBatchRows, mmExponent, NativeFitHandle, runAsync, runSync,
+  AbortError, epochSteps, fullBatchRows, mmExponent, NativeFitHandle, runAsync, runSync, SETUP_CHUNK, turn,
   type EpochPlan, type Steps,
 } from './fit';
-import { nndsvd, randomFactor } from './init';
+import { nndsvd, randomSteps } from './init';
 import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { addon } from './native';
 import { checkMatrix, checkWeights } from './validate';
@@ -135,10 +135,26 @@ function markMissing(X: Matrix, M: Matrix | undefined, dtype: DType): { X: Matri
   return { X: Xc, M: Mc };
 }
 
-/** Checks that a factor or data matrix holds finite nonnegative numbers. */
-function checkNonnegative(name: string, m: Matrix, beta?: number): void {
+/**
+ * Σ m·x / Σ m, in steps: with weights, the scale of a random start (and of transform's constant
+ * one) comes from the entries that count — missing ones may hold anything, NaN's 0 included.
+ */
+function* weightedMean(X: Matrix, M: Matrix): Steps<number> {
+  let sx = 0, sm = 0;
+  for (let i0 = 0; i0 < X.data.length; i0 += SETUP_CHUNK) {
+    for (let i = i0, end = Math.min(X.data.length, i0 + SETUP_CHUNK); i < end; i++) {
+      sx += M.data[i] * X.data[i];
+      sm += M.data[i];
+    }
+    yield turn;
+  }
+  return sm > 0 ? sx / sm : 0;
+}
+
+/** Checks that a factor or data matrix holds finite nonnegative numbers (entries [start, end)). */
+function checkNonnegative(name: string, m: Matrix, beta?: number, start = 0, end = m.data.length): void {
   const d = m.data;
-  for (let i = 0; i < d.length; i++) {
+  for (let i = start; i < end; i++) {
     const v = d[i];
     if (v > 0 && v !== Infinity) continue;
     const where = `at row ${Math.floor(i / m.cols)}, column ${i % m.cols}`;
@@ -337,7 +353,7 @@ export class BetaNMF {
     const o = this.options;
     const device = resolveDevice(o.device);
     const cached = device !== 'cpu' && o.cacheRows > 0 && o.cacheRows < Xin.rows;
-    const data = this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'),
+    const data = yield* this.openFit(Xin, device, async, cached ? 'cache' : 'all', o.solver, !o.fixed.includes('W'), !o.fixed.includes('H'),
       undefined, undefined, run.weights);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
@@ -349,7 +365,7 @@ export class BetaNMF {
     try {
       this.rng = new Random(this.seed);
       const W0 = this.initialFactor('W', F, K, h.dtype), H0 = this.initialFactor('H', N, K, h.dtype);
-      if (!W0.given || !H0.given) this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
+      if (!W0.given || !H0.given) yield* this.initialise(data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
       if (!W0.given) this.placeFixedComponents(W0.m);
       h.write('W', W0.m);
       if (cached) Hhost = H0.m;
@@ -430,7 +446,7 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (Xin.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols, run.weights);
+    const data = yield* this.openFit(Xin, device, async, 'all', 'mu_batch', false, true, o.dtype ?? W0.dtype, W0.cols, run.weights);
     const { h, X } = data;
     const [N, K] = [X.rows, W0.cols];
     let H: Matrix | undefined;
@@ -471,14 +487,14 @@ export class BetaNMF {
     checkMatrix('X', Xin);
     if (this.W && this.W.rows !== Xin.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${Xin.rows}×${Xin.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
-    const data = this.openFit(Xin, device, async, 'all', o.solver, !o.fixed.includes('W'), true, o.dtype ?? this.W?.dtype, undefined, run.weights);
+    const data = yield* this.openFit(Xin, device, async, 'all', o.solver, !o.fixed.includes('W'), true, o.dtype ?? this.W?.dtype, undefined, run.weights);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
     const targets = o.update === 'mm' && (o.solver === 'asag_mu' || o.solver === 'gsag_mu');
     try {
       if (!this.W) {
         const W = this.initialFactor('W', F, K, h.dtype);
-        if (!W.given) this.initialise(data, W.m, undefined);
+        if (!W.given) yield* this.initialise(data, W.m, undefined);
         if (!W.given) this.placeFixedComponents(W.m);
         this.W = W.m.to(device);
         this.history = [];
@@ -498,7 +514,7 @@ export class BetaNMF {
         }
       }
       const Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
-      randomFactor(Hhost.data, data.mean, K, this.rng);
+      yield* randomSteps(Hhost.data, data.mean, K, this.rng);
       h.write('H', Hhost);
       const t0 = performance.now();
       const hOnly = this.plan('mu_batch', N, { H: true, W: false }, false);
@@ -611,14 +627,15 @@ export class BetaNMF {
   private F = 0;
 
   /**
-   * Checks X and opens the native fit that owns its working copy: on the CPU, X is copied and
-   * checked in one native pass (a synchronous call reads it in place instead: no JS runs while
-   * it computes, and the fit checks before every call that X's memory is unchanged); on the
-   * device, X is checked on the host and uploaded once (or used where it is). With cacheRows
+   * Checks X and opens the native fit that owns its working copy. A host X is copied there in
+   * the fit's dtype and checked in the same native pass — by an async call in chunks, with the
+   * event loop running in between (a synchronous call reads X in place instead when it can: no
+   * JS runs while it computes, and the fit checks before every call that X's memory is
+   * unchanged). A device X is checked on the device and used where it is. With cacheRows
    * ('cache'), X stays on the host and the fit owns W and the gradient state only.
    */
-  private openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
-    dtypeHint?: DType, K = this.options.nComponents, weightsIn?: Matrix): { h: NativeFitHandle; X: Matrix; mean: number; M?: Matrix; dispose(): void } {
+  private *openFit(Xin: Matrix, device: 'cpu' | 'cuda', async: boolean, rows: 'all' | 'cache', solver: Solver, updateW: boolean, updateH: boolean,
+    dtypeHint?: DType, K = this.options.nComponents, weightsIn?: Matrix): Steps<{ h: NativeFitHandle; X: Matrix; mean: number; M?: Matrix; dispose(): void }> {
     const o = this.options;
     const name = 'X';
     checkMatrix(name, Xin);
@@ -645,47 +662,58 @@ export class BetaNMF {
       const x = Xh.data, m = hostAs(M, M.dtype).data;
       for (let i = 0; i < x.length; i++) if (x[i] === 0 && m[i] > 0) throw zeroError(i);
     };
-    if (device === 'cpu' && Xin.device === 'cpu') {
-      const h = new NativeFitHandle({ ...spec, X: Xin.native, borrowX: !async, ...(M ? { weights: hostAs(M, M.dtype).native } : {}) }, device);
-      const scan = h.fit.dataScan();
-      try {
-        if (scan.allZero) throw rangeError(name, 'some positive entries', 'all zeros');
-        if (scan.index !== undefined) {
-          const i = scan.index, v = Xin.data[i];
-          const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
-          if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
-          throw zeroError(i);
-        }
-        checkWeightedZeros(Xin);
-      } catch (err) {
-        h.dispose();
-        throw err;
-      }
-      return { h, X: Xin, mean: scan.sum / (N * F), dispose: () => h.dispose() };
-    }
-    // Device fits (and host fits of device data): checked on the host, used there.
-    const Xh = hostAs(Xin, dtype);
-    checkNonnegative(name, Xh, M ? undefined : o.beta);
-    checkWeightedZeros(Xh);
-    let sum = 0;
-    for (let i = 0; i < Xh.data.length; i++) sum += Xh.data[i];
-    if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
-    const Mh = M ? hostAs(M, dtype) : undefined;
     if (rows === 'cache') {
+      // X stays on the host: checked there, in steps (async) as a copy would be.
+      const Xh = hostAs(Xin, dtype);
+      let sum = 0;
+      for (let i0 = 0; i0 < N * F; i0 += SETUP_CHUNK) {
+        if (Xh.data.length !== N * F) throw new Error('X: its memory was detached or transferred during the fit');
+        const end = Math.min(N * F, i0 + SETUP_CHUNK);
+        checkNonnegative(name, Xh, M ? undefined : o.beta, i0, end);
+        for (let i = i0; i < end; i++) sum += Xh.data[i];
+        yield turn;
+      }
+      if (!(sum > 0)) throw rangeError(name, 'some positive entries', 'all zeros');
+      checkWeightedZeros(Xh);
+      const Mh = M ? hostAs(M, dtype) : undefined;
+      const mean = Mh ? yield* weightedMean(Xh, Mh) : sum / (N * F);
+      if (!(mean > 0)) throw rangeError(name, 'some positive entries where the weights are positive', 'none');
       const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
       const h = new NativeFitHandle({ ...spec, X: empty.native }, device);
       empty.dispose();
-      return { h, X: Xh, mean: sum / (N * F), M: Mh, dispose: () => h.dispose() };
+      return { h, X: Xh, mean, M: Mh, dispose: () => h.dispose() };
     }
-    const Xd = Xin.device === device && Xin.dtype === dtype ? Xin : Xh.to(device);
-    const Md = M && (M.device === device && M.dtype === dtype ? M : Mh!.to(device));
+    // A device X of another dtype, or for a CPU fit, comes to the host first (a device X of the
+    // fit's dtype on its device is read where it is).
+    const X = Xin.device === 'cpu' || (Xin.device === device && Xin.dtype === dtype) ? Xin : copyAs(Xin, dtype);
+    const loadX = async && X.device === 'cpu';
+    // The fit copies the weights in its dtype, from its device or from the host (uploaded once).
+    const Mn = !M ? undefined : M.device === device && (device === 'cpu' || M.dtype === dtype) ? M : hostAs(M, M.dtype);
+    const h = new NativeFitHandle({ ...spec, X: X.native, borrowX: !async, loadX, ...(Mn ? { weights: Mn.native } : {}) }, device);
+    let mean: number;
     try {
-      const h = new NativeFitHandle({ ...spec, X: Xd.native, ...(Md ? { weights: Md.native } : {}) }, device);
-      return { h, X: Xh, mean: sum / (N * F), dispose: () => h.dispose() };
-    } finally {
-      if (Xd !== Xin) Xd.dispose(); // the fit keeps the device memory until it is disposed
-      if (Md && Md !== M) Md.dispose(); // the fit owns a copy of the weights
+      if (loadX) yield* h.load();
+      const scan = h.fit.dataScan();
+      if (scan.allZero) throw rangeError(name, 'some positive entries', 'all zeros');
+      if (scan.index !== undefined) {
+        const i = scan.index, v = X.device === 'cpu' && i < X.data.length ? X.data[i] : scan.value!;
+        const where = `at row ${Math.floor(i / F)}, column ${i % F}`;
+        if (v !== 0 || !positive) throw rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
+        throw zeroError(i);
+      }
+      if (M) {
+        const Xh = hostAs(X, dtype);
+        checkWeightedZeros(Xh);
+        mean = yield* weightedMean(Xh, hostAs(M, M.dtype));
+        if (!(mean > 0)) throw rangeError(name, 'some positive entries where the weights are positive', 'none');
+      } else {
+        mean = scan.sum / (N * F);
+      }
+    } catch (err) {
+      h.dispose();
+      throw err;
     }
+    return { h, X, mean, dispose: () => h.dispose() };
   }
 
   /** fixedComponents with an init other than 'custom': the given W's fixed columns over the initialised ones. */
@@ -711,7 +739,7 @@ export class BetaNMF {
     return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
   }
 
-  private initialise(data: { X: Matrix; mean: number }, W: Matrix | undefined, H: Matrix | undefined): void {
+  private *initialise(data: { X: Matrix; mean: number }, W: Matrix | undefined, H: Matrix | undefined): Steps<void> {
     const o = this.options;
     const K = o.nComponents;
     const X = data.X;
@@ -719,13 +747,13 @@ export class BetaNMF {
       if (K > Math.min(X.rows, X.cols)) {
         throw rangeError('nComponents', `at most min(N, F) = ${Math.min(X.rows, X.cols)} with init '${o.init}'`, `${K}`);
       }
-      const Xh = hostAs(X, (W ?? H)!.dtype);
-      const w = W?.data ?? allocate(Xh.dtype, X.cols * K), h = H?.data ?? allocate(Xh.dtype, X.rows * K);
-      nndsvd(Xh.data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', this.rng);
+      const dtype = (W ?? H)!.dtype;
+      const w = W?.data ?? allocate(dtype, X.cols * K), h = H?.data ?? allocate(dtype, X.rows * K);
+      yield* nndsvd(hostAs(X, X.dtype).data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', this.rng, dtype === 'float32');
       return;
     }
-    if (W) randomFactor(W.data, data.mean, K, this.rng);
-    if (H) randomFactor(H.data, data.mean, K, this.rng);
+    if (W) yield* randomSteps(W.data, data.mean, K, this.rng);
+    if (H) yield* randomSteps(H.data, data.mean, K, this.rng);
   }
 
   private runOptions(o: RunOptions): RunOptions {

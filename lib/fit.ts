@@ -54,6 +54,15 @@ export async function runAsync<R>(steps: Steps<R>, signal: AbortSignal | undefin
   return r.value;
 }
 
+/**
+ * Entries of X copied and checked per step of an async call's setup (1–2 MB: a few
+ * milliseconds, first-touch page faults included), after which the event loop gets a turn.
+ */
+export const SETUP_CHUNK = 1 << 18;
+
+/** A step that only gives the event loop a turn (async), or nothing (sync). */
+export const turn: Step = { run: (a) => (a ? new Promise((resolve) => setImmediate(resolve)) : undefined) };
+
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortError(`${what} was aborted`, { cause: signal.reason });
 }
@@ -97,7 +106,7 @@ export class NativeFitHandle {
   private disposed = false;
 
   constructor(spec: FitSpec, device: 'cpu' | 'cuda') {
-    this.fit = new addon.Fit(spec);
+    this.fit = new addon.Fit({ ...spec, device });
     this.device = device;
     this.dtype = spec.dtype;
     [this.N, this.F, this.K] = [spec.N, spec.F, spec.K];
@@ -109,6 +118,18 @@ export class NativeFitHandle {
 
   cost(): Step {
     return { run: (a) => this.fit.cost(a) };
+  }
+
+  /**
+   * The steps that copy a host X (loadX) into the fit in chunks of SETUP_CHUNK entries, the event
+   * loop running in between (each chunk checks first that X's memory is still there).
+   */
+  *load(): Steps<void> {
+    const total = this.N * this.F;
+    for (let i = 0; i < total; i += SETUP_CHUNK) {
+      this.fit.load(Math.min(total, i + SETUP_CHUNK));
+      yield turn;
+    }
   }
 
   /** A new Matrix (where the fit lives) holding a copy of W, H or a gradient part. */

@@ -1,5 +1,8 @@
 // Dense linear algebra for initialisation: a truncated SVD by randomized subspace iteration
 // (Halko, Martinsson & Tropp 2011), products on the native GEMM, small factorisations here.
+// Written as steps (lib/fit.ts): an async caller runs the products off the event loop and the
+// loops here in pieces of a few ms, with the event loop running in between.
+import { SETUP_CHUNK, turn, type Steps } from './fit';
 import { addon, type FloatArray } from './native';
 import type { Random } from './random';
 
@@ -10,26 +13,41 @@ export interface Dense {
   cols: number;
 }
 
+// In shared memory, which async native calls use in place (see float64Copy).
 function dense(rows: number, cols: number): Dense {
-  return { data: new Float64Array(rows * cols), rows, cols };
+  return { data: new Float64Array(new SharedArrayBuffer(rows * cols * 8)), rows, cols };
 }
 
-/** op(A)·op(B) with A, B float64. */
-function mul(A: Dense, B: Dense, transA = false, transB = false): Dense {
+/** op(A)·op(B) with A, B float64 (one native call: off the event loop when async). */
+function* mul(A: Dense, B: Dense, transA = false, transB = false): Steps<Dense> {
   const m = transA ? A.cols : A.rows, k = transA ? A.rows : A.cols, n = transB ? B.rows : B.cols;
   const C = dense(m, n);
-  addon.gemm(false, A.data, B.data, C.data, m, n, k, transA, transB, 1, 0);
+  yield { run: (a) => addon.gemm(a, A.data, B.data, C.data, m, n, k, transA, transB, 1, 0) };
   return C;
 }
 
-/** X (float32 or float64) times a float64 matrix, in float64. */
-function mulData(X: FloatArray, rows: number, cols: number, B: Dense, transX: boolean): Dense {
-  const X64 = X instanceof Float64Array ? X : Float64Array.from(X);
-  return mul({ data: X64, rows, cols }, B, transX, false);
+/**
+ * X as float64 (through float32 first when `float32`), and the sum of those values: a copy in
+ * shared memory, which async native calls read in place (an ordinary array would be copied for
+ * each call, as its buffer could be detached meanwhile), made in steps of SETUP_CHUNK entries.
+ */
+export function* float64Copy(X: FloatArray, float32: boolean): Steps<{ data: Float64Array; sum: number }> {
+  const n = X.length;
+  const data = new Float64Array(new SharedArrayBuffer(n * 8));
+  let sum = 0;
+  for (let i = 0; i < n; i += SETUP_CHUNK) {
+    if (X.length !== n) throw new Error('X: its memory was detached or transferred during the fit');
+    const end = Math.min(n, i + SETUP_CHUNK);
+    if (float32 && !(X instanceof Float32Array)) for (let j = i; j < end; j++) data[j] = Math.fround(X[j]);
+    else data.set(X.subarray(i, end), i);
+    for (let j = i; j < end; j++) sum += data[j];
+    yield turn;
+  }
+  return { data, sum };
 }
 
 /** Orthonormalises the columns of Y in place (modified Gram–Schmidt, twice); null columns stay 0. */
-function orthonormalColumns(Y: Dense): void {
+function* orthonormalColumns(Y: Dense): Steps<void> {
   const { rows, cols } = Y;
   const cs: Float64Array[] = [];
   for (let j = 0; j < cols; j++) {
@@ -51,6 +69,7 @@ function orthonormalColumns(Y: Dense): void {
       nrm = Math.sqrt(nrm);
       if (nrm > 1e-12) for (let i = 0; i < rows; i++) c[i] /= nrm;
       else c.fill(0);
+      yield turn;
     }
   }
   for (let j = 0; j < cols; j++) for (let i = 0; i < rows; i++) Y.data[i * cols + j] = cs[j][i];
@@ -101,32 +120,33 @@ export function symmetricEigen(S: Dense): { values: Float64Array; vectors: Dense
 }
 
 /**
- * The leading `rank` singular triplets of X (rows×cols): X ≈ U·diag(S)·Vᵀ with U rows×rank,
- * V cols×rank.
+ * The leading `rank` singular triplets of X (rows×cols, float64): X ≈ U·diag(S)·Vᵀ with U
+ * rows×rank, V cols×rank.
  */
-export function truncatedSvd(X: FloatArray, rows: number, cols: number, rank: number, rng: Random): { U: Dense; S: Float64Array; V: Dense } {
+export function* truncatedSvd(X: Float64Array, rows: number, cols: number, rank: number, rng: Random): Steps<{ U: Dense; S: Float64Array; V: Dense }> {
   const L = Math.min(rank + 10, rows, cols);
   const omega = dense(cols, L);
   for (let i = 0; i < omega.data.length; i++) omega.data[i] = rng.normal();
-  let Q = mulData(X, rows, cols, omega, false); // rows×L
-  orthonormalColumns(Q);
+  const Xd: Dense = { data: X, rows, cols };
+  let Q = yield* mul(Xd, omega); // rows×L
+  yield* orthonormalColumns(Q);
   const powerIterations = rank < 0.1 * Math.min(rows, cols) ? 7 : 4;
   for (let it = 0; it < powerIterations; it++) {
-    const Z = mulData(X, rows, cols, Q, true); // cols×L
-    orthonormalColumns(Z);
-    Q = mulData(X, rows, cols, Z, false);
-    orthonormalColumns(Q);
+    const Z = yield* mul(Xd, Q, true); // cols×L
+    yield* orthonormalColumns(Z);
+    Q = yield* mul(Xd, Z);
+    yield* orthonormalColumns(Q);
   }
-  const Bt = mulData(X, rows, cols, Q, true); // Bᵀ = Xᵀ·Q, cols×L
-  const { values, vectors } = symmetricEigen(mul(Bt, Bt, true, false)); // B·Bᵀ (L×L)
+  const Bt = yield* mul(Xd, Q, true); // Bᵀ = Xᵀ·Q, cols×L
+  const { values, vectors } = symmetricEigen(yield* mul(Bt, Bt, true, false)); // B·Bᵀ (L×L)
   const S = new Float64Array(rank);
   const Ub = dense(L, rank);
   for (let j = 0; j < Math.min(rank, L); j++) {
     S[j] = Math.sqrt(Math.max(values[j], 0));
     for (let i = 0; i < L; i++) Ub.data[i * rank + j] = vectors.data[i * L + j];
   }
-  const U = mul(Q, Ub); // rows×rank
-  const V = mul(Bt, Ub); // cols×rank, then divided by σ
+  const U = yield* mul(Q, Ub); // rows×rank
+  const V = yield* mul(Bt, Ub); // cols×rank, then divided by σ
   for (let j = 0; j < rank; j++) {
     const inv = S[j] > 0 ? 1 / S[j] : 0;
     for (let i = 0; i < cols; i++) V.data[i * rank + j] *= inv;

@@ -52,6 +52,8 @@ export interface EmuControls {
   state(): {
     poolReleaseThreshold: bigint; liveAllocations: number; liveBytes: number; mallocAsyncCalls: number;
     mallocCalls: number; launches: number; sleeping: boolean; sticky: number;
+    /** Bytes copied host → device and device → host so far. */
+    uploadedBytes: number; downloadedBytes: number;
   };
 }
 
@@ -90,6 +92,10 @@ export interface FitSpec {
   l1Ratio?: number;
   /** Columns of W kept as written (distinct indices in [0, K)). */
   fixedComponents?: number[];
+  /** Copy a host X into the working copy by load() calls (in chunks) instead of at once. */
+  loadX?: boolean;
+  /** Where the fit computes, when X is a host array copied to the device (default: where X is). */
+  device?: 'cpu' | 'cuda';
 }
 
 /** One slice of an epoch: positions [first, end) of the epoch's batches (overrides optional). */
@@ -128,7 +134,9 @@ export interface NativeFit {
   write(name: FitMatrixName, src: NativeArray): void;
   /** The SAG gain of averaged targets (0 before the first averaged batch); with a value, sets it. */
   sagGain(value?: number): number;
-  /** The scan of X's working copy (CPU fits): sum, all zero, first invalid entry. */
+  /** Copies X's entries up to `end` (row-major) into the working copy, checking them (loadX). */
+  load(end: number): void;
+  /** The scan of X (on the device for a device X): sum, all zero, first invalid entry. */
   dataScan(): { sum: number; allZero: boolean; index?: number; value?: number };
   dispose(): void;
 }

@@ -67,6 +67,28 @@ async function main() {
       calls += 4;
     }
   }
+  await new b.BetaNMF({ nComponents: 4, init: 'nndsvdar', maxIter: 2, dtype: 'float32' }).fit(X); // products on shared memory, async
+  // X transferred, and its memory freed, while an async fit copies it in chunks (with the event
+  // loop running in between): an Error, never a read of the freed memory.
+  require('node:v8').setFlagsFromString('--expose-gc');
+  const gc = require('node:vm').runInNewContext('gc');
+  for (const dtype of ['float32', 'float64']) {
+    const data = random(3000, 600, 'float64', 4).data;
+    let n = 0;
+    const tick = () => {
+      if (++n < 2) return void setImmediate(tick);
+      structuredClone(data.buffer, { transfer: [data.buffer] }); // the clone is garbage: freed by gc()
+      gc();
+    };
+    setImmediate(tick);
+    try {
+      await new b.BetaNMF({ nComponents: 4, maxIter: 2, dtype }).fit(b.matrix(data, 3000, 600));
+      throw new Error('expected an Error for the detached X');
+    } catch (e) {
+      if (!/detached or transferred during the fit/.test(e.message)) throw e;
+    }
+    calls += 1;
+  }
   // Bad calls into the addon itself must throw, not touch memory.
   const { addon } = require('../dist/native');
   for (const bad of [

@@ -220,6 +220,67 @@ describe('CUDA kernels and solvers against the CPU', function () {
     assert.deepEqual(addon.deviceMemory(), before);
   });
 
+  it('a device X is checked on the device: the same RangeError as a host X, and X is never downloaded or uploaded again', async () => {
+    const [N, F] = [300, 40];
+    // Bytes copied each way during fn (counted by the host emulation; on a GPU, not counted).
+    const transfers = async (fn: () => Promise<unknown>) => {
+      const s0 = addon.emu?.state();
+      await fn();
+      const s1 = addon.emu?.state();
+      return s0 && s1 ? { up: s1.uploadedBytes - s0.uploadedBytes, down: s1.downloadedBytes - s0.downloadedBytes } : undefined;
+    };
+    for (const dtype of ['float64', 'float32'] as const) {
+      const bytesX = N * F * (dtype === 'float64' ? 8 : 4);
+      for (const [bad, beta] of [[NaN, 1], [-2.5, 1], [Infinity, 2], [0, 0]] as const) {
+        const Xd = randomDense(rng(9), N, F, dtype, 0.1, 2);
+        Xd[123][7] = bad; // the first invalid entry: a later one must not be the one named
+        Xd[250][3] = -1;
+        const X = toMatrix(Xd, F, dtype), Xg = X.to('cuda');
+        const opts = { nComponents: 3, beta, maxIter: 2, seed: 1 };
+        let expected: Error | undefined;
+        try {
+          new b.BetaNMF({ ...opts, device: 'cpu' }).fitSync(X);
+        } catch (err) {
+          expected = err as Error;
+        }
+        assert.ok(expected instanceof RangeError && /at row 123, column 7/.test(expected.message), `${expected}`);
+        const same = (e: Error) => e instanceof RangeError && e.message === expected!.message;
+        const t = await transfers(() => assert.rejects(new b.BetaNMF({ ...opts, device: 'cuda' }).fit(Xg), same));
+        assert.throws(() => new b.BetaNMF({ ...opts, device: 'cuda' }).fitSync(Xg), same);
+        if (t) assert.ok(t.up === 0 && t.down < bytesX / 10, `${dtype} ${bad}: ${JSON.stringify(t)}`);
+        Xg.dispose();
+      }
+      // A valid X: on the device, only W and H travel (X stays where it is); from the host, X
+      // is uploaded once. Both start from the same scale (the device's sum of X).
+      const X = toMatrix(randomDense(rng(10), N, F, dtype, 0.1, 2), F, dtype), Xg = X.to('cuda');
+      const opts = { nComponents: 3, beta: 1, maxIter: 3, seed: 1, device: 'cuda' } as const;
+      let fromDevice: b.BetaNMF | undefined, fromHost: b.BetaNMF | undefined;
+      const td = await transfers(async () => (fromDevice = await new b.BetaNMF(opts).fit(Xg)));
+      const th = await transfers(async () => (fromHost = await new b.BetaNMF(opts).fit(X)));
+      if (td && th) {
+        assert.ok(td.up < bytesX / 2 && td.down < bytesX / 10, `device X: ${JSON.stringify(td)}`);
+        assert.ok(th.up >= bytesX && th.up < bytesX * 1.5 && th.down < bytesX / 10, `host X: ${JSON.stringify(th)}`);
+      }
+      assert.ok(relError(fromDevice!.W!.to('cpu'), fromHost!.W!.to('cpu').toArray()) < (dtype === 'float64' ? 1e-12 : 1e-5));
+      for (const m of [fromDevice!, fromHost!]) m.dispose();
+      Xg.dispose();
+    }
+  });
+
+  it('cacheRows on the device: the same model as with all rows resident; X checked on the host as it stays there', async () => {
+    const Xd = randomDense(rng(12), 200, 30, 'float64', 0.1, 2);
+    // Unshuffled: with shuffling, a cached epoch visits shuffled rows, a resident one shuffled batches.
+    const opts = { nComponents: 4, beta: 1.5, solver: 'asag_mu', sagMemory: 2, batchSize: 16, maxIter: 3, tol: 0, seed: 12, device: 'cuda', shuffle: 'none' } as const;
+    const all = await new b.BetaNMF(opts).fit(toMatrix(Xd, 30, 'float64'));
+    const cached = await new b.BetaNMF({ ...opts, cacheRows: 40 }).fit(toMatrix(Xd, 30, 'float64'));
+    const e = relError(cached.W!.to('cpu'), all.W!.to('cpu').toArray());
+    assert.ok(e < 1e-12, `${e}`);
+    Xd[150][2] = NaN;
+    await assert.rejects(new b.BetaNMF({ ...opts, cacheRows: 40 }).fit(toMatrix(Xd, 30, 'float64')),
+      (e: Error) => e instanceof RangeError && /^X: expected finite nonnegative entries, received NaN at row 150, column 2/.test(e.message));
+    for (const m of [all, cached]) m.dispose();
+  });
+
   it('the scale guard rebalances columns on the device as on the CPU (column maxima on CUDA)', async () => {
     const X = toMatrix(randomDense(rng(5), 200, 30, 'float64', 0.1, 2), 30, 'float64');
     const r = rng(6), W0 = randomDense(r, 30, 4, 'float64'), H0 = randomDense(r, 200, 4, 'float64');

@@ -2,6 +2,7 @@
 // released when a call ends (whatever way it ends), batch-order shuffling, dispose.
 import { strict as assert } from 'node:assert';
 import * as b from '../lib';
+import { SETUP_CHUNK } from '../lib/fit';
 import { addon } from '../lib/native';
 import { NativeFitHandle } from '../lib/fit';
 
@@ -124,6 +125,64 @@ describe('the native fit releases what it allocated', () => {
     assert.ok(m.W);
     m.dispose();
     assert.equal(m.H, undefined);
+  });
+});
+
+describe("an async call's setup leaves the event loop free", () => {
+  // 3000×600 entries: several SETUP_CHUNKs of X to copy and check, then the random start.
+  const [N, F] = [3000, 600];
+  const X = b.syntheticSpectrogram(N, F, { dtype: 'float64', seed: 4 });
+  const live = () => addon.liveBuffers();
+  // Calls onTick(n) at the n-th turn of the event loop (setImmediate: where I/O callbacks run).
+  function ticker(onTick: (n: number) => void): { stop(): void } {
+    let n = 0, on = true;
+    const tick = () => {
+      if (!on) return;
+      onTick(++n);
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    return { stop: () => void (on = false) };
+  }
+
+  it('copying and checking X and the initialisation give the loop turns: an abort then is seen before the first epoch', async () => {
+    assert.ok(Math.ceil((N * F) / SETUP_CHUNK) >= 5);
+    const base = live();
+    // float32: X is converted on its way in. NNDSVD runs its products off the loop and its own
+    // loops in pieces: well over 100 turns (an SVD's products and Gram–Schmidt columns).
+    for (const [dtype, init, at] of [['float64', 'random', 2], ['float32', 'random', 2], ['float32', 'nndsvda', 100]] as const) {
+      const ac = new AbortController();
+      const t = ticker((n) => n === at && ac.abort());
+      const m = new b.BetaNMF({ nComponents: 10, maxIter: 3, seed: 1, dtype, init });
+      await assert.rejects(m.fit(X, { signal: ac.signal }), b.AbortError);
+      t.stop();
+      assert.equal(m.W, undefined, 'aborted during the setup');
+      assert.equal(live(), base);
+    }
+    // Done in steps, the setup gives the same model as a sync fit.
+    const opts = { nComponents: 10, maxIter: 3, seed: 1 };
+    const a = await new b.BetaNMF(opts).fit(X), s = new b.BetaNMF(opts).fitSync(X);
+    assert.deepEqual(bits(a.W!), bits(s.W!));
+    assert.deepEqual(bits(a.H!), bits(s.H!));
+  });
+
+  it("X's memory detached or transferred during the setup is a clean Error (fit, transform, partialFit)", async () => {
+    const base = live();
+    const model = new b.BetaNMF({ nComponents: 10, maxIter: 2, seed: 1 }).fitSync(X);
+    const calls = [
+      (Xd: b.Matrix) => new b.BetaNMF({ nComponents: 10, maxIter: 3, seed: 1 }).fit(Xd),
+      (Xd: b.Matrix) => model.transform(Xd),
+      (Xd: b.Matrix) => new b.BetaNMF({ nComponents: 10, seed: 1 }).partialFit(Xd),
+    ];
+    for (const call of calls) {
+      const data = Float64Array.from(X.data);
+      const t = ticker((n) => n === 2 && structuredClone(data.buffer, { transfer: [data.buffer] }));
+      await assert.rejects(call(b.matrix(data, N, F)), /^Error: X: its memory was detached or transferred during the fit$/);
+      t.stop();
+      assert.equal(data.length, 0, 'X was detached meanwhile');
+    }
+    model.dispose();
+    assert.equal(live(), base);
   });
 });
 

@@ -35,16 +35,6 @@ DeviceInfo cudaDeviceInfo() {
 #endif
 }
 
-// The device's memory and lock; throws ResourceError saying why when it cannot be used.
-Accelerator& acceleratorFor(Device device) {
-  if (device != Device::Cuda) throw ResourceError(std::string("no device memory on ") + deviceName(device));
-#ifdef BETANMF_WITH_CUDA
-  return cuda::accelerator();
-#else
-  throw ResourceError(kNoCuda);
-#endif
-}
-
 Napi::Value cudaInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DeviceInfo d = cudaDeviceInfo();
@@ -219,6 +209,8 @@ Napi::Object emuControls(Napi::Env env) {
           r.Set("mallocAsyncCalls", double(s.mallocAsyncCalls));
           r.Set("mallocCalls", double(s.mallocCalls));
           r.Set("launches", double(s.launches));
+          r.Set("uploadedBytes", double(s.uploadedBytes));
+          r.Set("downloadedBytes", double(s.downloadedBytes));
           r.Set("sleeping", s.sleeping != 0);
           r.Set("sticky", s.sticky);
           return r;
@@ -234,6 +226,15 @@ DeviceArray* deviceArrayOf(const Napi::Value& v) {
   auto ext = v.As<Napi::External<DeviceArray>>();
   if (!ext.CheckTypeTag(&kDeviceArrayTag)) return nullptr;
   return ext.Data();
+}
+
+Accelerator& acceleratorFor(Device device) {
+  if (device != Device::Cuda) throw ResourceError(std::string("no device memory on ") + deviceName(device));
+#ifdef BETANMF_WITH_CUDA
+  return cuda::accelerator();
+#else
+  throw ResourceError(kNoCuda);
+#endif
 }
 
 template <typename T>

@@ -26,6 +26,10 @@ struct DeviceArray {
 // The DeviceArray behind a JS value, or nullptr when it is not one of ours.
 DeviceArray* deviceArrayOf(const Napi::Value& v);
 
+// The memory, copies and lock of a device with memory of its own; throws ResourceError saying
+// why when it cannot be used (or for the CPU).
+Accelerator& acceleratorFor(Device device);
+
 // The backend for operands on `device`; throws ResourceError when it cannot be used.
 template <typename T>
 Backend<T>& backendFor(Device device);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "binding/args.h"
@@ -101,14 +102,6 @@ struct FitStateBase {
   virtual ~FitStateBase() = default;
 };
 
-// What the first invalid entry of X was (the scan of X's working copy on the CPU).
-struct DataIssue {
-  Index index = -1;  // row-major index, or -1
-  double value = 0;
-  bool allZero = false;
-  double sum = 0;  // of all entries (the random initialisation's scale)
-};
-
 template <typename T>
 struct FitState final : FitStateBase {
   Device device = Device::Cpu;
@@ -126,12 +119,13 @@ struct FitState final : FitStateBase {
   CMat<T> X;
   Mat<T> W, H, Gp, Gn;
   bool snapshotTaken = false;
-  DataIssue issue;
+  DataIssue issue;  // the scan of X (complete once `loaded` reaches N·F)
+  Index loaded = 0;  // entries of X copied into its working copy so far
 
   Backend<T>& be() { return backendFor<T>(device); }
 
-  Mat<T> own(std::unique_ptr<Buffer<T>>& buf, Index rows, Index cols) {
-    buf = be().allocate(rows * cols);
+  Mat<T> own(std::unique_ptr<Buffer<T>>& buf, Index rows, Index cols, bool populate = true) {
+    buf = be().allocate(rows * cols, populate);
     return Mat<T>(buf->data(), rows, cols);
   }
 
@@ -207,26 +201,6 @@ struct FitState final : FitStateBase {
   }
 };
 
-// The first entry of src that is not finite and nonnegative (positive when `positive`), the sum,
-// and whether every entry is zero — in the fit's dtype T; with dst, src is also copied there
-// (converted) in the same pass.
-template <typename T, typename S>
-DataIssue scanData(const S* src, T* dst, Index count, bool positive) {
-  DataIssue issue;
-  bool anyPositive = false;
-  for (Index i = 0; i < count; ++i) {
-    const T v = static_cast<T>(src[i]);
-    if (dst) dst[i] = v;
-    const bool ok = positive ? (v > T(0) && v <= std::numeric_limits<T>::max())
-                             : (v >= T(0) && v <= std::numeric_limits<T>::max());
-    if (!ok && issue.index < 0) issue.index = i, issue.value = double(v);
-    anyPositive |= v > T(0);
-    issue.sum += double(v);
-  }
-  issue.allZero = !anyPositive && issue.index < 0;
-  return issue;
-}
-
 // ---- jobs ------------------------------------------------------------------------------------
 
 template <typename T>
@@ -298,6 +272,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
                         InstanceMethod<&Fit::guard<&Fit::restoreBest>>("restoreBest"),
                         InstanceMethod<&Fit::guard<&Fit::read>>("read"),
                         InstanceMethod<&Fit::guard<&Fit::write>>("write"),
+                        InstanceMethod<&Fit::guard<&Fit::loadX>>("load"),
                         InstanceMethod<&Fit::guard<&Fit::dataScan>>("dataScan"),
                         InstanceMethod<&Fit::guard<&Fit::gain>>("sagGain"),
                         InstanceMethod<&Fit::guard<&Fit::dispose>>("dispose")});
@@ -348,6 +323,11 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     // W and H may be given later (write); X is required.
     const ArrayArg X = arrayField(o, "X"), W = arrayField(o, "W", true), H = arrayField(o, "H", true);
     s.device = sameDevice(env, {&X, &W, &H});
+    // A host X may be given to a device fit: it is then copied there (checked on the way).
+    const std::string device = stringField(o, "device", deviceName(s.device));
+    if (device != "cpu" && device != "cuda") throw Napi::TypeError::New(env, "Fit: device: expected 'cpu' or 'cuda'");
+    if (device == "cuda" && X.device == Device::Cpu && !W.data && !H.data) s.device = Device::Cuda;
+    else if (device != deviceName(s.device)) throw Napi::Error::New(env, "Fit: device: the arrays live on " + std::string(deviceName(s.device)));
     const Index N = s.N, F = s.F, K = s.K;
     if (X.length != std::size_t(N * F)) throw Napi::RangeError::New(env, "Fit: X: expected N×F elements");
     if (W.data) matArg<T>(env, W, F, K, "W");
@@ -375,39 +355,51 @@ class Fit final : public Napi::ObjectWrap<Fit> {
         !std::isfinite(p.penalty.alphaW) || !std::isfinite(p.penalty.alphaH))
       throw Napi::RangeError::New(env, "Fit: alphaW, alphaH: expected finite numbers ≥ 0, l1Ratio one in [0, 1]");
     const ArrayArg M = arrayField(o, "weights", true);
-    if (M.data && sameDevice(env, {&X, &M}) != s.device) throw Napi::Error::New(env, "Fit: weights: expected X's device");
+    if (M.data && M.device != Device::Cpu && M.device != s.device) throw Napi::Error::New(env, "Fit: weights: expected the fit's device or the host");
     if (M.data && M.length != std::size_t(N * F)) throw Napi::RangeError::New(env, "Fit: weights: expected N×F elements");
     fixedField(o, K, s.fixedFlags);
 
+    positive_ = flagField(o, "positive", false);
     Backend<T>& be = s.be();
     DeviceLock lock(s.device);
-    if (s.device != Device::Cpu) {
-      // X already lives on the device: it is read in place (the fit only reads it).
+    if (X.device != Device::Cpu) {
+      // X already lives on the device: it is read in place (the fit only reads it) and checked
+      // there (only the scan's few numbers come back).
       s.xOwner = X.owner;
       s.X = CMat<T>(static_cast<const T*>(X.data), N, F);
       if ((X.dtype == DType::Float32) != (sizeof(T) == 4)) throw Napi::TypeError::New(env, "Fit: X: expected the fit's dtype");
-    } else if (flagField(o, "borrowX", false) && (X.dtype == DType::Float32) == (sizeof(T) == 4)) {
+      s.issue = be.scan(s.X, positive_);
+      s.loaded = N * F;
+    } else if (s.device == Device::Cpu && flagField(o, "borrowX", false) && (X.dtype == DType::Float32) == (sizeof(T) == 4)) {
       // A sync fit reads the caller's X in place: no JS runs while a slice computes, and every
       // call first checks that X's memory is still the same (not detached or transferred).
       s.X = CMat<T>(static_cast<const T*>(X.data), N, F);
-      s.issue = scanData<T>(s.X.data, static_cast<T*>(nullptr), N * F, flagField(o, "positive", false));
+      s.issue = be.scan(s.X, positive_);
+      s.loaded = N * F;
       borrowed_ = Napi::Persistent(X.value);
       borrowedData_ = X.data;
       borrowedLength_ = X.length;
     } else {
-      // The working copy (in the fit's dtype), checked in the same pass.
-      Mat<T> x = s.own(s.x, N, F);
-      const bool positive = flagField(o, "positive", false);
-      s.issue = X.dtype == DType::Float32
-                    ? scanData(static_cast<const float*>(X.data), x.data, N * F, positive)
-                    : scanData(static_cast<const double*>(X.data), x.data, N * F, positive);
-      s.X = x;
+      // The working copy (in the fit's dtype, where the fit computes), checked on the way in:
+      // here at once, or (loadX) by load() calls in chunks between which the event loop runs.
+      const bool steps = flagField(o, "loadX", false);
+      s.X = s.own(s.x, N, F, !steps);  // in steps, each maps its own pages
+      source_ = Napi::Persistent(X.value);
+      sourceData_ = X.data;
+      sourceLength_ = X.length;
+      if (!steps) load<T>(env, s, N * F);
     }
     if (M.data) {  // the weights' own copy, in the fit's dtype
       Mat<T> m = s.own(s.m, N, F);
-      if (s.device != Device::Cpu) be.copy(matArg<T>(env, M, N, F, "weights"), m);
-      else if (M.dtype == DType::Float32) std::copy_n(static_cast<const float*>(M.data), N * F, m.data);
-      else std::copy_n(static_cast<const double*>(M.data), N * F, m.data);
+      if (M.device != Device::Cpu) {
+        be.copy(matArg<T>(env, M, N, F, "weights"), m);
+      } else {  // host weights, converted to the fit's dtype (on the host) and uploaded for a device fit
+        std::vector<T> staging(s.device == Device::Cpu ? 0 : static_cast<std::size_t>(N * F));
+        T* dst = s.device == Device::Cpu ? m.data : staging.data();
+        if (M.dtype == DType::Float32) std::copy_n(static_cast<const float*>(M.data), N * F, dst);
+        else std::copy_n(static_cast<const double*>(M.data), N * F, dst);
+        if (s.device != Device::Cpu) acceleratorFor(s.device).upload(m.data, dst, sizeof(T) * static_cast<std::size_t>(N * F));
+      }
       p.weights = m;
     }
     s.W = s.own(s.w, F, K);
@@ -433,6 +425,67 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
   }
 
+  // load(end): copies X's entries [loaded, end) into the working copy, checking them on the way.
+  // It runs on this thread, so the caller's array cannot go away under it; between calls the
+  // caller may detach or transfer X's memory, which is then an Error, never a read of it.
+  Napi::Value loadX(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const double d = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
+      throw Napi::RangeError::New(env, "Fit.load: end: expected a nonnegative integer");
+    const Index end = static_cast<Index>(d);
+    if (float32_) load<float>(env, *state<float>(env), end);
+    else load<double>(env, *state<double>(env), end);
+    return env.Undefined();
+  }
+
+  template <typename T>
+  void load(Napi::Env env, FitState<T>& s, Index end) {
+    if (source_.IsEmpty()) throw Napi::Error::New(env, "Fit: X is loaded already");
+    const ArrayArg X = arrayValue(env, source_.Value(), "X");
+    if (X.data != sourceData_ || X.length != sourceLength_)
+      throw Napi::Error::New(env, "X: its memory was detached or transferred during the fit");
+    end = std::max(s.loaded, std::min(end, s.N * s.F));
+    if (X.dtype == DType::Float32) loadFrom(s, static_cast<const float*>(X.data), end);
+    else loadFrom(s, static_cast<const double*>(X.data), end);
+    if (s.loaded == s.N * s.F) source_.Reset();
+  }
+
+  template <typename T, typename S>
+  void loadFrom(FitState<T>& s, const S* src, Index end) {
+    T* dst = s.x->data();
+    if (s.device == Device::Cpu) {
+      scanEntries(src + s.loaded, dst + s.loaded, end - s.loaded, s.loaded, positive_, s.issue);
+      s.loaded = end;
+      return;
+    }
+    // A device fit: checked (and converted) on the host in bounded pieces, each then uploaded.
+    constexpr Index kPiece = Index(1) << 20;
+    Accelerator& acc = acceleratorFor(s.device);
+    std::vector<T> staging;
+    while (s.loaded < end) {
+      const Index n = std::min(kPiece, end - s.loaded);
+      const void* host = src + s.loaded;
+      if constexpr (std::is_same_v<S, T>) {
+        scanEntries<T, S>(src + s.loaded, nullptr, n, s.loaded, positive_, s.issue);
+      } else {
+        staging.resize(static_cast<std::size_t>(n));
+        scanEntries(src + s.loaded, staging.data(), n, s.loaded, positive_, s.issue);
+        host = staging.data();
+      }
+      acc.upload(dst + s.loaded, host, sizeof(T) * static_cast<std::size_t>(n));
+      s.loaded += n;
+    }
+  }
+
+  // Whether X's working copy is complete (run, cost and dataScan need it).
+  template <typename T>
+  std::shared_ptr<FitState<T>> loadedState(Napi::Env env) {
+    auto st = state<T>(env);
+    if (st->loaded != st->N * st->F) throw Napi::Error::New(env, "Fit: X is not loaded yet (call load)");
+    return st;
+  }
+
   template <typename T>
   std::shared_ptr<FitState<T>> state(Napi::Env env) {
     auto st = std::static_pointer_cast<FitState<T>>(state_);
@@ -448,7 +501,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
   template <typename T>
   Napi::Value runT(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto st = state<T>(env);
+    auto st = loadedState<T>(env);
     FitState<T>& s = *st;
     if (!info[1].IsObject()) throw Napi::TypeError::New(env, "Fit.run: expected a spec object");
     Napi::Object o = info[1].As<Napi::Object>();
@@ -506,8 +559,8 @@ class Fit final : public Napi::ObjectWrap<Fit> {
   Napi::Value cost(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::unique_ptr<Job> job;
-    if (float32_) job = std::make_unique<CostJob<float>>(state<float>(env));
-    else job = std::make_unique<CostJob<double>>(state<double>(env));
+    if (float32_) job = std::make_unique<CostJob<float>>(loadedState<float>(env));
+    else job = std::make_unique<CostJob<double>>(loadedState<double>(env));
     job->keep({Value()});
     const bool async = info[0].ToBoolean().Value();
     checkBorrowed(env, async);
@@ -596,14 +649,15 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     return env.Undefined();
   }
 
-  // dataScan() → { sum, allZero, index?, value? }: the scan of X's working copy (CPU fits;
-  // index is the first entry that is not finite and nonnegative, or positive when asked).
+  // dataScan() → { sum, allZero, index?, value? }: the scan of X in the fit's dtype (index is
+  // the first entry that is not finite and nonnegative, or positive when asked). A device X is
+  // scanned on the device, a host X on its way into the working copy.
   Napi::Value dataScan(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const DataIssue d = float32_ ? state<float>(env)->issue : state<double>(env)->issue;
+    const DataIssue d = float32_ ? loadedState<float>(env)->issue : loadedState<double>(env)->issue;
     Napi::Object o = Napi::Object::New(env);
     o.Set("sum", d.sum);
-    o.Set("allZero", d.allZero);
+    o.Set("allZero", d.allZero());
     if (d.index >= 0) {
       o.Set("index", double(d.index));
       o.Set("value", d.value);
@@ -623,6 +677,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
   void release(Napi::Env env) {
     state_.reset();
     borrowed_.Reset();
+    source_.Reset();
     if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
     reported_ = 0;
   }
@@ -633,6 +688,10 @@ class Fit final : public Napi::ObjectWrap<Fit> {
   Napi::Reference<Napi::Value> borrowed_;  // the caller's X, when read in place
   const void* borrowedData_ = nullptr;
   std::size_t borrowedLength_ = 0;
+  Napi::Reference<Napi::Value> source_;  // the caller's X while it is being loaded
+  const void* sourceData_ = nullptr;
+  std::size_t sourceLength_ = 0;
+  bool positive_ = false;  // X must be positive (β ≤ 0), not only nonnegative
 };
 
 Napi::Value liveBuffersEntry(const Napi::CallbackInfo& info) {

@@ -4,6 +4,7 @@
 // core/beta.h so every backend computes the same formulas.
 #pragma once
 #include <atomic>
+#include <cfloat>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,39 @@ struct Parts {
   bool differenceOnly() const { return !diff.empty(); }
   bool weighted() const { return !weights.empty(); }
 };
+
+// What a scan of data (X) found, in the fit's dtype: the first entry in row-major order that is
+// not finite and nonnegative (positive when asked), whether any entry is positive, and the sum
+// of all entries in double (the random initialisation's scale).
+struct DataIssue {
+  Index index = -1;  // row-major position of the first invalid entry, or -1
+  double value = 0;  // that entry
+  bool anyPositive = false;
+  double sum = 0;
+  bool allZero() const { return !anyPositive && index < 0; }
+};
+
+// The rule each entry of X must meet (host and device alike).
+BNMF_HD bool validEntry(float v, bool positive) { return (positive ? v > 0.0f : v >= 0.0f) && v <= FLT_MAX; }
+BNMF_HD bool validEntry(double v, bool positive) { return (positive ? v > 0.0 : v >= 0.0) && v <= DBL_MAX; }
+
+// Scans src[0, count) — entries first… of the whole — into `issue`, which carries on from the
+// entries before (so a scan in chunks equals one pass, sum included); with dst, src is also
+// copied there converted to T in the same pass.
+template <typename T, typename S>
+void scanEntries(const S* src, T* dst, Index count, Index first, bool positive, DataIssue& issue) {
+  bool anyPositive = issue.anyPositive;
+  double sum = issue.sum;
+  for (Index i = 0; i < count; ++i) {
+    const T v = static_cast<T>(src[i]);
+    if (dst) dst[i] = v;
+    if (!validEntry(v, positive) && issue.index < 0) issue.index = first + i, issue.value = double(v);
+    anyPositive |= v > T(0);
+    sum += double(v);
+  }
+  issue.anyPositive = anyPositive;
+  issue.sum = sum;
+}
 
 // ---- Memory and devices ----------------------------------------------------------------
 // As in ggml: a device describes itself, owns allocations and the lock that serialises work
@@ -144,8 +178,10 @@ class Backend {
   virtual void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;
   virtual void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;
 
-  // Scratch memory for `count` elements, where this backend computes.
-  virtual std::unique_ptr<Buffer<T>> allocate(Index count) = 0;
+  // Scratch memory for `count` elements, where this backend computes. Host memory is mapped
+  // up front (first-touch faults are slow), unless `populate` is false: then each page is mapped
+  // when first written (a large copy filled in steps spreads that cost over the steps).
+  virtual std::unique_ptr<Buffer<T>> allocate(Index count, bool populate = true) = 0;
 
   // out[j] = max over i of A[i, j] (host array of A.cols); false when A holds NaN or ±Inf.
   virtual bool columnMax(CMat<T> A, double* out) = 0;
@@ -156,6 +192,9 @@ class Backend {
   // Every entry of m = value (whatever its memory held before).
   virtual void fill(Mat<T> m, T value) = 0;
   void zero(Mat<T> m) { fill(m, T(0)); }
+
+  // The scan of X (see DataIssue), where X lives: device data is checked there, not downloaded.
+  virtual DataIssue scan(CMat<T> X, bool positive) = 0;
 
   // dst = src (same shape, this backend's memory).
   virtual void copy(CMat<T> src, Mat<T> dst) = 0;

@@ -371,8 +371,8 @@ void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Ind
 template <typename T>
 class HostBuffer final : public Buffer<T> {
  public:
-  explicit HostBuffer(Index n) : bytes_(static_cast<std::size_t>(std::max<Index>(n, 0)) * sizeof(T)) {
-    if (bytes_ >= kPaged) v_ = static_cast<T*>(pageAlloc(bytes_));
+  explicit HostBuffer(Index n, bool populate) : bytes_(static_cast<std::size_t>(std::max<Index>(n, 0)) * sizeof(T)) {
+    if (bytes_ >= kPaged) v_ = static_cast<T*>(pageAlloc(bytes_, populate));
     else if (n > 0) v_ = new T[static_cast<std::size_t>(n)];
     ++liveBuffers();
   }
@@ -583,7 +583,17 @@ class CpuBackend final : public Backend<T> {
     for (Index i = 0; i < src.rows; ++i) std::copy(src.row(i), src.row(i) + src.cols, dst.row(rows[i]));
   }
 
-  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<HostBuffer<T>>(count); }
+  std::unique_ptr<Buffer<T>> allocate(Index count, bool populate = true) override {
+    return std::make_unique<HostBuffer<T>>(count, populate);
+  }
+
+  // One pass in row-major order (the sum too), so a fit's random start does not depend on the
+  // thread count or on whether X was copied first.
+  DataIssue scan(CMat<T> X, bool positive) override {
+    DataIssue issue;
+    for (Index i = 0; i < X.rows; ++i) scanEntries<T, T>(X.row(i), nullptr, X.cols, i * X.cols, positive, issue);
+    return issue;
+  }
 
   bool columnMax(CMat<T> A, double* out) override {
     std::fill(out, out + A.cols, 0.0);
@@ -598,10 +608,15 @@ class CpuBackend final : public Backend<T> {
     return finite;
   }
 
-  void scaleColumns(Mat<T> A, const T* factors, bool divide) override {
+  // (The choice is taken outside the loops so that they vectorise: the SAG solvers call this
+  // on F×K twice a batch.)
+  void scaleColumns(Mat<T> A, const T* __restrict factors, bool divide) override {
     for (Index i = 0; i < A.rows; ++i) {
-      T* a = A.row(i);
-      for (Index j = 0; j < A.cols; ++j) a[j] = divide ? a[j] / factors[j] : a[j] * factors[j];
+      T* __restrict a = A.row(i);
+      if (divide)
+        for (Index j = 0; j < A.cols; ++j) a[j] /= factors[j];
+      else
+        for (Index j = 0; j < A.cols; ++j) a[j] *= factors[j];
     }
   }
 

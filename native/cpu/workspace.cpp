@@ -20,11 +20,11 @@ constexpr std::size_t kHuge = std::size_t(2) << 20;
 std::size_t mappedSize(std::size_t bytes) { return bytes >= kHuge ? (bytes + kHuge - 1) / kHuge * kHuge : bytes; }
 }  // namespace
 
-void* pageAlloc(std::size_t bytes) {
+void* pageAlloc(std::size_t bytes, bool populate) {
   if (bytes == 0) bytes = 1;
   const std::size_t size = mappedSize(bytes);
   if (size < kHuge) {
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     return p;
   }
@@ -38,7 +38,7 @@ void* pageAlloc(std::size_t bytes) {
   madvise(aligned, size, MADV_HUGEPAGE);
 #endif
 #ifdef MADV_POPULATE_WRITE
-  madvise(aligned, size, MADV_POPULATE_WRITE);  // best effort (Linux ≥ 5.14)
+  if (populate) madvise(aligned, size, MADV_POPULATE_WRITE);  // best effort (Linux ≥ 5.14)
 #endif
   return aligned;
 }

@@ -53,7 +53,8 @@ class Arena {
 // Memory for large short-lived blocks (scratch above kKeep, an async job's copies), taken from
 // and given back to the OS directly: glibc keeps freed blocks of up to 32 MiB in its heaps (one
 // per thread), so a free() there does not lower the resident size. Both throw/accept nullptr.
-void* pageAlloc(std::size_t bytes);
+// Pages are mapped up front unless `populate` is false (then on first write).
+void* pageAlloc(std::size_t bytes, bool populate = true);
 void pageFree(void* p, std::size_t bytes);
 
 // Bytes of scratch the calling thread holds now (for tests and diagnostics).

@@ -141,6 +141,45 @@ __global__ void penaltyKernel(T* pos, Index ldp, const T* f, Index ldf, Index ro
   for (Entries e(rows, cols); e.more(); e.next()) pos[e.i * ldp + e.j] += l1 + l2 * f[e.i * ldf + e.j];
 }
 
+// The scan of X (core/backend.h's DataIssue) per thread block: the first invalid entry's
+// row-major position (kNone when none), whether any entry is positive, and the block's sum in
+// double, reduced in a fixed tree so the result is the same on every run.
+constexpr Index kNone = std::numeric_limits<Index>::max();
+
+template <typename T>
+__global__ void scanKernel(const T* X, Index ld, Index rows, Index cols, bool positive, Index* firstBad, int* anyPositive,
+                           double* partial) {
+  __shared__ double s[kThreads];
+  __shared__ Index bad[kThreads];
+  __shared__ int pos[kThreads];
+  double acc = 0.0;
+  Index first = kNone;
+  int any = 0;
+  for (Entries e(rows, cols); e.more(); e.next()) {
+    const T v = X[e.i * ld + e.j];
+    if (!validEntry(v, positive) && first == kNone) first = e.idx;  // a thread's entries rise
+    any |= v > T(0);
+    acc += double(v);
+  }
+  s[threadIdx.x] = acc;
+  bad[threadIdx.x] = first;
+  pos[threadIdx.x] = any;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (int(threadIdx.x) < w) {
+      s[threadIdx.x] += s[threadIdx.x + w];
+      bad[threadIdx.x] = bad[threadIdx.x + w] < bad[threadIdx.x] ? bad[threadIdx.x + w] : bad[threadIdx.x];
+      pos[threadIdx.x] |= pos[threadIdx.x + w];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    partial[blockIdx.x] = s[0];
+    firstBad[blockIdx.x] = bad[0];
+    anyPositive[blockIdx.x] = pos[0];
+  }
+}
+
 template <typename T, typename Step>
 __global__ void muStepKernel(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
   GRID_STRIDE(i, count) o[i] = muStep(step, f[i], p[i], n[i], eps);
@@ -430,6 +469,43 @@ class CudaBackend final : public Backend<T> {
     check(cudaMemcpyAsync(partial.data(), sums.get(), sizeof(double) * partial.size(), cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
     ctx.synchronize();
     for (int b = 0; b < blocks; ++b) l1 += partial[2 * b], l2 += partial[2 * b + 1];
+}
+
+  // Only the blocks' partial results (and the first invalid entry) come back to the host.
+  DataIssue scan(CMat<T> X, bool positive) override {
+    DataIssue issue;
+    const Index n = X.size();
+    if (n == 0) return issue;
+    Context& ctx = Context::get();
+    const int blocks = blocksFor(n);
+    DeviceMemory mem((sizeof(double) + sizeof(Index) + sizeof(int)) * blocks);
+    auto* dSums = static_cast<double*>(mem.get());
+    auto* dBad = reinterpret_cast<Index*>(dSums + blocks);
+    auto* dPos = reinterpret_cast<int*>(dBad + blocks);
+    BNMF_LAUNCH_SYNCED(scanKernel<T>, blocks, kThreads, ctx.stream(), X.data, X.ld, X.rows, X.cols, positive, dBad, dPos, dSums);
+    launchCheck("scanKernel");
+    std::vector<double> sums(blocks);
+    std::vector<Index> bad(blocks);
+    std::vector<int> pos(blocks);
+    check(cudaMemcpyAsync(sums.data(), dSums, sizeof(double) * blocks, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    check(cudaMemcpyAsync(bad.data(), dBad, sizeof(Index) * blocks, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    check(cudaMemcpyAsync(pos.data(), dPos, sizeof(int) * blocks, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    ctx.synchronize();
+    Index first = kNone;
+    for (int b = 0; b < blocks; ++b) {  // in block order: deterministic
+      issue.sum += sums[b];
+      issue.anyPositive |= pos[b] != 0;
+      first = std::min(first, bad[b]);
+    }
+    if (first != kNone) {
+      const Index i = first / X.cols, j = first - i * X.cols;
+      T v;
+      check(cudaMemcpyAsync(&v, X.data + i * X.ld + j, sizeof(T), cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+      ctx.synchronize();
+      issue.index = first;
+      issue.value = double(v);
+    }
+    return issue;
   }
 
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
@@ -470,7 +546,7 @@ class CudaBackend final : public Backend<T> {
   void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override { moveRows(src, rows, dst, true); }
   void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override { moveRows(src, rows, dst, false); }
 
-  std::unique_ptr<Buffer<T>> allocate(Index count) override { return std::make_unique<DeviceBuffer<T>>(count); }
+  std::unique_ptr<Buffer<T>> allocate(Index count, bool = true) override { return std::make_unique<DeviceBuffer<T>>(count); }
 
   bool columnMax(CMat<T> A, double* out) override {
     Context& ctx = Context::get();

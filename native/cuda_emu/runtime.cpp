@@ -51,6 +51,7 @@ struct Runtime {
   bool pools = envSize("BETANMF_EMU_NO_POOLS", 0) == 0;
   std::uint64_t releaseThreshold = 0;
   std::int64_t mallocAsyncCalls = 0, mallocCalls = 0, launches = 0;
+  std::int64_t uploadedBytes = 0, downloadedBytes = 0;  // cudaMemcpyAsync host → device, device → host
   std::atomic<int> sticky{0};
   std::atomic<int> sleeping{0};
   std::map<std::string, std::pair<int, int>> faults;  // call → (error, remaining count)
@@ -339,6 +340,8 @@ BNMF_EMU_API cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t
                    int(kind), kind == cudaMemcpyHostToDevice ? "destination (device)" : "source or destination");
       return fail(cudaErrorInvalidValue);
     }
+    if (dstDev && !srcDev) rt().uploadedBytes += static_cast<std::int64_t>(bytes);
+    if (srcDev && !dstDev) rt().downloadedBytes += static_cast<std::int64_t>(bytes);
   }
   std::memmove(dst, src, bytes);
   return cudaSuccess;
@@ -446,6 +449,8 @@ BNMF_EMU_API BnmfEmuState bnmfEmuState() {
   s.mallocAsyncCalls = r.mallocAsyncCalls;
   s.mallocCalls = r.mallocCalls;
   s.launches = r.launches;
+  s.uploadedBytes = r.uploadedBytes;
+  s.downloadedBytes = r.downloadedBytes;
   s.sleeping = r.sleeping.load();
   s.sticky = r.sticky.load();
   return s;

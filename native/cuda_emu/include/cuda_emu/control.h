@@ -15,6 +15,8 @@ struct BnmfEmuState {
   std::int64_t mallocAsyncCalls;  // stream-ordered allocations
   std::int64_t mallocCalls;       // cudaMalloc (the fallback without memory pools)
   std::int64_t launches;
+  std::int64_t uploadedBytes;    // copied host → device so far
+  std::int64_t downloadedBytes;  // copied device → host so far
   int sleeping;                   // a delayed kernel is running now
   int sticky;                     // the context hit a fatal error (every later call fails)
 };
