@@ -193,6 +193,8 @@ export class BetaNMF {
   // The W-gradient sums / SAG averages (F×K), where the model computes.
   private gradPos: Matrix | undefined;
   private gradNeg: Matrix | undefined;
+  /** partialFit's SAG gain state under 'mm' (core/solver.h), carried from chunk to chunk with gradPos/gradNeg. */
+  private sag: { step: Matrix; gain: number } | undefined;
   private busy = false;
   private partialSeconds = 0;
   private readonly warn: (message: string) => void;
@@ -293,8 +295,8 @@ export class BetaNMF {
    * `using model = new BetaNMF(…)` calls it at the end of the scope.
    */
   dispose(): void {
-    for (const m of [this.W, this.H, this.gradPos, this.gradNeg]) m?.dispose();
-    this.W = this.H = this.gradPos = this.gradNeg = undefined;
+    for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) m?.dispose();
+    this.W = this.H = this.gradPos = this.gradNeg = this.sag = undefined;
   }
 
   [Symbol.dispose](): void {
@@ -495,6 +497,7 @@ export class BetaNMF {
     const data = yield* this.openFit(Xin, device, async, 'all', o.solver, !o.fixed.includes('W'), true, o.dtype ?? this.W?.dtype, undefined, run.weights);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
+    const targets = o.update === 'mm' && (o.solver === 'asag_mu' || o.solver === 'gsag_mu');
     try {
       if (!this.W) {
         const W = this.initialFactor('W', F, K, h.dtype);
@@ -505,11 +508,17 @@ export class BetaNMF {
         this.nIter = 0;
         this.partialSeconds = 0;
         this.gradPos = this.gradNeg = undefined;
+        this.sag?.step.dispose();
+        this.sag = undefined;
       }
       h.write('W', this.W);
       if (this.gradPos && this.gradNeg && this.gradPos.rows === F && this.gradPos.device === device) {
         h.write('gradPos', this.gradPos);
         h.write('gradNeg', this.gradNeg);
+        if (this.sag && targets) {
+          h.write('sagStep', this.sag.step);
+          h.fit.sagGain(this.sag.gain);
+        }
       }
       const Hhost = new Matrix(allocate(h.dtype, N * K), N, K);
       yield* randomSteps(Hhost.data, data.mean, K, this.rng);
@@ -523,6 +532,10 @@ export class BetaNMF {
       const cost = (yield h.cost()) as number;
       this.history.push({ epoch: this.nIter, cost, seconds: this.partialSeconds });
       this.replaceState(h.read('W'), h.read('H'), h.read('gradPos'), h.read('gradNeg'));
+      if (targets) {
+        this.sag?.step.dispose();
+        this.sag = { step: h.read('sagStep'), gain: h.fit.sagGain() };
+      }
       run.onEpoch?.({ epoch: this.nIter, cost, seconds: this.partialSeconds });
     } finally {
       data.dispose();

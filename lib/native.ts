@@ -120,7 +120,7 @@ export interface RunSpec {
   forget?: number;
 }
 
-export type FitMatrixName = 'W' | 'H' | 'gradPos' | 'gradNeg';
+export type FitMatrixName = 'W' | 'H' | 'gradPos' | 'gradNeg' | 'sagStep';
 
 /** A fit's native state: X's working copy, W, H, gradient state, snapshot and scratch. */
 export interface NativeFit {
@@ -132,6 +132,8 @@ export interface NativeFit {
   restoreBest(): boolean;
   read(name: FitMatrixName, out: NativeArray): void;
   write(name: FitMatrixName, src: NativeArray): void;
+  /** The SAG gain of averaged targets (0 before the first averaged batch); with a value, sets it. */
+  sagGain(value?: number): number;
   /** Copies X's entries up to `end` (row-major) into the working copy, checking them (loadX). */
   load(end: number): void;
   /** The scan of X (on the device for a device X): sum, all zero, first invalid entry. */

@@ -130,4 +130,32 @@ describe('stability: every solver decreases the cost from a random start', () =>
       }
     });
   }
+
+  // A fixed weight 1/(sagMemory + 1) lags here (1.5–4× the plain solver's cost with memory 20);
+  // the adaptive gain keeps up (core/solver.h, README "Stable SAG").
+  for (const beta of [0.5, 1, 2]) {
+    it(`β = ${beta}: asag_mu / gsag_mu with sagMemory 5 and 20 end within 1.5× of asg_mu / gsg_mu after 40 epochs`, () => {
+      const final = (solver: b.Solver, batchSize: number, sagMemory?: number) =>
+        new b.BetaNMF({ nComponents: 8, beta, solver, batchSize, sagMemory, maxIter: 40, tol: 0, costEvery: 40, seed: 5, ...quiet })
+          .fitSync(S).cost;
+      for (const batchSize of [100, 300]) {
+        const asg = final('asg_mu', batchSize), gsg = final('gsg_mu', batchSize);
+        for (const mem of [5, 20]) {
+          const asag = final('asag_mu', batchSize, mem), gsag = final('gsag_mu', batchSize, mem);
+          assert.ok(asag <= 1.5 * asg, `batch ${batchSize}, memory ${mem}: asag ${asag} vs asg ${asg}`);
+          assert.ok(gsag <= 1.5 * gsg, `batch ${batchSize}, memory ${mem}: gsag ${gsag} vs gsg ${gsg}`);
+        }
+      }
+    });
+  }
+
+  it('small batches at β = 1.5 and 2: asag_mu with sagMemory 20 averages (ends below 0.75× asg_mu), it is not asg_mu', () => {
+    for (const beta of [1.5, 2]) {
+      const final = (solver: b.Solver, sagMemory?: number) =>
+        new b.BetaNMF({ nComponents: 8, beta, solver, batchSize: 100, sagMemory, maxIter: 40, tol: 0, costEvery: 40, seed: 5, ...quiet })
+          .fitSync(S).cost;
+      const asg = final('asg_mu'), asag = final('asag_mu', 20);
+      assert.ok(asag < 0.75 * asg, `β = ${beta}: asag ${asag} vs asg ${asg}`);
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import * as b from '../lib';
 import { SETUP_CHUNK } from '../lib/fit';
 import { addon } from '../lib/native';
+import { NativeFitHandle } from '../lib/fit';
 
 function bits(m: b.Matrix): Buffer {
   const d = m.toTypedArray();
@@ -207,5 +208,61 @@ describe('shuffling', () => {
   it('mu_batch is not shuffled: the same factors whatever the shuffle option', () => {
     const m = (shuffle: b.BetaNMFOptions['shuffle']) => new b.BetaNMF({ nComponents: 4, maxIter: 3, seed: 1, shuffle }).fitSync(X);
     assert.deepEqual(m('rows').W!.data, m(false).W!.data);
+  });
+});
+
+describe('the SAG state of averaged targets moves between fit objects', () => {
+  // partialFit and sharded asag carry gradPos, gradNeg, sagStep and sagGain from one fit object
+  // to the next (core/solver.h: the adaptive gain and the averaged steps it compares with).
+  const [N, F, K] = [300, 40, 4];
+  const X = b.syntheticSpectrogram(N, F, { dtype: 'float64', seed: 3 });
+  const start = (rows: number, seed: number) => {
+    const a = new Float64Array(rows * K);
+    let s = seed;
+    for (let i = 0; i < a.length; i++) a[i] = 0.1 + ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    return a;
+  };
+  const W0 = start(F, 1), H0 = start(N, 2);
+  const make = () => new NativeFitHandle({
+    X: X.data, W: W0.slice(), H: H0.slice(), N, F, K, dtype: 'float64', beta: 1, solver: 'asag_mu', batchSize: 30, eps: 1e-10,
+    gamma: 1, forget: 1 / 21, vFloor: 2 ** -23, updateH: true, updateW: true, shuffle: 'none', positive: false, averageTargets: true,
+  }, 'cpu');
+  const names = ['W', 'H', 'gradPos', 'gradNeg', 'sagStep'] as const;
+  const read = (h: NativeFitHandle, name: (typeof names)[number]) => {
+    const out = new Float64Array((name === 'H' ? N : F) * K);
+    h.fit.read(name, out);
+    return out;
+  };
+
+  it('continues the asag_mu fit bit for bit; without sagStep and sagGain it does not', () => {
+    const one = make();
+    for (let e = 0; e < 4; e++) one.fit.run(false, {});
+    const gain = one.fit.sagGain();
+    assert.ok(gain >= 1 / 21 && gain < 1, `the gain averages: ${gain}`);
+    const moved = (withGain: boolean) => {
+      const a = make(), c = make();
+      for (let e = 0; e < 2; e++) a.fit.run(false, {});
+      for (const name of names) if (withGain || name !== 'sagStep') c.fit.write(name, read(a, name));
+      if (withGain) c.fit.sagGain(a.fit.sagGain());
+      for (let e = 0; e < 2; e++) c.fit.run(false, {});
+      const W = read(c, 'W');
+      [a, c].forEach((h) => h.dispose());
+      return W;
+    };
+    const expected = read(one, 'W');
+    one.dispose();
+    assert.deepEqual(moved(true), expected);
+    assert.notDeepEqual(moved(false), expected);
+  });
+
+  it('sagGain takes a number in [0, 1]; sagStep exists only with averaged targets', () => {
+    const h = make();
+    assert.throws(() => h.fit.sagGain(1.5), RangeError);
+    assert.throws(() => h.fit.sagGain('1' as unknown as number), TypeError);
+    h.dispose();
+    const plain = new NativeFitHandle({ X: X.data, N, F, K, dtype: 'float64', beta: 1, solver: 'asg_mu', batchSize: 30, eps: 1e-10,
+      gamma: 1, forget: 1, vFloor: 0, updateH: true, updateW: true, shuffle: 'none', positive: false }, 'cpu');
+    assert.throws(() => plain.fit.read('sagStep', new Float64Array(F * K)), /sagStep: only a fit with averageTargets/);
+    plain.dispose();
   });
 });

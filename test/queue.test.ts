@@ -341,6 +341,28 @@ describe('betanmf/queue (Redis)', function () {
       assert.ok(maxAbsRel(readMatrix(path.join(out, 'H.npy')), local.H!) < 1e-9);
     });
 
+    it('an asag_mu shard taken over from its checkpoint carries its SAG gain: the same result as without the kill', async () => {
+      const name = queueName();
+      const workers = [childWorker(name, 2), childWorker(name, 2), childWorker(name, 2)];
+      const q = new FitQueue({ connection: redisUrl, queue: name });
+      cleanups.push(async () => {
+        workers.forEach((w) => w.kill('SIGKILL'));
+        await q.obliterate();
+        await q.close();
+      });
+      const options = { nComponents: 4, beta: 1, solver: 'asag_mu' as const, sagMemory: 5, batchSize: 40, maxIter: 400, seed: 19, tol: 0, costEvery: 50 };
+      const killed = path.join(tmp, 'asag-killed'), whole = path.join(tmp, 'asag-whole');
+      const job = await q.submitFit({ input: xPath, out: killed, options, shards: 2, checkpointEvery: 7 });
+      await new Promise<void>((resolve) => job.on('progress', (p: JobProgress) => p.epoch >= 20 && resolve()));
+      const runner = (await q.jobs()).find((j) => j.id === `${job.id}-shard-1`)!.worker!;
+      workers.find((w) => runner.endsWith(`:${w.pid}`))!.kill('SIGKILL');
+      const s = await job.wait();
+      assert.notEqual((await q.jobs()).find((j) => j.id === `${job.id}-shard-1`)!.worker, runner);
+      const t = await (await q.submitFit({ input: xPath, out: whole, options, shards: 2, checkpointEvery: 7 })).wait();
+      assert.equal(s.cost, t.cost);
+      assert.deepEqual(readMatrix(path.join(killed, 'W.npy')).data, readMatrix(path.join(whole, 'W.npy')).data);
+    });
+
     it('a failing shard fails the whole fit once, with its line', async () => {
       const { q } = await setup(3);
       const neg = path.join(tmp, 'neg.npy');

@@ -183,7 +183,9 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
   const done = await ex.get('coord');
   let e = done === null ? 0 : Number(done) + 1;
   let W = arrayOf((await ex.getBuffer(`W:${Math.max(0, e - 1)}`))!, f32);
-  let avg = e > 1 && solver === 'gsag_mu' ? arrayOf((await ex.getBuffer(`avg:${e - 1}`))!, false) : new Float64Array(2 * FK);
+  // gsag's state: the averaged parts (2·F·K), and under 'mm' the averaged steps (F·K) and the gain (sagGain below).
+  const state = e > 1 && solver === 'gsag_mu' ? arrayOf((await ex.getBuffer(`avg:${e - 1}`))!, false) : new Float64Array(3 * FK + 1);
+  const avg = state.subarray(0, 2 * FK), last = state.subarray(2 * FK, 3 * FK);
   const hist = await ex.redis.hgetall(ex.key('history'));
   let previous = Object.values(hist).map((h) => JSON.parse(h) as { epoch: number; cost?: number })
     .filter((h) => h.cost !== undefined && h.epoch < e).sort((a, b) => a.epoch - b.epoch).pop()?.cost ?? NaN;
@@ -196,7 +198,7 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
       else {
         const parts = await ex.waitFor(() => ex.allFields(`parts:${e}`, S), signal);
         W = nextW(W, parts.map((p) => arrayOf(p, f32)));
-        if (solver === 'gsag_mu') await ex.set(`avg:${e}`, bytesOf(avg));
+        if (solver === 'gsag_mu') await ex.set(`avg:${e}`, bytesOf(state));
         if (!W.every(Number.isFinite)) throw new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed). Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.`);
         await ex.set(`W:${e}`, bytesOf(W));
       }
@@ -246,14 +248,15 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
         neg[i] += p[FK + i];
       }
     }
-    // gsag under update 'mm' averages the batches' targets W^(1/γ) ⊙ neg with pos (as the
-    // single-process solver: see core/solver.h), W = (avg neg / (avg pos + eps))^γ.
+    // gsag under update 'mm' averages the batches' targets W^(1/γ) ⊙ neg with pos, weighted by
+    // the adaptive gain (as the single-process solver: see core/solver.h), W = (avg neg / (avg pos + eps))^γ.
     const targets = solver === 'gsag_mu' && o.update === 'mm';
     if (solver === 'gsag_mu') {
+      const f = targets ? sagGain(pos, neg) : forget;
       for (let i = 0; i < FK; i++) {
         const n = targets ? neg[i] * Math.pow(W[i], 1 / gamma) : neg[i];
-        avg[i] = forget * pos[i] + (1 - forget) * avg[i];
-        avg[FK + i] = forget * n + (1 - forget) * avg[FK + i];
+        avg[i] = f * pos[i] + (1 - f) * avg[i];
+        avg[FK + i] = f * n + (1 - f) * avg[FK + i];
         pos[i] = avg[i];
         neg[i] = avg[FK + i];
       }
@@ -261,6 +264,22 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
     const eps = o.eps;
     for (let i = 0; i < FK; i++) out[i] = (targets ? 1 : W[i]) * step(neg[i] / (pos[i] + eps));
     return out;
+  }
+
+  // core/solver.h's sagGain: 1 for the first batch, then clamp(g·e^c, forget, 1), c the correlation
+  // of this batch's step (neg − pos) / (neg + pos) with the earlier steps averaged with the gain.
+  function sagGain(pos: Float64Array, neg: Float64Array): number {
+    const g = state[3 * FK], rate = g > 0 ? g : 1;
+    let dot = 0, now = 0, before = 0;
+    for (let i = 0; i < FK; i++) {
+      const sum = neg[i] + pos[i], step = sum > 0 ? (neg[i] - pos[i]) / sum : 0, prev = last[i];
+      dot += step * prev;
+      now += step * step;
+      before += prev * prev;
+      last[i] = (1 - rate) * prev + rate * step;
+    }
+    const c = now > 0 && before > 0 ? dot / Math.sqrt(now * before) : 0;
+    return (state[3 * FK] = g > 0 ? Math.min(1, Math.max(forget, g * Math.exp(Number.isFinite(c) ? c : 0))) : 1);
   }
 }
 
@@ -294,11 +313,18 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   const c = Number((await ex.redis.hget(ex.key('ckpt'), String(s))) ?? 0);
   const H = asDType(await storage.read(checkpointRef(d, s, c)), meta.dtype);
   const gp = allocate(meta.dtype, F * K), gn = allocate(meta.dtype, F * K);
+  // asag under 'mm' also carries its SAG gain's state (core/solver.h): the averaged steps and the gain.
+  const targets = solver === 'asag_mu' && o.update === 'mm';
+  const step = allocate(meta.dtype, F * K), gain = new Float64Array(1);
   const state = await ex.redis.hgetBuffer(ex.key('ckstate'), String(s));
   if (c > 0 && state && local) {
-    const a = arrayOf(state, f32);
+    const a = arrayOf(state.subarray(0, (targets ? 3 : 2) * F * K * (f32 ? 4 : 8)), f32);
     gp.set(a.subarray(0, F * K));
-    gn.set(a.subarray(F * K));
+    gn.set(a.subarray(F * K, 2 * F * K));
+    if (targets) {
+      step.set(a.subarray(2 * F * K));
+      gain.set(arrayOf(state.subarray(a.byteLength), false));
+    }
   }
   const getW = (e: number) => ex.waitFor(() => ex.getBuffer(`W:${e}`), signal).then((b) => arrayOf(b, f32));
   // The shard's native fit: its rows of X, its H and the W-gradient state live there.
@@ -310,6 +336,10 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   try {
     fit.fit.write('gradPos', gp);
     fit.fit.write('gradNeg', gn);
+    if (targets) {
+      fit.fit.write('sagStep', step);
+      fit.fit.sagGain(gain[0]);
+    }
     for (let e = c; ; e++) {
       if (costEpoch(e, o)) {
         fit.fit.write('W', await getW(e));
@@ -342,7 +372,12 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
     if (prev >= e) return; // a replaying shard passes checkpoints it already has
     fit.fit.read('H', H.data);
     await storage.write(checkpointRef(d, s, e), H);
-    await ex.redis.multi().hset(ex.key('ckstate'), String(s), Buffer.concat([bytesOf(gp), bytesOf(gn)]))
+    if (targets) {
+      fit.fit.read('sagStep', step);
+      gain[0] = fit.fit.sagGain();
+    }
+    const saved = [bytesOf(gp), bytesOf(gn), ...(targets ? [bytesOf(step), bytesOf(gain)] : [])];
+    await ex.redis.multi().hset(ex.key('ckstate'), String(s), Buffer.concat(saved))
       .hset(ex.key('ckpt'), String(s), String(e)).exec();
     await storage.remove(checkpointRef(d, s, prev));
   }

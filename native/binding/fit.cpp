@@ -109,9 +109,11 @@ struct FitState final : FitStateBase {
   EpochSpec<T> spec;
   Shuffle shuffle = Shuffle::None;
   std::unique_ptr<Buffer<T>> x, w, h, gp, gn, snapW, snapH, snapGp, snapGn, bestW, bestH;
-  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows, wPos, wNeg, zeros, ones;
+  std::unique_ptr<Buffer<T>> hPos, hNeg, xRows, hRows, wPos, wNeg, zeros, ones, lastStep;
   std::unique_ptr<Buffer<T>> m, mRows, fixedW;  // weights' copy, gathered weight rows, W's fixed columns
   std::vector<std::uint8_t> fixedFlags;         // K flags (fixedComponents), empty when none
+  std::unique_ptr<Buffer<double>> sums;
+  double sagGain = 0;  // the SAG gain (solver.h), 0 before the first averaged batch
   Index scratchRows = 0;
   std::shared_ptr<void> xOwner;  // a device X referenced rather than copied
   CMat<T> X;
@@ -142,14 +144,21 @@ struct FitState final : FitStateBase {
     SliceScratch<T> sc{hPos->data(), hNeg->data(), xRows ? xRows->data() : nullptr, hRows ? hRows->data() : nullptr};
     sc.mRows = mRows ? mRows->data() : nullptr;
     if (spec.averageTargets) {
-      if (!wPos) {
-        own(wPos, F, K), own(wNeg, F, K);
-        be().zero(own(zeros, F, K));
-        be().fill(own(ones, F, K), T(1));
-      }
+      targetsState();
       sc.wPos = wPos->data(), sc.wNeg = wNeg->data(), sc.zeros = zeros->data(), sc.ones = ones->data();
+      sc.lastStep = lastStep->data(), sc.gain = &sagGain, sc.sums = sums->data();
     }
     return sc;
+  }
+
+  // The buffers of averaged targets and the SAG gain (allocated once, on first use).
+  void targetsState() {
+    if (wPos) return;
+    own(wPos, F, K), own(wNeg, F, K);
+    be().zero(own(zeros, F, K));
+    be().fill(own(ones, F, K), T(1));
+    be().zero(own(lastStep, F, K));
+    sums = backendFor<double>(device).allocate(3);
   }
 
   void snapshot() {
@@ -265,6 +274,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
                         InstanceMethod<&Fit::guard<&Fit::write>>("write"),
                         InstanceMethod<&Fit::guard<&Fit::loadX>>("load"),
                         InstanceMethod<&Fit::guard<&Fit::dataScan>>("dataScan"),
+                        InstanceMethod<&Fit::guard<&Fit::gain>>("sagGain"),
                         InstanceMethod<&Fit::guard<&Fit::dispose>>("dispose")});
   }
 
@@ -588,10 +598,32 @@ class Fit final : public Napi::ObjectWrap<Fit> {
     if (name == "H") return s.H;
     if (name == "gradPos") return s.Gp;
     if (name == "gradNeg") return s.Gn;
+    if (name == "sagStep") {
+      if (!s.spec.averageTargets) throw Napi::RangeError::New(env, "Fit: sagStep: only a fit with averageTargets has one");
+      s.targetsState();
+      return Mat<T>(s.lastStep->data(), s.F, s.K);
+    }
     throw Napi::RangeError::New(env, "Fit: unknown matrix '" + name + "'");
   }
 
-  // read(name, out): copies W, H, gradPos or gradNeg into out (an array where the fit lives).
+  // sagGain() → the SAG gain (0 before the first averaged batch); sagGain(g) sets it (partialFit
+  // and sharded fits carry it, with sagStep, from one fit object to the next).
+  Napi::Value gain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const bool set = !info[0].IsUndefined();
+    double v = 0;
+    if (set) {
+      if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "Fit.sagGain: expected a number");
+      v = info[0].As<Napi::Number>().DoubleValue();
+      if (!(v >= 0 && v <= 1)) throw Napi::RangeError::New(env, "Fit.sagGain: expected a number in [0, 1]");
+    }
+    auto access = [&](auto& s) { set ? void(s.sagGain = v) : void(v = s.sagGain); };
+    if (float32_) locked(state<float>(env), access);
+    else locked(state<double>(env), access);
+    return Napi::Number::New(env, v);
+  }
+
+  // read(name, out): copies W, H, gradPos, gradNeg or sagStep into out (an array where the fit lives).
   // write(name, src): the reverse.
   Napi::Value read(const Napi::CallbackInfo& info) { return transfer(info, true); }
   Napi::Value write(const Napi::CallbackInfo& info) { return transfer(info, false); }

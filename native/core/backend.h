@@ -205,6 +205,15 @@ class Backend {
 
   // out = grad − oldPart + newPart; out may be any of the inputs.
   virtual void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) = 0;
+
+  // avg ← (1 − f)·avg + f·part (blendStep), entrywise.
+  virtual void blend(Mat<T> avg, CMat<T> part, T f) = 0;
+
+  // How this W step agrees with the recent ones: step = relativeStep(pos, neg) entrywise (all
+  // three dense, of one shape); out = {Σ step·last, Σ step², Σ last²} in double, summed in an
+  // order fixed by the shape; then last ← blendStep(last, step, rate). sums: 3 doubles of the
+  // caller's scratch where this backend computes.
+  virtual void stepAgreement(CMat<T> pos, CMat<T> neg, T rate, Mat<T> last, double* sums, double out[3]) = 0;
 };
 
 // The seed's mu_update_h: the H parts, then H ⊙ neg / (pos + eps).

@@ -256,4 +256,19 @@ BNMF_HD T sagStep(T g, T oldPart, T newPart) {
   return g - oldPart + newPart;
 }
 
+// The way and relative size of the step MU takes on one entry, (neg − pos) / (neg + pos) in
+// [−1, 1] (0 where both parts are 0): the sign of log(neg / pos), about half of it near 1, and
+// bounded where the ratio is noise (the SAG gain compares two batches' steps with it).
+template <typename T>
+BNMF_HD T relativeStep(T pos, T neg) {
+  const T s = neg + pos;
+  return s > T(0) ? (neg - pos) / s : T(0);
+}
+
+// One step of a running average: (1 − f)·avg + f·part.
+template <typename T>
+BNMF_HD T blendStep(T avg, T part, T f) {
+  return (T(1) - f) * avg + f * part;
+}
+
 }  // namespace bnmf

@@ -13,7 +13,8 @@
 //   asg / asag     W parts of this batch into the running average, then W updated
 //   gsg / gsag     W parts of the epoch's first batch only into the average; W updated at the end
 // The average is  avg ← f·(batch parts) + (1 − f)·avg,  f = 1/(sagMemory + 1) for the SAG
-// variants and 1 for the plain stochastic ones; it lives in gradPos / gradNeg between calls.
+// variants (adaptive, at least that, with averaged targets: below) and 1 for the plain
+// stochastic ones; it lives in gradPos / gradNeg between calls.
 //
 // Averaged targets (`averageTargets`, the SAG variants under update 'mm'): the original averages
 // the parts and applies W ← W ⊙ (avg_neg / avg_pos)^γ, so a stale part, computed at an older W
@@ -23,6 +24,19 @@
 // wanted W to be — and W ← (avg(W^(1/γ) ⊙ neg) / (avg(pos) + eps))^γ: a pos-weighted average of
 // the batches' targets (Lefèvre, Bach & Févotte's online IS-NMF, for any β). With f = 1 it is
 // the plain update W ⊙ (neg / (pos + eps))^γ, so asg/gsg and mu_batch are unchanged.
+//
+// The gain f of a new batch (sagGain): with f fixed at 1/(sagMemory + 1), W follows the targets
+// about sagMemory batches late; while W still travels (from a random start) that is SG with a
+// step of f: up to 10× the plain solver's cost after 100 epochs. The average estimates where the
+// batches want W, and should weigh a new batch heavily while W travels and lightly when the
+// batches only scatter around a point. So f adapts as Kesten's step-size rule does: c is the
+// correlation of this batch's step (relativeStep of its parts, entrywise) with the average of
+// the earlier steps, weighted as the targets are (the direction the average has been moving);
+// f ← clamp(f·e^c, 1/(sagMemory + 1), 1), from 1 at the first batch. Steps that keep agreeing
+// (c > 0) mean the average lags: f grows towards the plain update. Noise gives c ≤ 0 (with a
+// gain too large, successive innovations anticorrelate): f shrinks towards 1/(sagMemory + 1),
+// the longest memory. At balance c = 0, the white innovations of a well-tuned tracking filter.
+// Steps are invariant under the rebalance below.
 //
 // Entry weights (missing data) enter every part through Parts::weights. Penalties follow
 // scikit-learn (our H is its W): the objective adds αH·F·(ρ‖H‖₁ + ½(1−ρ)‖H‖²) and
@@ -101,14 +115,25 @@ struct SliceScratch {
   T* wNeg = nullptr;
   T* zeros = nullptr;
   T* ones = nullptr;
+  // The SAG gain's state, which outlives a slice: the average of the averaged batches' steps
+  // (F×K), the gain (0 before the first batch), and 3 doubles of reduction scratch.
+  T* lastStep = nullptr;
+  double* gain = nullptr;
+  double* sums = nullptr;
 };
 
-// g ← (1 − f)·g + part, part already scaled by f (zeros: an F×K matrix of zeros).
+// The weight of a new batch in the average of targets (see the top of this file): 1 for the
+// first batch, then f ← clamp(f·e^c, forget, 1), c the correlation of this batch's step with
+// the average of the steps before it (kept in lastStep with the same weights as the targets).
 template <typename T>
-void blendInto(Backend<T>& be, Mat<T> g, CMat<T> part, T f, CMat<T> zeros) {
-  std::vector<T> keep(static_cast<std::size_t>(g.cols), T(1) - f);
-  be.scaleColumns(g, keep.data(), false);
-  be.updateGrad(g, zeros, part, g);
+T sagGain(Backend<T>& be, CMat<T> pos, CMat<T> neg, T forget, const SliceScratch<T>& scratch) {
+  double& g = *scratch.gain;
+  double a[3];
+  be.stepAgreement(pos, neg, g > 0 ? T(g) : T(1), Mat<T>(scratch.lastStep, pos.rows, pos.cols), scratch.sums, a);
+  if (g <= 0) return T(g = 1);
+  const double c = a[1] > 0 && a[2] > 0 ? a[0] / std::sqrt(a[1] * a[2]) : 0.0;
+  g = std::clamp(g * std::exp(std::isfinite(c) ? c : 0.0), double(forget), 1.0);
+  return T(g);
 }
 
 inline Index batchCount(Index rows, Index batchSize) { return (rows + batchSize - 1) / batchSize; }
@@ -215,15 +240,14 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
     } else if ((perBatchW || (firstBatchW && first)) && targets) {
       const Index F = W.rows;
       Mat<T> bPos(scratch.wPos, F, K), bNeg(scratch.wNeg, F, K);
-      CMat<T> zeros(scratch.zeros, F, K);
       wp.pos = bPos;
       wp.neg = bNeg;
-      wp.scale = s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);
-      penaliseW(bPos, s.forget, n);
-      be.muUpdate(bNeg, zeros, W, T(1), 1.0 / s.gamma, bNeg);  // f·neg ⊙ W^(1/γ): this batch's target
-      blendInto(be, gradPos, CMat<T>(bPos), s.forget, zeros);
-      blendInto(be, gradNeg, CMat<T>(bNeg), s.forget, zeros);
+      penaliseW(bPos, T(1), n);
+      const T f = sagGain(be, CMat<T>(bPos), CMat<T>(bNeg), s.forget, scratch);
+      be.muUpdate(bNeg, CMat<T>(scratch.zeros, F, K), W, T(1), 1.0 / s.gamma, bNeg);  // neg ⊙ W^(1/γ): this batch's target
+      be.blend(gradPos, bPos, f);
+      be.blend(gradNeg, bNeg, f);
       if (perBatchW) be.muUpdate(CMat<T>(scratch.ones, F, K), gradPos, gradNeg, s.eps, s.gamma, W);
       if (perBatchW) keepFixedColumns(be, W, s);
     } else if (perBatchW || (firstBatchW && first)) {

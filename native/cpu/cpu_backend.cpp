@@ -636,6 +636,30 @@ class CpuBackend final : public Backend<T> {
     });
   }
 
+  void blend(Mat<T> avg, CMat<T> part, T f) override {
+    forEachRange(avg.size(), [&](Index i0, Index i1) {
+      T* a = avg.data;
+      const T* b = part.data;
+      for (Index i = i0; i < i1; ++i) a[i] = blendStep(a[i], b[i], f);
+    });
+  }
+
+  // One thread, in index order (F×K is small next to a batch's products): the same sums
+  // whatever the thread count.
+  void stepAgreement(CMat<T> pos, CMat<T> neg, T rate, Mat<T> last, double*, double out[3]) override {
+    double dot = 0, now = 0, before = 0;
+    const T *p = pos.data, *n = neg.data;
+    T* l = last.data;
+    for (Index i = 0, count = last.size(); i < count; ++i) {
+      const double step = double(relativeStep(p[i], n[i])), prev = double(l[i]);
+      dot += step * prev;
+      now += step * step;
+      before += prev * prev;
+      l[i] = blendStep(l[i], T(step), rate);
+    }
+    out[0] = dot, out[1] = now, out[2] = before;
+  }
+
  private:
   // β=2 never forms V: pos_H = H·(WᵀW), neg_H = X·W.
   void hPartsEuclidean(CMat<T> X, CMat<T> W, CMat<T> H, Parts<T> out) {

@@ -190,6 +190,38 @@ __global__ void sagKernel(const T* g, const T* a, const T* b, T* o, Index count)
   GRID_STRIDE(i, count) o[i] = sagStep(g[i], a[i], b[i]);
 }
 
+template <typename T>
+__global__ void blendKernel(T* avg, const T* part, T f, Index count) {
+  GRID_STRIDE(i, count) avg[i] = blendStep(avg[i], part[i], f);
+}
+
+// One block (F×K is small; one block's order is the same on every device): sums = {Σ step·last,
+// Σ step², Σ last²}, each thread over its grid-stride entries, then a tree in shared memory;
+// last ← blendStep(last, step, rate).
+template <typename T>
+__global__ void stepAgreementKernel(const T* pos, const T* neg, T rate, T* last, Index count, double* sums) {
+  __shared__ double s[3][kThreads];
+  double dot = 0.0, now = 0.0, before = 0.0;
+  GRID_STRIDE(i, count) {
+    const double step = double(relativeStep(pos[i], neg[i])), prev = double(last[i]);
+    dot += step * prev;
+    now += step * step;
+    before += prev * prev;
+    last[i] = blendStep(last[i], T(step), rate);
+  }
+  s[0][threadIdx.x] = dot;
+  s[1][threadIdx.x] = now;
+  s[2][threadIdx.x] = before;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (int(threadIdx.x) < w)
+      for (int k = 0; k < 3; ++k) s[k][threadIdx.x] += s[k][threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0)
+    for (int k = 0; k < 3; ++k) sums[k] = s[k][0];
+}
+
 // out row r ← scale·row + keep·(out row r); keep = 0 overwrites.
 template <typename T>
 __global__ void broadcastRowKernel(const T* row, T scale, T keep, T* out, Index ld, Index rows, Index cols) {
@@ -491,6 +523,24 @@ class CudaBackend final : public Backend<T> {
     if (n == 0) return;
     BNMF_LAUNCH(sagKernel<T>, blocksFor(n), kThreads, Context::get().stream(), grad.data, oldPart.data, newPart.data, out.data, n);
     launchCheck("sagKernel");
+  }
+
+  void blend(Mat<T> avg, CMat<T> part, T f) override {
+    const Index n = avg.size();
+    if (n == 0) return;
+    BNMF_LAUNCH(blendKernel<T>, blocksFor(n), kThreads, Context::get().stream(), avg.data, part.data, f, n);
+    launchCheck("blendKernel");
+  }
+
+  void stepAgreement(CMat<T> pos, CMat<T> neg, T rate, Mat<T> last, double* sums, double out[3]) override {
+    out[0] = out[1] = out[2] = 0.0;
+    const Index n = last.size();
+    if (n == 0) return;
+    Context& ctx = Context::get();
+    BNMF_LAUNCH_SYNCED(stepAgreementKernel<T>, 1, kThreads, ctx.stream(), pos.data, neg.data, rate, last.data, n, sums);
+    launchCheck("stepAgreementKernel");
+    check(cudaMemcpyAsync(out, sums, sizeof(double) * 3, cudaMemcpyDeviceToHost, ctx.stream()), "cudaMemcpyAsync");
+    ctx.synchronize();
   }
 
   void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override { moveRows(src, rows, dst, true); }

@@ -13,6 +13,9 @@ const lin = (a: number, A: Dense, b: number, B: Dense): Dense => A.map((r, i) =>
 /**
  * `averageTargets` (update 'mm'): the SAG variants average W^(1/γ) ⊙ neg (each batch's target)
  * with pos, and W = (avg_neg / (avg_pos + eps))^γ, instead of applying the averaged ratio to W.
+ * The weight of each batch is the adaptive gain: 1 for the first, then
+ * clamp(g·exp(c), 1/(sagMemory + 1), 1), c the correlation of the batch's step
+ * (neg − pos) / (neg + pos) with the earlier steps averaged with the previous gain.
  * `weights`: entry weights M (N×F) in every part. Penalties: αH·F·(ρ + (1−ρ)·H) joins H's
  * positive part, and a batch of n rows adds n·αW·(ρ + (1−ρ)·W) to W's (inside the averages).
  * `fixedComponents`: those W columns are put back to W0's after every W update.
@@ -28,6 +31,17 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
   const sag = o.solver === 'asag_mu' || o.solver === 'gsag_mu';
   const targets = sag && o.averageTargets === true;
   const ones = W0.map((r) => r.map(() => 1));
+  let gain = 0;
+  let last = zeros(F, K);
+  const adapt = (pos: Dense, neg: Dense): number => {
+    const step = pos.map((r, i) => r.map((p, j) => (neg[i][j] + p > 0 ? (neg[i][j] - p) / (neg[i][j] + p) : 0)));
+    let dot = 0, now = 0, before = 0;
+    step.forEach((r, i) => r.forEach((v, j) => ((dot += v * last[i][j]), (now += v * v), (before += last[i][j] ** 2))));
+    last = lin(1 - (gain > 0 ? gain : 1), last, gain > 0 ? gain : 1, step);
+    if (gain <= 0) return (gain = 1);
+    const c = now > 0 && before > 0 ? dot / Math.sqrt(now * before) : 0;
+    return (gain = Math.min(1, Math.max(f, gain * Math.exp(c))));
+  };
   const [aW, aH, rho] = [o.alphaW ?? 0, o.alphaH ?? 0, o.l1Ratio ?? 0];
   const penalised = (P: Dense, A: Dense, alpha: number) => P.map((r, i) => r.map((v, j) => v + alpha * rho + alpha * (1 - rho) * A[i][j]));
   const keepFixed = () => {
@@ -53,7 +67,8 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
         sum = { pos: lin(1, sum.pos, 1, wp.pos), neg: lin(1, sum.neg, 1, wp.neg) };
       } else if (o.solver === 'asg_mu' || o.solver === 'asag_mu' || b === 0) {
         const neg = targets ? wp.neg.map((r, i) => r.map((v, j) => v * Math.pow(W[i][j], 1 / o.gamma))) : wp.neg;
-        avg = { pos: lin(f, wp.pos, 1 - f, avg.pos), neg: lin(f, neg, 1 - f, avg.neg) };
+        const g = targets ? adapt(wp.pos, wp.neg) : f;
+        avg = { pos: lin(g, wp.pos, 1 - g, avg.pos), neg: lin(g, neg, 1 - g, avg.neg) };
         if (o.solver === 'asg_mu' || o.solver === 'asag_mu') apply();
       }
     }
