@@ -48,12 +48,19 @@ template <typename T>
 Index rowBlocks(Index rows, Index cols) {
   const Index rb = blockRows<T>(cols);
   const Index quarter = ((rows + 3) / 4 + 15) / 16 * 16;
-  return std::max<Index>(1, std::min({rb, std::max<Index>(64, quarter), rows}));  // never more rows than there are
+  const Index cap = std::max<Index>(1, std::min({rb, std::max<Index>(64, quarter), rows}));  // never more rows than there are
+  // Blocks of equal size (a multiple of 16 rows), not full ones and a sliver: 1024 rows in 8
+  // blocks of 128 rather than 8 of 127 and one of 8, so 2 or 4 threads get equal shares.
+  const Index blocks = (rows + cap - 1) / cap;
+  return std::min(cap, ((rows + blocks - 1) / blocks + 15) / 16 * 16);
 }
 
-// Column slices for passes parallel over the columns of X (W's rows): about 64 wide, so two to
-// a few dozen threads balance, at most 32 slices.
-inline Index columnSlices(Index cols) { return std::clamp<Index>((cols + 63) / 64, 1, 32); }
+// Column slices for passes parallel over the columns of X (W's rows): about 64 wide, at most 32
+// slices, and a multiple of 4 from 4 on (513 columns: 8 slices, not 9), so 2 or 4 threads balance.
+inline Index columnSlices(Index cols) {
+  const Index s = std::max<Index>(1, (cols + 32) / 64);
+  return std::min<Index>(32, s < 4 ? s : (s + 2) / 4 * 4);
+}
 
 // Threads worth using for `units` independent pieces of work totalling `flops`.
 int threadsFor(Index units, double flops) {
