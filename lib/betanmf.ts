@@ -13,7 +13,7 @@ import { nndsvd, randomSteps } from './init';
 import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { addon } from './native';
 import { checkMatrix, checkWeights } from './validate';
-import { optionWarnings, resolveOptions, shapeWarnings, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
+import { averagesTargets, optionWarnings, resolveOptions, shapeWarnings, type BetaNMFOptions, type EpochInfo, type ResolvedOptions, type Solver } from './options';
 import { freshSeed, Random } from './random';
 import { decodeMatrix, encodeMatrix, loadModel, saveModel, type SavedModel, type SaveOptions } from './persist';
 
@@ -497,7 +497,7 @@ export class BetaNMF {
     const data = yield* this.openFit(Xin, device, async, 'all', o.solver, !o.fixed.includes('W'), true, o.dtype ?? this.W?.dtype, undefined, run.weights);
     const { h, X } = data;
     const [N, F, K] = [X.rows, X.cols, o.nComponents];
-    const targets = o.update === 'mm' && (o.solver === 'asag_mu' || o.solver === 'gsag_mu');
+    const targets = averagesTargets(o);
     try {
       if (!this.W) {
         const W = this.initialFactor('W', F, K, h.dtype);
@@ -658,7 +658,7 @@ export class BetaNMF {
     const spec = {
       N: rows === 'cache' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
       gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH, updateW,
-      shuffle: o.shuffle, positive: positive && !M, averageTargets: o.update === 'mm',
+      shuffle: o.shuffle, positive: positive && !M, averageTargets: averagesTargets(o),
       alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: updateW && K === o.nComponents ? o.fixedComponents : [],
     };
     const zeroError = (i: number) => rangeError(name, `positive entries for beta = ${o.beta} (with β ≤ 0 the divergence is infinite where ` +

@@ -259,6 +259,14 @@ export function optionWarnings(o: ResolvedOptions, given: BetaNMFOptions): strin
   return out;
 }
 
+/**
+ * Whether a fit averages the batches' targets (core/solver.h): the SAG solvers under 'mm' with a
+ * memory. With sagMemory 0 every batch has weight 1, which is the plain solver's arithmetic.
+ */
+export function averagesTargets(o: Pick<ResolvedOptions, 'update' | 'sagMemory' | 'solver'>): boolean {
+  return o.update === 'mm' && o.sagMemory > 0 && (o.solver === 'asag_mu' || o.solver === 'gsag_mu');
+}
+
 /** Warnings that need the data's shape. */
 export function shapeWarnings(o: ResolvedOptions, N: number, F: number): string[] {
   const out: string[] = [];

@@ -159,3 +159,20 @@ describe('stability: every solver decreases the cost from a random start', () =>
     }
   });
 });
+
+describe('SAG with sagMemory 0', () => {
+  it("is the plain solver's arithmetic: asag_mu = asg_mu and gsag_mu = gsg_mu bit for bit, under both updates", () => {
+    const X = b.syntheticSpectrogram(600, 64, { components: 5, seed: 4 });
+    for (const [sag, plain] of [['asag_mu', 'asg_mu'], ['gsag_mu', 'gsg_mu']] as const) {
+      for (const update of ['mm', 'heuristic'] as const) {
+        const opts = { nComponents: 5, beta: 0.5, batchSize: 100, maxIter: 8, seed: 2, update };
+        const averaged = new b.BetaNMF({ ...opts, solver: sag }).fitSync(X), plainFit = new b.BetaNMF({ ...opts, solver: plain }).fitSync(X);
+        assert.deepEqual(averaged.W.data, plainFit.W.data, `${sag} ${update}`);
+        assert.deepEqual(averaged.H.data, plainFit.H.data, `${sag} ${update}`);
+        // With a memory they differ (the average is used).
+        const m = new b.BetaNMF({ ...opts, solver: sag, sagMemory: 3 }).fitSync(X);
+        assert.notDeepEqual(m.W.data, plainFit.W.data, `${sag} ${update} sagMemory 3`);
+      }
+    }
+  });
+});

@@ -23,7 +23,7 @@ import { mmExponent, NativeFitHandle } from '../fit';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
 import type { FloatArray } from '../native';
-import { resolveOptions, type ResolvedOptions } from '../options';
+import { averagesTargets, resolveOptions, type ResolvedOptions } from '../options';
 import { Random } from '../random';
 import type { Exchange } from './exchange';
 import { arrayOf, bytesOf } from './exchange';
@@ -250,7 +250,7 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
     }
     // gsag under update 'mm' averages the batches' targets W^(1/γ) ⊙ neg with pos, weighted by
     // the adaptive gain (as the single-process solver: see core/solver.h), W = (avg neg / (avg pos + eps))^γ.
-    const targets = solver === 'gsag_mu' && o.update === 'mm';
+    const targets = averagesTargets(o);
     if (solver === 'gsag_mu') {
       const f = targets ? sagGain(pos, neg) : forget;
       for (let i = 0; i < FK; i++) {
@@ -314,7 +314,7 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   const H = asDType(await storage.read(checkpointRef(d, s, c)), meta.dtype);
   const gp = allocate(meta.dtype, F * K), gn = allocate(meta.dtype, F * K);
   // asag under 'mm' also carries its SAG gain's state (core/solver.h): the averaged steps and the gain.
-  const targets = solver === 'asag_mu' && o.update === 'mm';
+  const targets = solver === 'asag_mu' && averagesTargets(o);
   const step = allocate(meta.dtype, F * K), gain = new Float64Array(1);
   const state = await ex.redis.hgetBuffer(ex.key('ckstate'), String(s));
   if (c > 0 && state && local) {
@@ -331,7 +331,7 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   const fit = new NativeFitHandle({
     X: X.data, H: H.data, N: n, F, K, dtype: meta.dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps, gamma,
     forget: local ? forget : 1, vFloor, updateH: true, updateW: true, shuffle: 'none', positive: false,
-    averageTargets: local && o.update === 'mm', // gsg/gsag shards send raw parts; the coordinator averages
+    averageTargets: targets, // gsg/gsag shards send raw parts; the coordinator averages
   }, 'cpu');
   try {
     fit.fit.write('gradPos', gp);
