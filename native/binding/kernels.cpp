@@ -2,6 +2,7 @@
 // thread) and runs it now or on a worker thread. Argument order is private to lib/native.ts.
 #include "binding/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "binding/job.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/parallel.h"
 #include "core/solver.h"
 
 namespace bnmf::binding {
@@ -76,8 +78,18 @@ CMat<T> weightsArg(Napi::Env env, const ArrayArg& m, Index N, Index F) {
   const CMat<T> M = matArg<T>(env, m, N, F, "options.weights");
   if (m.device != Device::Cpu) return M;
   const T top = std::numeric_limits<T>::max();
-  bool ok = true;  // a branch-free pass (it vectorises); the entry is looked for only when one is bad
-  for (Index i = 0; i < N * F; ++i) ok &= (M.data[i] >= T(0)) & (M.data[i] <= top);
+  // A branch-free pass (it vectorises) shared by the threads (it is memory-bound: a kernel call
+  // with weights reads them twice); the entry is looked for only when one is bad.
+  const Index n = N * F;
+  const int parts = static_cast<int>(std::clamp<Index>(n >> 20, 1, cpu::maxThreads()));
+  std::vector<char> partOk(static_cast<std::size_t>(parts), 1);
+  cpu::parallelFor(parts, [&](int p) {
+    bool good = true;
+    for (Index i = cpu::splitPoint(n, parts, p), e = cpu::splitPoint(n, parts, p + 1); i < e; ++i)
+      good &= (M.data[i] >= T(0)) & (M.data[i] <= top);
+    partOk[static_cast<std::size_t>(p)] = good;
+  });
+  bool ok = std::all_of(partOk.begin(), partOk.end(), [](char g) { return g != 0; });
   for (Index i = 0; !ok && i < N * F; ++i) {
     const T v = M.data[i];
     if (v >= T(0) && v <= top) continue;
