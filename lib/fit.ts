@@ -191,7 +191,10 @@ export function* epochSteps(h: NativeFitHandle, plan: EpochPlan, async: boolean)
     const b1 = Math.min(nBatches, b0 + slice);
     const spec: RunSpec = {
       first: b0, end: b1, order: plan.order, solver: plan.solver, batchSize: plan.batchSize, updateH: plan.updateH,
-      updateW: plan.updateW, forget: plan.forget, guard: plan.guard, snapshot: plan.guard && b0 === 0 && plan.solver !== 'mu_batch',
+      updateW: plan.updateW, forget: plan.forget, snapshot: plan.guard && b0 === 0 && plan.solver !== 'mu_batch',
+      // The guard (a pass over all of H) after every MAX_BATCHES_PER_CALL batches and at the end of
+      // the epoch, however the epoch is sliced: where a sync fit's calls end, so both rebalance alike.
+      guard: plan.guard && (b1 === nBatches || Math.floor(b1 / MAX_BATCHES_PER_CALL) > Math.floor(b0 / MAX_BATCHES_PER_CALL)),
     };
     if (plan.cache) {
       Object.assign(spec, { X: plan.cache.X.native, H: plan.cache.H.native, starts: plan.cache.starts, ends: plan.cache.ends });

@@ -602,17 +602,31 @@ class CpuBackend final : public Backend<T> {
     return issue;
   }
 
+  // The guard runs this over all of H after every slice of a stochastic epoch, so it is shared
+  // by the threads (a maximum does not depend on the order) and written to vectorise: maxima in
+  // T, finiteness as a − a == 0 (false for ±Inf and NaN).
   bool columnMax(CMat<T> A, double* out) override {
-    std::fill(out, out + A.cols, 0.0);
-    bool finite = true;
-    for (Index i = 0; i < A.rows; ++i) {
-      const T* a = A.row(i);
-      for (Index j = 0; j < A.cols; ++j) {
-        finite &= std::isfinite(a[j]);
-        out[j] = std::max(out[j], double(a[j]));
+    const Index K = A.cols;
+    std::fill(out, out + K, 0.0);
+    if (A.rows == 0 || K == 0) return true;
+    const int parts = threadsFor(A.rows / 1024, 2.0 * A.rows * K);
+    std::vector<T> maxima(static_cast<std::size_t>(parts * K), T(0));
+    std::vector<char> finite(static_cast<std::size_t>(parts), 1);
+    parallelFor(parts, [&](int p) {
+      T* m = maxima.data() + std::size_t(p) * K;
+      bool ok = true;
+      for (Index i = splitPoint(A.rows, parts, p), e = splitPoint(A.rows, parts, p + 1); i < e; ++i) {
+        const T* a = A.row(i);
+        for (Index j = 0; j < K; ++j) {
+          ok &= (a[j] - a[j]) == T(0);
+          m[j] = a[j] > m[j] ? a[j] : m[j];
+        }
       }
-    }
-    return finite;
+      finite[std::size_t(p)] = ok;
+    });
+    for (int p = 0; p < parts; ++p)
+      for (Index j = 0; j < K; ++j) out[j] = std::max(out[j], double(maxima[std::size_t(p) * K + j]));
+    return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
   }
 
   // (The choice is taken outside the loops so that they vectorise: the SAG solvers call this
