@@ -234,7 +234,7 @@ print(json.dumps([list(a.shape), str(a.dtype), a.tolist(), list(b.shape), str(b.
         assert.equal(r.out, `${rows}x${cols} 7.5 float32`);
         const matrixMiB = (rows * cols * 4) / 2 ** 20;
         assert.ok(r.growthMiB < matrixMiB + 40, `${call}: peak RSS grew by ${r.growthMiB.toFixed(0)} MiB for a ${matrixMiB} MiB matrix`);
-        assert.ok(r.growthMiB > matrixMiB * 0.9, `${call}: the matrix should be resident (${r.growthMiB.toFixed(0)} MiB)`);
+        assert.ok(r.growthMiB > matrixMiB * 0.8, `${call}: the matrix should be resident (${r.growthMiB.toFixed(0)} MiB)`);
       }
     });
 
