@@ -650,7 +650,8 @@ export class BetaNMF {
     const dtype = o.dtype ?? dtypeHint ?? Xin.dtype;
     const [N, F] = [Xin.rows, Xin.cols];
     this.F = F;
-    let M = checkWeights('options.weights', weightsIn, N, F, undefined, undefined);
+    // The native fit checks the weights' values as it copies them; a cache of rows takes them unchecked.
+    let M = checkWeights('options.weights', weightsIn, N, F, undefined, undefined, rows === 'cache');
     if (o.missing === 'nan') ({ X: Xin, M } = markMissing(Xin, M, dtype));
     checkMemory(N, F, K, dtype, device === 'cpu', o.batchSize, o.beta, M !== undefined);
     // With weights, an entry of weight 0 is missing: β ≤ 0 needs X positive only where weighted.

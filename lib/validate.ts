@@ -81,11 +81,12 @@ export function checkFactors(X: unknown, W: unknown, H: unknown): Factors {
 
 /**
  * Entry weights for X (N×F): a Matrix of `dtype` on `device` (the kernels: X's), finite and ≥ 0
- * (0 marks a missing entry). Returns it, or undefined when not given. `hostValues` false leaves
- * the values of a CPU matrix to the native call (the kernels check them there, in one pass).
+ * (0 marks a missing entry). Returns it, or undefined when not given. `checkValues` false leaves
+ * the values to the native call that takes them (the kernels and the fit object check them where
+ * they live: binding/weights.h).
  */
 export function checkWeights(name: string, value: unknown, N: number, F: number, dtype: DType | undefined, device: Device | undefined,
-  hostValues = true): Matrix | undefined {
+  checkValues = true): Matrix | undefined {
   if (value === undefined) return undefined;
   const m = checkMatrix(name, value);
   if (dtype !== undefined) checkDType(name, m, dtype, 'X');
@@ -93,7 +94,7 @@ export function checkWeights(name: string, value: unknown, N: number, F: number,
   if (device !== undefined && m.device !== device) {
     throw new Error(`${name}: expected a matrix on ${device} like X, received one on ${m.device} (move it with .to('${device}'))`);
   }
-  if (m.device === 'cpu' && !hostValues) return m;
+  if (!checkValues) return m;
   const d = m.device === 'cpu' ? m.data : m.toTypedArray();
   for (let i = 0; i < d.length; i++) {
     const v = d[i];

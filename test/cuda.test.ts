@@ -295,6 +295,40 @@ describe('CUDA kernels and solvers against the CPU', function () {
     g.dispose();
   });
 
+  it('device weights are checked on the device: the host weights\' RangeError, the weights never downloaded', async () => {
+    const [N, F, K] = [200, 30, 3];
+    const r = rng(21);
+    const X = toMatrix(randomDense(r, N, F, 'float64', 0.1, 2), F, 'float64');
+    const W = toMatrix(randomDense(r, F, K, 'float64'), K, 'float64'), H = toMatrix(randomDense(r, N, K, 'float64'), K, 'float64');
+    const [Xg, Wg, Hg] = [X.to('cuda'), W.to('cuda'), H.to('cuda')];
+    for (const bad of [NaN, -0.5, Infinity]) {
+      const M = toMatrix(randomDense(r, N, F, 'float64', 0.5, 1.5), F, 'float64');
+      M.data[57 * F + 11] = bad;
+      M.data[150 * F + 2] = -1; // later: not the one named
+      const Mg = M.to('cuda');
+      const message = (fn: () => unknown) => {
+        try {
+          fn();
+        } catch (e) {
+          assert.ok(e instanceof RangeError, String(e));
+          return (e as Error).message;
+        }
+        assert.fail('expected a RangeError');
+      };
+      const host = message(() => b.gradientHMu(X, W, H, 1, { weights: M }));
+      assert.match(host, /options\.weights: expected finite weights ≥ 0 .*at row 57, column 11/);
+      const down0 = addon.emu?.state().downloadedBytes;
+      assert.equal(message(() => b.gradientHMu(Xg, Wg, Hg, 1, { weights: Mg })), host);
+      assert.equal(message(() => b.betaDivergence(Xg, Wg, Hg, 1, { weights: Mg })), host);
+      assert.equal(message(() => new b.BetaNMF({ nComponents: K, maxIter: 1, device: 'cuda' }).fitSync(Xg, { weights: Mg })), host);
+      const down1 = addon.emu?.state().downloadedBytes;
+      if (down0 !== undefined && down1 !== undefined) assert.ok(down1 - down0 < (N * F * 8) / 10, `downloaded ${down1 - down0} bytes`);
+      await assert.rejects(new b.BetaNMF({ nComponents: K, maxIter: 1, device: 'cuda' }).fit(X, { weights: M }), (e: Error) => e.message === host);
+      Mg.dispose();
+    }
+    for (const m of [Xg, Wg, Hg]) m.dispose();
+  });
+
   for (const solver of ['mu_batch', 'asag_mu'] as const) {
     it(`BetaNMF ${solver} with weights, penalties and fixed components on CUDA matches the CPU (float64, 4 epochs; cacheRows too)`, async () => {
       const r = rng(8);

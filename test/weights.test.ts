@@ -4,6 +4,7 @@
 // fixed columns bit for bit, monotone MM, missing: 'nan' against an explicit mask, and errors.
 import { strict as assert } from 'node:assert';
 import * as b from '../lib';
+import { addon } from '../lib/native';
 import * as ref from './support/reference';
 import { randomDense, relError, rng, toMatrix, TOL } from './support/data';
 import { referenceFit, type Solver } from './support/solver-reference';
@@ -332,5 +333,17 @@ describe('BetaNMF with weights, penalties and fixed components', () => {
     neg.data[0] = -2;
     assert.throws(() => m.fitSync(X, { weights: neg }), (e: Error) => e instanceof RangeError && /options\.weights/.test(e.message));
     assert.throws(() => m.fitSync(X, { weights: 'all' as unknown as b.Matrix }), TypeError);
+  });
+
+  it('a fit checks its weights as it copies them: the kernels\' RangeError, sync and async, nothing left allocated', async () => {
+    const base = addon.liveBuffers();
+    const bad = M.clone();
+    bad.data[7 * F + 5] = NaN;
+    const m = new b.BetaNMF({ nComponents: 2, maxIter: 1 });
+    const expected = /^options\.weights: expected finite weights ≥ 0 \(0 marks a missing entry\), received NaN at row 7, column 5$/;
+    assert.throws(() => m.fitSync(X, { weights: bad }), (e: Error) => e instanceof RangeError && expected.test(e.message));
+    await assert.rejects(m.fit(X, { weights: bad }), (e: Error) => e instanceof RangeError && expected.test(e.message));
+    await assert.rejects(m.fit(X, { weights: b.matrix(Float32Array.from(bad.data), N, F) }), (e: Error) => expected.test(e.message));
+    assert.equal(addon.liveBuffers(), base);
   });
 });

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "binding/args.h"
+#include "binding/weights.h"
 #include "binding/job.h"
 #include "core/errors.h"
 #include "core/solver.h"
@@ -400,6 +401,7 @@ class Fit final : public Napi::ObjectWrap<Fit> {
         else std::copy_n(static_cast<const double*>(M.data), N * F, dst);
         if (s.device != Device::Cpu) acceleratorFor(s.device).upload(m.data, dst, sizeof(T) * static_cast<std::size_t>(N * F));
       }
+      checkWeightValues<T>(env, CMat<T>(m), s.device);  // in the fit's dtype, where it computes
       p.weights = m;
     }
     s.W = s.own(s.w, F, K);

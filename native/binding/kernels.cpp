@@ -2,16 +2,13 @@
 // thread) and runs it now or on a worker thread. Argument order is private to lib/native.ts.
 #include "binding/kernels.h"
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
-#include <sstream>
 
 #include "binding/args.h"
 #include "binding/job.h"
+#include "binding/weights.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
-#include "cpu/parallel.h"
 #include "core/solver.h"
 
 namespace bnmf::binding {
@@ -70,36 +67,14 @@ std::unique_ptr<Job> makeJob(const ArrayArg& lead, A&&... args) {
   return std::make_unique<J<double>>(std::forward<A>(args)...);
 }
 
-// The optional entry weights (N×F, like X; null = unweighted). Host weights are checked here,
-// finite and ≥ 0, in one native pass (lib/kernels.ts checks device ones).
+// The optional entry weights (N×F, like X; null = unweighted), their values checked where they
+// live (binding/weights.h).
 template <typename T>
 CMat<T> weightsArg(Napi::Env env, const ArrayArg& m, Index N, Index F) {
   if (!m.data && m.length == 0) return CMat<T>();
   const CMat<T> M = matArg<T>(env, m, N, F, "options.weights");
-  if (m.device != Device::Cpu) return M;
-  const T top = std::numeric_limits<T>::max();
-  // A branch-free pass (it vectorises) shared by the threads (it is memory-bound: a kernel call
-  // with weights reads them twice); the entry is looked for only when one is bad.
-  const Index n = N * F;
-  const int parts = static_cast<int>(std::clamp<Index>(n >> 20, 1, cpu::maxThreads()));
-  std::vector<char> partOk(static_cast<std::size_t>(parts), 1);
-  cpu::parallelFor(parts, [&](int p) {
-    bool good = true;
-    for (Index i = cpu::splitPoint(n, parts, p), e = cpu::splitPoint(n, parts, p + 1); i < e; ++i)
-      good &= (M.data[i] >= T(0)) & (M.data[i] <= top);
-    partOk[static_cast<std::size_t>(p)] = good;
-  });
-  bool ok = std::all_of(partOk.begin(), partOk.end(), [](char g) { return g != 0; });
-  for (Index i = 0; !ok && i < N * F; ++i) {
-    const T v = M.data[i];
-    if (v >= T(0) && v <= top) continue;
-    std::ostringstream s;
-    if (std::isnan(v)) s << "NaN";
-    else if (std::isinf(v)) s << (v > 0 ? "Infinity" : "-Infinity");
-    else s << double(v);
-    throw Napi::RangeError::New(env, "options.weights: expected finite weights ≥ 0 (0 marks a missing entry), received " + s.str() +
-                                         " at row " + std::to_string(i / F) + ", column " + std::to_string(i % F));
-  }
+  DeviceLock lock(m.device);
+  checkWeightValues<T>(env, M, m.device);
   return M;
 }
 
