@@ -248,15 +248,19 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
       be.muUpdate(bNeg, CMat<T>(scratch.zeros, F, K), W, T(1), 1.0 / s.gamma, bNeg);  // neg ⊙ W^(1/γ): this batch's target
       be.blend(gradPos, bPos, f);
       be.blend(gradNeg, bNeg, f);
-      if (perBatchW) be.muUpdate(CMat<T>(scratch.ones, F, K), gradPos, gradNeg, s.eps, s.gamma, W);
-      if (perBatchW) keepFixedColumns(be, W, s);
+      if (perBatchW) {
+        be.muUpdate(CMat<T>(scratch.ones, F, K), gradPos, gradNeg, s.eps, s.gamma, W);
+        keepFixedColumns(be, W, s);
+      }
     } else if (perBatchW || (firstBatchW && first)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);
       penaliseW(gradPos, s.forget, n);
-      if (perBatchW) be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
-      if (perBatchW) keepFixedColumns(be, W, s);
+      if (perBatchW) {
+        be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
+        keepFixedColumns(be, W, s);
+      }
     }
   }
   const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;

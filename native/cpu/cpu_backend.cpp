@@ -602,8 +602,8 @@ class CpuBackend final : public Backend<T> {
     return issue;
   }
 
-  // The guard runs this over all of H after every slice of a stochastic epoch, so it is shared
-  // by the threads (a maximum does not depend on the order) and written to vectorise: maxima in
+  // The guard runs this over all of H (every 32 batches of a stochastic epoch and at its end),
+  // so it is shared by the threads (a maximum does not depend on the order) and written to vectorise: maxima in
   // T, finiteness as a − a == 0 (false for ±Inf and NaN).
   bool columnMax(CMat<T> A, double* out) override {
     const Index K = A.cols;
@@ -629,8 +629,7 @@ class CpuBackend final : public Backend<T> {
     return std::all_of(finite.begin(), finite.end(), [](char f) { return f != 0; });
   }
 
-  // (The choice is taken outside the loops so that they vectorise: the SAG solvers call this
-  // on F×K twice a batch.)
+  // (The choice is taken outside the loops so that they vectorise.)
   void scaleColumns(Mat<T> A, const T* __restrict factors, bool divide) override {
     for (Index i = 0; i < A.rows; ++i) {
       T* __restrict a = A.row(i);
