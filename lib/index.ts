@@ -1,6 +1,6 @@
 /**
  * betanmf: nonnegative matrix factorisation with the β-divergence and multiplicative updates,
- * on a native OpenBLAS core. Shapes follow the seed: X ≈ H·Wᵀ with X N×F, W F×K, H N×K.
+ * on a native OpenBLAS core. Shapes follow the Theano original's: X ≈ H·Wᵀ with X N×F, W F×K, H N×K.
  */
 import { describe, rangeError, typeError } from './errors';
 import { addon } from './native';
