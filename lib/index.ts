@@ -15,7 +15,9 @@ export {
 } from './kernels';
 export type { FloatArray } from './native';
 
-export { BetaNMF, AbortError, mmExponent, type HistoryEntry, type RunOptions, type TransformOptions, type SavedModel, type SaveOptions } from './betanmf';
+export {
+  BetaNMF, AbortError, mmExponent, type Fitted, type HistoryEntry, type StopReason, type RunOptions, type TransformOptions, type SavedModel, type SaveOptions,
+} from './betanmf';
 export { readNpy, readNpySync, writeNpy, writeNpySync, readCsv, DataFileError, type CsvOptions } from './io';
 export { type BetaNMFOptions, type EpochInfo, type Solver, type BetaName } from './options';
 export { devices, type DeviceInfo, type DeviceRequest } from './device';

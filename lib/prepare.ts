@@ -54,11 +54,11 @@ function markMissing(X: Matrix, weights: Matrix | undefined, dtype: DType): { X:
   let i = Xh.data.findIndex((v) => Number.isNaN(v));
   if (i < 0) return { X, weights };
   const Xc = Xh === X ? copyAs(X, dtype) : Xh;
-  const Mc = weights ? copyAs(weights, dtype) : new Matrix(allocate(dtype, X.rows * X.cols).fill(1), X.rows, X.cols);
-  for (const x = Xc.data, m = Mc.data; i < x.length; i++) {
+  const weightsCopy = weights ? copyAs(weights, dtype) : new Matrix(allocate(dtype, X.rows * X.cols).fill(1), X.rows, X.cols);
+  for (const x = Xc.data, m = weightsCopy.data; i < x.length; i++) {
     if (Number.isNaN(x[i])) x[i] = m[i] = 0;
   }
-  return { X: Xc, weights: Mc };
+  return { X: Xc, weights: weightsCopy };
 }
 
 /**
@@ -113,13 +113,13 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
     alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: update.W && K === o.nComponents ? o.fixedComponents : [],
   };
   // Zeros of X where the weight is positive (β ≤ 0 with weights).
-  const checkWeightedZeros = (Xh: Matrix, Mh: Matrix) => {
+  const checkWeightedZeros = (Xh: Matrix, weightsHost: Matrix) => {
     if (!positive) return;
-    for (let i = 0; i < Xh.data.length; i++) if (Xh.data[i] === 0 && Mh.data[i] > 0) throw entryError('X', 0, Math.floor(i / F), i % F, o.beta);
+    for (let i = 0; i < Xh.data.length; i++) if (Xh.data[i] === 0 && weightsHost.data[i] > 0) throw entryError('X', 0, Math.floor(i / F), i % F, o.beta);
   };
-  const weightedMeanOf = function* (Xh: Matrix, Mh: Matrix): Steps<number> {
-    checkWeightedZeros(Xh, Mh);
-    const mean = yield* weightedMean(Xh, Mh);
+  const weightedMeanOf = function* (Xh: Matrix, weightsHost: Matrix): Steps<number> {
+    checkWeightedZeros(Xh, weightsHost);
+    const mean = yield* weightedMean(Xh, weightsHost);
     if (!(mean > 0)) throw rangeError('X', 'some positive entries where the weights are positive', 'none');
     return mean;
   };
@@ -135,19 +135,19 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
       yield turn;
     }
     if (!(sum > 0)) throw rangeError('X', 'some positive entries', 'all zeros');
-    const Mh = weights ? hostAs(weights, dtype) : undefined;
-    const mean = Mh ? yield* weightedMeanOf(Xh, Mh) : sum / (N * F);
+    const weightsHost = weights ? hostAs(weights, dtype) : undefined;
+    const mean = weightsHost ? yield* weightedMeanOf(Xh, weightsHost) : sum / (N * F);
     const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
     const fit = new NativeFitHandle({ ...spec, X: empty.native }, device);
     empty.dispose();
-    return { fit, X: Xh, host: { X: Xh, weights: Mh }, mean, dispose: () => fit.dispose() };
+    return { fit, X: Xh, host: { X: Xh, weights: weightsHost }, mean, dispose: () => fit.dispose() };
   }
   // A device X of another dtype, or for a CPU fit, comes to the host first (a device X of the
   // fit's dtype on its device is read where it is); the weights likewise, in their own dtype.
   X = readable(X, device, dtype);
   const loadX = async && X.device === 'cpu';
-  const Mn = weights && readable(weights, device, dtype, weights.dtype);
-  const fit = new NativeFitHandle({ ...spec, X: X.native, borrowX: !async, loadX, ...(Mn ? { weights: Mn.native } : {}) }, device);
+  const weightsForFit = weights && readable(weights, device, dtype, weights.dtype);
+  const fit = new NativeFitHandle({ ...spec, X: X.native, borrowX: !async, loadX, ...(weightsForFit ? { weights: weightsForFit.native } : {}) }, device);
   let mean: number;
   try {
     if (loadX) yield* fit.load();
