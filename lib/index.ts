@@ -1,6 +1,6 @@
 /**
  * betanmf: nonnegative matrix factorisation with the β-divergence and multiplicative updates,
- * on a native OpenBLAS core. Shapes follow the seed: X ≈ H·Wᵀ with X N×F, W F×K, H N×K.
+ * on a native OpenBLAS core. Shapes follow the Theano original's: X ≈ H·Wᵀ with X N×F, W F×K, H N×K.
  */
 import { describe, rangeError, typeError } from './errors';
 import { addon } from './native';
@@ -15,7 +15,9 @@ export {
 } from './kernels';
 export type { FloatArray } from './native';
 
-export { BetaNMF, AbortError, mmExponent, type HistoryEntry, type RunOptions, type TransformOptions, type SavedModel, type SaveOptions } from './betanmf';
+export {
+  BetaNMF, AbortError, mmExponent, type Fitted, type HistoryEntry, type StopReason, type RunOptions, type TransformOptions, type SavedModel, type SaveOptions,
+} from './betanmf';
 export { readNpy, readNpySync, writeNpy, writeNpySync, readCsv, DataFileError, type CsvOptions } from './io';
 export { type BetaNMFOptions, type EpochInfo, type Solver, type BetaName } from './options';
 export { devices, type DeviceInfo, type DeviceRequest } from './device';

@@ -1,11 +1,15 @@
 // Initial factors: scaled |normal| samples, or NNDSVD (Boutsidis & Gallopoulos 2008) from a
-// truncated SVD, in the seed's shapes (W F×K, H N×K, X ≈ H·Wᵀ).
-import { turn, type Steps } from './fit';
+// truncated SVD, in the original's shapes (W F×K, H N×K, X ≈ H·Wᵀ).
+import { rangeError } from './errors';
 import { float64Copy, truncatedSvd } from './linalg';
+import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import type { FloatArray } from './native';
+import type { ResolvedOptions } from './options';
 import type { Random } from './random';
+import { turn, type Steps } from './steps';
+import { checkMatrix, checkNonnegative } from './validate';
 
-export type InitMode = 'random' | 'nndsvd' | 'nndsvda' | 'nndsvdar' | 'custom';
+export type { InitMode } from './options';
 
 /**
  * |N(0,1)|·sqrt(mean(X)/K), so that H·Wᵀ starts at the scale of X (as scikit-learn does), into
@@ -78,4 +82,82 @@ export function* nndsvd(X: FloatArray, N: number, F: number, K: number, W: Float
       yield turn;
     }
   }
+}
+
+/** A factor given in the options (`given`: checked, copied in `dtype`) or a new one to initialise. */
+export function initialFactor(which: 'W' | 'H', given: Matrix | undefined, rows: number, K: number, dtype: DType): { m: Matrix; given: boolean } {
+  if (given) {
+    const what = which === 'W' ? 'F×K' : 'N×K';
+    if (given.rows !== rows || given.cols !== K) throw rangeError(which, `${rows}×${K} (${what})`, `${given.rows}×${given.cols}`);
+    const m = copyAs(given, dtype);
+    checkNonnegative(which, m);
+    return { m, given: true };
+  }
+  return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
+}
+
+/** fixedComponents with an init other than 'custom': the given W's fixed columns over the initialised ones. */
+export function placeFixedComponents(W: Matrix, given: Matrix | undefined, fixed: readonly number[]): void {
+  if (fixed.length === 0 || !given) return;
+  if (given.rows !== W.rows || given.cols !== W.cols) throw rangeError('W', `${W.rows}×${W.cols} (F×K)`, `${given.rows}×${given.cols}`);
+  const g = copyAs(given, W.dtype);
+  checkNonnegative('W', g);
+  for (let f = 0; f < W.rows; f++) for (const k of fixed) W.data[f * W.cols + k] = g.data[f * W.cols + k];
+}
+
+/** Initialises W and/or H (those given) from X by options.init, drawing from rng. */
+export function* initialSteps(o: Pick<ResolvedOptions, 'init' | 'nComponents'>, rng: Random, data: { X: Matrix; mean: number },
+  W: Matrix | undefined, H: Matrix | undefined): Steps<void> {
+  const K = o.nComponents;
+  const X = data.X;
+  if (o.init === 'nndsvd' || o.init === 'nndsvda' || o.init === 'nndsvdar') {
+    if (K > Math.min(X.rows, X.cols)) {
+      throw rangeError('nComponents', `at most min(N, F) = ${Math.min(X.rows, X.cols)} with init '${o.init}'`, `${K}`);
+    }
+    const dtype = (W ?? H)!.dtype;
+    const w = W?.data ?? allocate(dtype, X.cols * K), h = H?.data ?? allocate(dtype, X.rows * K);
+    yield* nndsvd(hostAs(X, X.dtype).data, X.rows, X.cols, K, w, h, o.init === 'nndsvda' ? 'a' : 'ar', rng, dtype === 'float32');
+    return;
+  }
+  if (W) yield* randomSteps(W.data, data.mean, K, rng);
+  if (H) yield* randomSteps(H.data, data.mean, K, rng);
+}
+
+/** The W or H given in the options, where a fit starts from it (init 'custom', or fixed). */
+export function givenFactor(o: Pick<ResolvedOptions, 'init' | 'fixed'>, given: { W?: Matrix; H?: Matrix }, which: 'W' | 'H'): Matrix | undefined {
+  return o.init === 'custom' || o.fixed.includes(which) ? given[which] : undefined;
+}
+
+/**
+ * A fit's starting W (F×K) and H (N×K) in `dtype`: the given ones (givenFactor), or initialised
+ * from the data by options.init; a given factor the fit leaves unused is warned about.
+ */
+export function* startingFactors(o: Pick<ResolvedOptions, 'init' | 'fixed' | 'fixedComponents' | 'nComponents'>, given: { W?: Matrix; H?: Matrix },
+  rng: Random, data: { X: Matrix; mean: number }, dtype: DType, warn: (message: string) => void): Steps<{ W: Matrix; H: Matrix }> {
+  const [N, F, K] = [data.X.rows, data.X.cols, o.nComponents];
+  const W0 = initialFactor('W', givenFactor(o, given, 'W'), F, K, dtype), H0 = initialFactor('H', givenFactor(o, given, 'H'), N, K, dtype);
+  for (const [which, f] of [['W', W0], ['H', H0]] as const) {
+    const used = f.given || (which === 'W' && o.fixedComponents.length > 0);
+    if (given[which] && !used) {
+      warn(`BetaNMF: the given ${which} is not used by fit with init '${o.init}' (give init: 'custom', fixed: ['${which}']` +
+        `${which === 'W' ? ' or fixedComponents' : ''} to start from it)`);
+    }
+  }
+  if (!W0.given || !H0.given) yield* initialSteps(o, rng, data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
+  if (!W0.given) placeFixedComponents(W0.m, given.W, o.fixedComponents);
+  return { W: W0.m, H: H0.m };
+}
+
+/**
+ * A transform's starting H (N×K, in `dtype`): a copy of the given options.H, or the constant
+ * √(mean(X)/K) as scikit-learn's transform: no zeros for MU to keep, the scale of the data, and
+ * the same H whatever the seed or how W was initialised.
+ */
+export function transformStart(given: Matrix | undefined, N: number, K: number, dtype: DType, mean: number): Matrix {
+  if (given === undefined) return new Matrix(allocate(dtype, N * K).fill(Math.sqrt(mean / K)), N, K);
+  checkMatrix('options.H', given);
+  if (given.rows !== N || given.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${given.rows}×${given.cols}`);
+  const H = copyAs(given, dtype);
+  checkNonnegative('options.H', H);
+  return H;
 }

@@ -1,10 +1,11 @@
-// The seed's update kernels (X N×F, W F×K, H N×K, V = H·Wᵀ), each in a sync form and an
+// The original's update kernels (X N×F, W F×K, H N×K, V = H·Wᵀ), each in a sync form and an
 // Async form that runs on a worker thread. Every kernel returns new matrices unless
 // `options.out` names where to write (which may be one of the inputs: in-place updates).
 import { types } from 'node:util';
 import { addon, type DeviceHandle } from './native';
 import { rangeError, typeError } from './errors';
 import { Matrix } from './matrix';
+import { runAsync as driveAsync, runSync as driveSync, type Step, type Steps } from './steps';
 import {
   checkBeta, checkDisjointOutputs, checkDType, checkEps, checkFactors, checkMatrix, checkOptions,
   checkSameDevice, checkShape, checkWeights, isMatrixValue, outputGroup, outputMatrix, sharesMemory,
@@ -23,8 +24,8 @@ export interface OutOption<T> {
 
 export interface WeightsOption {
   /**
-   * Entry weights M (N×F, X's dtype and device, finite and ≥ 0; 0 = missing): the objective
-   * becomes Σ m·d(x | v) and the parts (M⊙V^(β−1))·W, (M⊙V^(β−2)⊙X)·W (ᵀ·H for W).
+   * Entry weights (N×F, X's dtype and device, finite and ≥ 0; 0 = missing): the objective
+   * becomes Σ m·d(x | v) and the parts (m⊙V^(β−1))·W, (m⊙V^(β−2)⊙X)·W (ᵀ·H for W).
    */
   weights?: Matrix;
 }
@@ -32,14 +33,19 @@ export interface WeightsOption {
 /** The options of the kernels that take X: `{ weights, out }`. */
 export type KernelOptions<T> = OutOption<T> & WeightsOption;
 
-/** A validated call: `run` starts the native work, `result` gives what the kernel returns. */
-interface Prepared<R> {
-  run(async: boolean): unknown;
+/** A validated call: one native step (`run`), and `result`, what the kernel returns from its value. */
+interface Prepared<R> extends Step {
   result(nativeValue: unknown): R;
 }
 
+/** A kernel call as steps for the driver (steps.ts): prepare (validate), the native call, the result. */
+function* kernelSteps<R>(prepare: () => Prepared<R>): Steps<R> {
+  const p = prepare();
+  return p.result(yield p);
+}
+
 function runSync<R>(p: Prepared<R>): R {
-  return p.result(p.run(false));
+  return driveSync(kernelSteps(() => p), undefined, 'kernel');
 }
 
 // An async call works on copies of its arrays; the native side keeps the copies' memory for
@@ -49,12 +55,13 @@ let inFlight = 0;
 let idleTimer: NodeJS.Timeout | undefined;
 
 async function runAsync<R>(prepare: () => Prepared<R>): Promise<R> {
-  const p = prepare(); // validation errors become rejections
   inFlight++;
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = undefined;
   try {
-    return p.result(await p.run(true));
+    // Validation errors become rejections; the native call starts now, reading its inputs as
+    // they are at the call.
+    return await driveAsync(kernelSteps(prepare), undefined, 'kernel', 'now');
   } finally {
     if (--inFlight === 0) {
       idleTimer = setTimeout(() => {
@@ -83,19 +90,19 @@ function prepareParts(factor: Factor, X: unknown, W: unknown, H: unknown, beta: 
   const why = factor === 'H' ? 'N×K, the shape of H' : 'F×K, the shape of W';
   const fn = factor === 'H' ? addon.hParts : addon.wParts;
   const args = [f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b] as const;
-  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
+  const weights = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   if (difference) {
     const out = outputMatrix('options.out', opts.out, rows, f.K, f.dtype, why, f.device);
-    return { run: (async) => fn(async, ...args, null, null, out.native, M), result: () => out };
+    return { run: (async) => fn(async, ...args, null, null, out.native, weights), result: () => out };
   }
   const group = outputGroup(opts.out, ['pos', 'neg']);
   const pos = outputMatrix('options.out.pos', group.pos, rows, f.K, f.dtype, why, f.device);
   const neg = outputMatrix('options.out.neg', group.neg, rows, f.K, f.dtype, why, f.device);
   checkDisjointOutputs({ 'options.out.pos': pos, 'options.out.neg': neg });
-  return { run: (async) => fn(async, ...args, pos.native, neg.native, null, M), result: () => ({ pos, neg }) };
+  return { run: (async) => fn(async, ...args, pos.native, neg.native, null, weights), result: () => ({ pos, neg }) };
 }
 
-/** The seed's gradient_h: neg − pos for H (N×K), i.e. minus the gradient of D(X | H·Wᵀ). */
+/** The original's gradient_h: neg − pos for H (N×K), i.e. minus the gradient of D(X | H·Wᵀ). */
 export function gradientH(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Matrix>): Matrix {
   return runSync(prepareParts('H', X, W, H, beta, options, true));
 }
@@ -103,7 +110,7 @@ export function gradientHAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, op
   return runAsync(() => prepareParts('H', X, W, H, beta, options, true));
 }
 
-/** The seed's gradient_h_mu: { pos: V^(β−1)·W, neg: (V^(β−2)⊙X)·W }, both N×K. */
+/** The original's gradient_h_mu: { pos: V^(β−1)·W, neg: (V^(β−2)⊙X)·W }, both N×K. */
 export function gradientHMu(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Partial<Parts>>): Parts {
   return runSync(prepareParts('H', X, W, H, beta, options, false));
 }
@@ -111,7 +118,7 @@ export function gradientHMuAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, 
   return runAsync(() => prepareParts('H', X, W, H, beta, options, false));
 }
 
-/** The seed's gradient_w: neg − pos for W (F×K). */
+/** The original's gradient_w: neg − pos for W (F×K). */
 export function gradientW(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Matrix>): Matrix {
   return runSync(prepareParts('W', X, W, H, beta, options, true));
 }
@@ -119,7 +126,7 @@ export function gradientWAsync(X: Matrix, W: Matrix, H: Matrix, beta: number, op
   return runAsync(() => prepareParts('W', X, W, H, beta, options, true));
 }
 
-/** The seed's gradient_w_mu: { pos: (V^(β−1))ᵀ·H, neg: (V^(β−2)⊙X)ᵀ·H }, both F×K. */
+/** The original's gradient_w_mu: { pos: (V^(β−1))ᵀ·H, neg: (V^(β−2)⊙X)ᵀ·H }, both F×K. */
 export function gradientWMu(X: Matrix, W: Matrix, H: Matrix, beta: number, options?: KernelOptions<Partial<Parts>>): Parts {
   return runSync(prepareParts('W', X, W, H, beta, options, false));
 }
@@ -146,7 +153,7 @@ function prepareMuUpdateH(X: unknown, W: unknown, H: unknown, beta: unknown, eps
   const b = checkBeta(beta);
   const [eps, options] = splitEps<unknown>(epsArg, optionsArg);
   const opts = checkOptions(options);
-  const M = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
+  const weights = checkWeights('options.weights', opts.weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   const group = outputGroup(opts.out, ['H', 'pos', 'neg']);
   const why = 'N×K, the shape of H';
   const hOut = outputMatrix('options.out.H', group.H, f.N, f.K, f.dtype, why, f.device);
@@ -154,14 +161,14 @@ function prepareMuUpdateH(X: unknown, W: unknown, H: unknown, beta: unknown, eps
   const neg = outputMatrix('options.out.neg', group.neg, f.N, f.K, f.dtype, why, f.device);
   checkDisjointOutputs({ 'options.out.H': hOut, 'options.out.pos': pos, 'options.out.neg': neg });
   return {
-    run: (async) => addon.muUpdateH(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, eps, hOut.native, pos.native, neg.native, M),
+    run: (async) => addon.muUpdateH(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, eps, hOut.native, pos.native, neg.native, weights),
     result: () => ({ H: hOut, pos, neg }),
   };
 }
 
 /**
- * The seed's mu_update_h: computes the H parts and returns H ⊙ neg / (pos + eps) with them.
- * `eps` defaults to 0 as in the seed. Pass `{ out: { H } }` to update H in place.
+ * The original's mu_update_h: computes the H parts and returns H ⊙ neg / (pos + eps) with them.
+ * `eps` defaults to 0 as in the original. Pass `{ out: { H } }` to update H in place.
  */
 export function muUpdateH(X: Matrix, W: Matrix, H: Matrix, beta: number, eps?: number | KernelOptions<Partial<MuUpdateHResult>>,
   options?: KernelOptions<Partial<MuUpdateHResult>>): MuUpdateHResult {
@@ -189,7 +196,7 @@ function prepareMuUpdate(factor: unknown, pos: unknown, neg: unknown, epsArg: un
   return { run: (async) => addon.muUpdate(async, f.native, p.native, n.native, eps, out.native), result: () => out };
 }
 
-/** The seed's mu_update: factor ⊙ neg / (pos + eps), elementwise (eps defaults to 0). */
+/** The original's mu_update: factor ⊙ neg / (pos + eps), elementwise (eps defaults to 0). */
 export function muUpdate(factor: Matrix, pos: Matrix, neg: Matrix, eps?: number | OutOption<Matrix>, options?: OutOption<Matrix>): Matrix {
   return runSync(prepareMuUpdate(factor, pos, neg, eps, options));
 }
@@ -251,7 +258,7 @@ function prepareUpdateGradW(grad: unknown, gradOld: unknown, gradNew: unknown, o
   return { run: (async) => addon.updateGrad(async, g.native, o.native, n.native, 0, out.native), result: () => out };
 }
 
-/** The seed's update_grad_w: grad − gradOld + gradNew, on matrices or on { pos, neg } pairs. */
+/** The original's update_grad_w: grad − gradOld + gradNew, on matrices or on { pos, neg } pairs. */
 export function updateGradW<G extends Grad>(grad: G, gradOld: G, gradNew: G, options?: OutOption<Partial<G>>): G {
   return runSync(prepareUpdateGradW(grad, gradOld, gradNew, options)) as G;
 }
@@ -264,9 +271,9 @@ export function updateGradWAsync<G extends Grad>(grad: G, gradOld: G, gradNew: G
 function prepareBetaDivergence(X: unknown, W: unknown, H: unknown, beta: unknown, options: unknown): Prepared<number> {
   const f = checkFactors(X, W, H);
   const b = checkBeta(beta);
-  const M = checkWeights('options.weights', checkOptions(options).weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
+  const weights = checkWeights('options.weights', checkOptions(options).weights, f.N, f.F, f.dtype, f.device, false)?.native ?? null;
   return {
-    run: (async) => addon.betaDivergence(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, 0, M),
+    run: (async) => addon.betaDivergence(async, f.X.native, f.W.native, f.H.native, f.N, f.F, f.K, b, 0, weights),
     result: (value) => value as number,
   };
 }

@@ -2,7 +2,7 @@
 // (Halko, Martinsson & Tropp 2011), products on the native GEMM, small factorisations here.
 // Written as steps (lib/fit.ts): an async caller runs the products off the event loop and the
 // loops here in pieces of a few ms, with the event loop running in between.
-import { SETUP_CHUNK, turn, type Steps } from './fit';
+import { SETUP_CHUNK, turn, type Steps } from './steps';
 import { addon, type FloatArray } from './native';
 import type { Random } from './random';
 

@@ -1,11 +1,26 @@
 // BetaNMF options: defaults and checks in one table-like place.
 import { describe, rangeError, typeError } from './errors';
-import type { InitMode } from './init';
 import type { DType, Matrix } from './matrix';
 import { checkMatrix } from './validate';
 
 export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu';
 export type BetaName = 'frobenius' | 'kullback-leibler' | 'itakura-saito';
+export type InitMode = 'random' | 'nndsvd' | 'nndsvda' | 'nndsvdar' | 'custom';
+
+/** V is clipped at the float32 machine epsilon where β < 2 (as scikit-learn does). */
+export const V_FLOOR = 2 ** -23;
+
+export type StopReason = 'converged' | 'maxIter' | 'noImprovement' | 'aborted' | 'callback';
+
+/** One row of `model.history`. */
+export interface HistoryEntry {
+  /** Epoch count at that point (0 = the initial factors). */
+  epoch: number;
+  /** D(X | H·Wᵀ) when it was evaluated then. */
+  cost?: number;
+  /** Seconds spent in updates since the fit started (cost evaluations excluded). */
+  seconds: number;
+}
 
 /** What onEpoch receives after each epoch. */
 export interface EpochInfo {
@@ -104,6 +119,32 @@ export interface BetaNMFOptions {
    * process.emitWarning.
    */
   onWarning?: (message: string) => void;
+}
+
+/** What each fit, transform and partialFit call takes (signal and onEpoch default to the model's). */
+export interface RunOptions {
+  signal?: AbortSignal;
+  onEpoch?: (info: EpochInfo) => boolean | void;
+  /**
+   * Entry weights for X (N×F, finite and ≥ 0; 0 = missing, any dtype or device: converted as X
+   * is): the fit minimises Σ m·d(x | v) (plus the penalties), and its cost is that sum.
+   */
+  weights?: Matrix;
+}
+
+export interface TransformOptions extends RunOptions {
+  /** Starting H (N×K, copied); default: the constant √(mean(X)/K), as scikit-learn's transform. */
+  H?: Matrix;
+}
+
+/** A call's RunOptions, checked, with the model's signal and onEpoch where the call gives none. */
+export function resolveRunOptions(o: RunOptions, defaults: Pick<RunOptions, 'signal' | 'onEpoch'>): RunOptions {
+  if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
+  const signal = o.signal ?? defaults.signal;
+  const onEpoch = o.onEpoch ?? defaults.onEpoch;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', signal);
+  if (onEpoch !== undefined && typeof onEpoch !== 'function') throw typeError('onEpoch', 'a function', onEpoch);
+  return { signal, onEpoch, weights: o.weights };
 }
 
 export interface ResolvedOptions {
@@ -244,6 +285,14 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
     cacheRows,
     maxNoImprovement: o.maxNoImprovement === undefined ? undefined : integer('maxNoImprovement', o.maxNoImprovement, 1, 10),
   };
+}
+
+const warned = new Set<string>();
+/** The default onWarning: process.emitWarning, once per distinct message in a process. */
+export function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.emitWarning(message, { code: 'BETANMF_OPTION' });
 }
 
 /** Options that are legal but do nothing, or work badly, for this configuration (one message each). */

@@ -10,8 +10,7 @@ import * as path from 'node:path';
 import { rangeError, typeError } from './errors';
 import { readNpy, writeNpy, tempNameFor } from './io';
 import { Matrix, type DType } from './matrix';
-import type { ResolvedOptions } from './options';
-import type { HistoryEntry } from './betanmf';
+import type { BetaNMFOptions, HistoryEntry, ResolvedOptions } from './options';
 
 /** A factor in JSON: the raw little-endian bytes of its row-major values, base64. */
 export interface EncodedMatrix {
@@ -48,6 +47,25 @@ export interface SavedModel {
 }
 
 const littleEndian = os.endianness() === 'LE';
+
+/** The options that re-create a saved model (its factors W and H as loaded). */
+export function savedOptions(o: SavedModel, W: Matrix | undefined, H: Matrix | undefined): BetaNMFOptions {
+  const { init, fixed, fixedComponents, ...rest } = o.options;
+  // Fixed components keep the saved W's columns (they are the given ones, bit for bit).
+  const keepFixed = fixedComponents !== undefined && fixedComponents.length > 0;
+  return { ...rest, device: rest.device ?? undefined, dtype: rest.dtype ?? undefined, fixed, seed: o.seed,
+    ...(keepFixed ? { fixedComponents, W } : {}), missing: rest.missing ?? undefined,
+    init: init === 'custom' && !(W && H) && !(keepFixed && W) ? 'random' : init };
+}
+
+/** `value` as a saved model (format 'betanmf-model', version 1 or 2), or a TypeError naming `name`. */
+export function checkSavedModel(name: string, value: unknown): SavedModel {
+  const o = value as SavedModel | null;
+  if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || (o.version !== 1 && o.version !== 2)) {
+    throw typeError(name, "a saved model (format 'betanmf-model', version 1 or 2)", value);
+  }
+  return o;
+}
 
 export function encodeMatrix(m: Matrix): EncodedMatrix {
   const data = m.toTypedArray();
@@ -218,6 +236,7 @@ export async function loadModel(dir: string): Promise<{ json: SavedModel; W?: Ma
     if (err instanceof SyntaxError) throw new Error(`${file}: not valid JSON (${err.message})`);
     throw err;
   }
+  checkSavedModel(`${dir}/model.json`, json);
   const factor = async (name: 'W' | 'H') => {
     const m = json[name];
     if (m && typeof m === 'object' && 'file' in m) {

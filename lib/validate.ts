@@ -152,3 +152,27 @@ export function checkDisjointOutputs(outputs: Record<string, Matrix>): void {
     }
   }
 }
+
+/**
+ * The error for entry v of X (or of a factor) at (row, col): not a finite nonnegative number, or
+ * a 0 where β ≤ 0 makes the divergence infinite. One message wherever X is checked.
+ */
+export function entryError(name: string, v: number, row: number, col: number, beta?: number): RangeError {
+  const where = `at row ${row}, column ${col}`;
+  if (v !== 0 || beta === undefined || beta > 0) return rangeError(name, 'finite nonnegative entries', `${describe(v)} ${where}`);
+  return rangeError(name, `positive entries for beta = ${beta} (with β ≤ 0 the divergence is infinite where ` +
+    'x = 0: add a small constant to X, give such entries weight 0, or use β > 0)', `0 ${where}`);
+}
+
+/**
+ * Checks that a factor or data matrix (on the CPU) holds finite nonnegative numbers, in entries
+ * [start, end); with `beta` ≤ 0 also that none is 0.
+ */
+export function checkNonnegative(name: string, m: Matrix, beta?: number, start = 0, end = m.data.length): void {
+  const d = m.data;
+  for (let i = start; i < end; i++) {
+    const v = d[i];
+    if (v > 0 && v !== Infinity) continue;
+    if (v !== 0 || (beta !== undefined && beta <= 0)) throw entryError(name, v, Math.floor(i / m.cols), i % m.cols, beta);
+  }
+}
