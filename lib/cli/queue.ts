@@ -15,7 +15,7 @@ export interface Where {
 
 /** The queue module (betanmf/queue); one line naming what to install when BullMQ or ioredis is missing. */
 export async function queueModule(): Promise<typeof import('../queue/index.js')> {
-  requirePackages('the queue commands (worker, submit, jobs, cancel)', 'bullmq', 'ioredis');
+  requirePackages('the queue (betanmf worker, submit, jobs, cancel)', 'bullmq', 'ioredis');
   return import('../queue/index.js');
 }
 
