@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { matrix, readNpySync, syntheticSpectrogram, writeNpySync } from '../lib';
-import { fsErrorText } from '../lib/cli/io';
+import { fsErrorText } from '../lib/files';
 
 const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-cli-'));
@@ -186,7 +186,7 @@ print(json.dumps([list(W.shape), list(H.shape), str(W.dtype), float(W.sum())]))`
     writeNpySync(small, matrix(new Float32Array(10).fill(1), 2, 5));
     const r = cli('fit', xNpy, '-k', '4', '--out', out, '--no-progress', '--weights', small);
     assert.equal(r.code, 2, r.err);
-    assert.match(r.err, /the weights are 2×5, but X is 300×40/);
+    assert.match(r.err, /the weights are 2×5, expected 300×40 \(X's shape\)/);
     assert.ok(!fs.existsSync(out));
   });
 

@@ -8,6 +8,7 @@ import * as b from '../lib';
 import * as seed from '../lib/seed';
 
 const root = path.join(__dirname, '..');
+const OPTIONAL_PACKAGES = ['bullmq', 'ioredis', '@resvg/resvg-js'];
 
 function node(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
@@ -39,6 +40,60 @@ describe('package entry points', () => {
     assert.equal(loaded("require('betanmf'); require('betanmf/seed');"), 0);
     assert.equal(loaded("require('./dist/cli/main.js').program();"), 0);
     assert.ok(loaded("require('betanmf/queue');") > 0);
+  });
+
+  describe('without the optional packages (hidden from the loader by a preload hook)', function () {
+    this.timeout(120000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-hide-'));
+    const hook = path.join(dir, 'hide.js');
+    // Resolving a hidden package fails as it does when the package is not installed.
+    fs.writeFileSync(hook, `
+      const Module = require('node:module');
+      const hidden = new Set(process.env.BETANMF_HIDE.split(','));
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        const name = request.split('/').slice(0, request.startsWith('@') ? 2 : 1).join('/');
+        if (hidden.has(name)) throw Object.assign(new Error(\`Cannot find module '\${request}'\`), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, request, ...rest);
+      };`);
+    const run = (hide: string[], args: string[]) => {
+      const r = spawnSync(process.execPath, ['-r', hook, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, BETANMF_HIDE: hide.join(',') } });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const bin = path.join(root, 'bin', 'betanmf.js');
+    const X = path.join(dir, 'X.npy');
+    before(() => b.writeNpySync(X, b.syntheticSpectrogram(60, 12, { seed: 1 })));
+
+    it("require('betanmf/queue') throws one line naming the package to install", () => {
+      for (const hide of [['bullmq'], ['ioredis'], ['bullmq', 'ioredis']]) {
+        const r = run(hide, ['-e', `try { require(${JSON.stringify(path.join(root, 'dist', 'queue', 'index.js'))}); console.log('loaded'); }
+          catch (e) { console.log(JSON.stringify([e.name, e.message])); }`]);
+        const [name, message] = JSON.parse(r.out);
+        assert.equal(name, 'MissingPackageError');
+        assert.equal(message, `betanmf/queue needs ${hide.join(' and ')}, which ${hide.length > 1 ? 'are' : 'is'} not installed: npm install ${hide.join(' ')}`);
+      }
+    });
+
+    it('worker, submit, jobs and cancel fail with one line naming the package; the other commands work', () => {
+      for (const args of [['worker'], ['submit', 'fit', X, '-k', '2', '--out', path.join(dir, 'q')], ['jobs'], ['cancel', '7']]) {
+        const r = run(['bullmq'], [bin, ...args]);
+        assert.equal(r.code, 1, r.err);
+        assert.equal(r.err, 'betanmf: the queue (betanmf worker, submit, jobs, cancel) needs bullmq, which is not installed: npm install bullmq\n');
+      }
+      const fit = run(OPTIONAL_PACKAGES, [bin, 'fit', X, '-k', '2', '--max-iter', '3', '--out', path.join(dir, 'fit'), '--plot', path.join(dir, 'cost.svg'), '--no-progress']);
+      assert.equal(fit.code, 0, fit.err);
+      assert.ok(fs.existsSync(path.join(dir, 'cost.svg')));
+    });
+
+    it('fit --plot x.png and plot -o x.png fail before any work with one line naming the renderer', () => {
+      const line = 'betanmf: a .png chart needs @resvg/resvg-js, which is not installed: npm install @resvg/resvg-js\n';
+      const out = path.join(dir, 'fit-png');
+      const fit = run(['@resvg/resvg-js'], [bin, 'fit', X, '-k', '2', '--max-iter', '3', '--out', out, '--plot', path.join(dir, 'cost.png'), '--no-progress']);
+      assert.deepEqual([fit.code, fit.err], [1, line]);
+      assert.ok(!fs.existsSync(out), 'the fit ran');
+      const plot = run(['@resvg/resvg-js'], [bin, 'plot', path.join(dir, 'fit', 'history.json'), '-o', path.join(dir, 'p.png')]);
+      assert.deepEqual([plot.code, plot.err], [1, line]);
+    });
   });
 
   it('nativeConfig says how the core runs; setNumThreads changes it and keeps results', () => {
@@ -118,10 +173,15 @@ describe('one portable binary', function () {
       assert.ok(!(tool in pkg.dependencies), `${tool} is a build tool, not a runtime dependency`);
     }
     for (const tool of ['cmake-js', 'node-addon-api', 'node-api-headers']) assert.equal(pkg.peerDependenciesMeta[tool]?.optional, true, tool);
-    // Every runtime dependency is used by the library, the CLI or betanmf/queue (BullMQ and ioredis:
-    // the CLI's worker / submit / jobs / cancel commands need them, so they are not optional).
+    // Every runtime dependency is loaded by the library or the CLI; the queue's packages and the PNG
+    // renderer are optional peers (and dev dependencies, for the tests), loaded only by their feature.
     const sources = ['lib', 'lib/cli', 'lib/queue'].flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(root, d, f), 'utf8'))).join('\n');
-    for (const dep of Object.keys(pkg.dependencies)) assert.ok(sources.includes(`'${dep}`), `${dep} is not used at run time`);
+    for (const dep of Object.keys(pkg.dependencies)) assert.ok(sources.includes(`from '${dep}'`), `${dep} is not used at run time`);
+    for (const dep of OPTIONAL_PACKAGES) {
+      assert.ok(!(dep in pkg.dependencies), `${dep} is a dependency; expected an optional peer`);
+      assert.equal(pkg.peerDependenciesMeta[dep]?.optional, true, dep);
+      assert.ok(dep in pkg.devDependencies, `${dep} missing from devDependencies (the tests use it)`);
+    }
     assert.equal(pkg.binary.napi_versions.length, 1);
     assert.match(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'), /string\(JSON BETANMF_NAPI_VERSION GET \$\{BETANMF_PACKAGE_JSON\} binary napi_versions 0\)/);
     assert.doesNotMatch(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'), /NAPI_VERSION=\d/);
@@ -201,9 +261,11 @@ describe('one portable binary', function () {
       const m = await new BetaNMF({ nComponents: 4, maxIter: 3, seed: 1 }).fit(X);
       console.log(typeof beta_div, m.W.shape.join('x'));`], { cwd: app, encoding: 'utf8', env });
     assert.equal(esm.trim(), 'function 257x4');
-    // betanmf/queue's dependencies came with the package.
-    const queue = execFileSync(process.execPath, ['-e', "console.log(typeof require('betanmf/queue').startWorker)"], { cwd: app, encoding: 'utf8', env });
-    assert.equal(queue.trim(), 'function');
+    // The queue's packages and the PNG renderer are optional: not installed, and betanmf/queue says so in one line.
+    for (const dep of OPTIONAL_PACKAGES) assert.ok(!fs.existsSync(path.join(app, 'node_modules', dep)), `${dep} was installed`);
+    const queue = spawnSync(process.execPath, ['-e', "require('betanmf/queue')"], { cwd: app, encoding: 'utf8', env });
+    assert.notEqual(queue.status, 0);
+    assert.match(queue.stderr, /MissingPackageError: betanmf\/queue needs bullmq and ioredis, which are not installed: npm install bullmq ioredis\n/);
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'nothing was built');
 
     // With scripts: the install hook finds the prebuild and builds nothing, still without a compiler.
@@ -247,6 +309,36 @@ describe('TypeScript consumers', function () {
       return beta_div(Y, W, H, 1) + g.rows;
     }
   `;
+  it('a fitted model is typed for a strict consumer (lib es2022, skipLibCheck false, @types/node): W, H, cost, reconstructionError, nIter, stopReason', function () {
+    if (!fs.existsSync(path.join(root, 'dist', 'index.d.ts'))) this.skip(); // built by `npm test` (tsc) first
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-ts-'));
+    fs.mkdirSync(path.join(dir, 'node_modules'));
+    fs.symlinkSync(root, path.join(dir, 'node_modules', 'betanmf'), 'dir');
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "ts-consumer", "private": true }\n');
+    fs.writeFileSync(path.join(dir, 'fitted.ts'), `
+      import { BetaNMF, syntheticSpectrogram, type Matrix } from 'betanmf';
+      export async function run(): Promise<string> {
+        const X = syntheticSpectrogram(40, 8, { seed: 1 });
+        const m = new BetaNMF({ nComponents: 2, maxIter: 4, seed: 1 });
+        const f = await m.fit(X);
+        const W: Matrix = f.W, H: Matrix = f.H;
+        const cost: number = f.cost, nIter: number = f.nIter;
+        const why: string = f.stopReason;
+        return [f.reconstructionError.toFixed(), nIter, W.rows, H.rows, cost > 0, why].join(' ');
+      }
+    `);
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, target: 'es2022', lib: ['es2022'], module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0',
+        outDir: 'out', skipLibCheck: false, types: ['node'], typeRoots: [path.join(root, 'node_modules', '@types')] },
+      files: ['fitted.ts'],
+    }));
+    const r = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const value = execFileSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(dir, 'out', 'fitted.js'))}).run().then((v) => console.log(v))`],
+      { cwd: dir, encoding: 'utf8' });
+    assert.match(value.trim(), /^\d+ 4 8 40 true maxIter$/);
+  });
+
   const cases: [string, Record<string, unknown>, string, string][] = [
     ['module nodenext (ESM, .mts)', { module: 'nodenext', moduleResolution: 'nodenext' }, 'consumer.mts', 'consumer.mjs'],
     ['module nodenext (CommonJS, .cts)', { module: 'nodenext', moduleResolution: 'nodenext' }, 'consumer.cts', 'consumer.cjs'],

@@ -420,7 +420,7 @@ describe('betanmf/queue (Redis)', function () {
       });
       await assert.rejects(readNpyRows(path.join(tmp, 'nope.npy'), 0, 1), { code: 'ENOENT' });
       // Storage says it as the CLI does.
-      await assert.rejects(new FileStorage().readRows(path.join(tmp, 'nope.npy'), 0, 1), /^UsageError: .*nope\.npy: no such file$/);
+      await assert.rejects(new FileStorage().readRows(path.join(tmp, 'nope.npy'), 0, 1), /^DataFileError: .*nope\.npy: no such file$/);
       const l = await new FileStorage().layout(f64Path());
       assert.deepEqual([l.rows, l.cols, l.type], [7, 5, 'f8']);
     });

@@ -1,13 +1,46 @@
 // `betanmf bench`: one full MU iteration (H then W, as the mu_batch solver runs it with one
 // batch) per β, timed next to the GEMM-only floor on the same shapes, on the CPU or the GPU
 // (each timed call waits for the device, so the times are real).
-import { resolveDevice } from '../device';
+import { Option, type Command } from 'commander';
+import { openblasWarning, resolveDevice } from '../device';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
 import { addon } from '../native';
 import { openIteration } from '../fit';
 import { Random } from '../random';
 import { syntheticSpectrogram } from '../synthetic';
+import { betaList, int, shape } from './args';
+import { kernelLine, kernelReport } from './inspect';
+
+export function benchCommand(cli: Command): void {
+  cli
+    .command('bench')
+    .description('time one full MU iteration (H then W) per β next to the GEMM-only floor')
+    .addOption(new Option('--shape <NxFxK>', 'problem shape').argParser(shape()).default([10000, 513, 50], '10000x513x50'))
+    .addOption(new Option('--beta <LIST>', 'comma-separated β values (numbers or names)').argParser(betaList()).default([0, 0.5, 1, 1.5, 2], '0,0.5,1,1.5,2'))
+    .addOption(new Option('--dtype <T>', 'dtype').choices(['float32', 'float64']).default('float32'))
+    .addOption(new Option('--device <D>', 'device (default auto)').choices(['auto', 'cpu', 'cuda']))
+    .option('--iters <N>', 'timed iterations per β (median reported)', int('--iters', 1), 10)
+    .option('--json', 'print { results: [...] } as JSON')
+    .action((f: { shape: [number, number, number]; beta: number[]; dtype: 'float32' | 'float64'; device?: string; iters: number; json?: boolean }) => {
+      const results = bench(f.shape, f.beta, f.dtype, f.device, f.iters);
+      const kernels = kernelReport();
+      if (f.json) {
+        process.stdout.write(JSON.stringify({ results, kernels }) + '\n');
+        return;
+      }
+      const [N, F, K] = f.shape;
+      const warning = openblasWarning();
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
+      for (const w of kernels.warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(kernelLine(kernels) + '\n');
+      process.stdout.write(`N=${N} F=${F} K=${K} ${f.dtype} on ${results[0]?.device}, median of ${f.iters} iterations\n`);
+      process.stdout.write('   β   ms/iter  floor ms  ratio\n');
+      for (const r of results) {
+        process.stdout.write(`${String(r.beta).padStart(4)} ${r.msPerIter.toFixed(2).padStart(9)} ${r.floorMs.toFixed(2).padStart(9)}  ${(r.msPerIter / r.floorMs).toFixed(2)}\n`);
+      }
+    });
+}
 
 export interface BenchResult {
   beta: number;

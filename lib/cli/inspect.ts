@@ -1,7 +1,21 @@
-// Which vector kernels run: OpenBLAS's core (and whether OPENBLAS_CORETYPE chose it), the CPU's
-// ISA and the copy of our elementwise loops in use. `inspect` and `bench` print it, and warn when
-// the environment holds an AVX-512 CPU to AVX2 (or older) kernels.
-import { addon, type CpuIsa, type IsaName, type NativeConfig } from '../native';
+// `betanmf inspect`: version, CUDA support, devices, OpenBLAS, threads, environment overrides;
+// and which vector kernels run: OpenBLAS's core (and whether OPENBLAS_CORETYPE chose it), the
+// CPU's ISA and the copy of our elementwise loops in use. `inspect` and `bench` print the
+// latter, and warn when the environment holds an AVX-512 CPU to AVX2 (or older) kernels.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { devices, openblasWarning } from '../device';
+import { addon, packageRoot, type CpuIsa, type IsaName, type NativeConfig } from '../native';
+
+export function inspectCommand(cli: Command): void {
+  cli
+    .command('inspect')
+    .description('version, CUDA support, devices, OpenBLAS configuration, threads, environment overrides')
+    .option('--json', 'as JSON')
+    .action((f: { json?: boolean }) => inspect(!!f.json));
+}
+
 
 export type KernelIsa = IsaName | 'older' | 'unknown';
 
@@ -67,4 +81,50 @@ export function kernelLine(r: KernelReport): string {
   const forced = r.loopsRequested !== null ? ` (BETANMF_CPU_ISA=${r.loopsRequested})` : '';
   return `kernels: OpenBLAS ${r.openblasCore} (${LABEL[r.openblasIsa]}${chosen}); CPU ${LABEL[r.cpuIsa]}; ` +
     `betanmf loops ${LABEL[r.loopsIsa]}${forced}`;
+}
+
+function inspect(json: boolean): void {
+  const c = addon.config();
+  const env = Object.fromEntries(
+    ['BETANMF_DEVICE', 'BETANMF_NUM_THREADS', 'BETANMF_CUBLAS', 'BETANMF_CPU_ISA', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'OPENBLAS_NUM_THREADS']
+      .filter((k) => process.env[k] !== undefined)
+      .map((k) => [k, process.env[k]!]),
+  );
+  const info = {
+    version: packageVersion(),
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    cudaCompiled: c.cudaCompiled,
+    devices: devices(),
+    openblas: { config: c.openblasConfig, core: c.openblasCore, threadsPerCall: c.openblasThreads },
+    threads: c.numThreads,
+    cores: os.availableParallelism(),
+    cpuFeatures: c.cpuFeatures,
+    kernels: kernelReport(),
+    environment: env,
+    warnings: [openblasWarning()].filter((w): w is string => w !== undefined),
+  };
+  info.warnings.push(...info.kernels.warnings);
+  if (json) {
+    process.stdout.write(JSON.stringify(info, null, 1) + '\n');
+    return;
+  }
+  const lines = [
+    `betanmf ${info.version} (node ${info.node}, ${info.platform})`,
+    `CUDA compiled in: ${info.cudaCompiled ? 'yes' : 'no'}`,
+    'devices:',
+    ...info.devices.map((d) => `  ${d.kind.padEnd(5)} ${d.available ? 'available' : 'unavailable'}${d.name ? `  ${d.name}` : ''}` +
+      `${d.threads ? `, ${d.threads} threads` : ''}${d.reason ? `  (${d.reason})` : ''}`),
+    `OpenBLAS: ${info.openblas.config}; kernel ${info.openblas.core}; ${info.openblas.threadsPerCall} thread inside each of our ${info.threads} threads`,
+    kernelLine(info.kernels),
+    `environment: ${Object.keys(env).length ? Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') : '(no overrides)'}`,
+    ...info.warnings.map((w) => `warning: ${w}`),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** This package's version (package.json). */
+export function packageVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(path.join(packageRoot, 'package.json')) as { version: string }).version;
 }

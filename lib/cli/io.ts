@@ -1,34 +1,41 @@
-// The command line's files: inputs read with the library's readers (lib/io.ts), output
-// locations checked before any work starts, and file-system errors said in words.
+// The command line's files: inputs checked and read with the library's readers (lib/files.ts),
+// output locations checked before any work starts, and outputs written whole or not at all.
+// A problem found before work starts is a usage error (exit code 2).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readCsv, readNpy } from '../io';
+import { checkInput as checkInputFile, checkShape, readMatrix } from '../files';
 import type { Matrix } from '../matrix';
-import { writableAncestor } from '../persist';
+import { checkFolderTarget, writableAncestor, writeFolder } from '../persist';
+import { cleanups } from './signals';
 
 /** A mistake in the command line (exit code 2); other errors are failures (exit code 1). */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const INPUT_EXTENSIONS = ['.npy', '.csv', '.txt'];
+/** Runs a check; whatever it throws becomes a usage error with the same message. */
+export function usage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 /** Checks that an input exists and has a known extension, before any work starts. */
 export function checkInput(file: string, option = 'input'): void {
-  const ext = path.extname(file).toLowerCase();
-  if (!INPUT_EXTENSIONS.includes(ext)) throw new UsageError(`${option} ${file}: expected a .npy or .csv file`);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    throw new UsageError(`${file}: no such file`);
-  }
-  if (st.isDirectory()) throw new UsageError(`${file}: is a folder; expected a .npy or .csv file`);
+  usage(() => checkInputFile(file, option));
 }
 
-export async function readMatrix(file: string): Promise<Matrix> {
-  checkInput(file);
-  return path.extname(file).toLowerCase() === '.npy' ? readNpy(file) : readCsv(file);
+/** A matrix file that must be rows×cols (a usage error otherwise; see lib/files.ts checkShape). */
+export async function readShaped(file: string, subject: string, rows: number, cols: number, why: string): Promise<Matrix> {
+  const m = await readMatrix(file);
+  return usage(() => checkShape(m, file, subject, rows, cols, why));
+}
+
+/** --weights: an N×F matrix of entry weights (0 = missing) for X. */
+export async function readWeights(file: string | undefined, X: Matrix): Promise<Matrix | undefined> {
+  return file === undefined ? undefined : readShaped(file, 'the weights are', X.rows, X.cols, "X's shape");
 }
 
 /**
@@ -48,31 +55,25 @@ export function checkOutputFile(file: string, option: string, extensions: string
   if (st?.isDirectory()) throw new UsageError(`${option} ${file}: is a folder; give a file name`);
   if (st && !force) throw new UsageError(`${option} ${file}: already exists; pass --force to replace it, or choose another name`);
   if (!fs.existsSync(dir)) throw new UsageError(`${option} ${file}: the folder ${dir} does not exist; create it first`);
-  try {
-    writableAncestor(dir, `${option} ${file}`);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  usage(() => writableAncestor(dir, `${option} ${file}`));
 }
 
-const FS_WORDS: Record<string, string> = {
-  ENOENT: 'no such file or folder',
-  EACCES: 'permission denied; choose a location you can write to, or fix its permissions',
-  EPERM: 'operation not permitted; choose another location',
-  EISDIR: 'is a folder where a file was expected',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EEXIST: 'already exists; choose another name or pass --force',
-  ENOSPC: 'no space left on the device; free some space or write elsewhere',
-  EDQUOT: 'disk quota exceeded; free some space or write elsewhere',
-  EROFS: 'read-only file system; write elsewhere',
-  EMFILE: 'too many open files',
-  ENAMETOOLONG: 'file name too long',
-};
+/** Checks an output folder before work starts (new, or holding only `ownFiles` and `force`). */
+export function checkOutFolder(dir: string, ownFiles: (name: string) => boolean, force: boolean): void {
+  usage(() => checkFolderTarget(dir, { overwrite: force, ownFiles, overwriteHint: '--force' }, `--out ${dir}`));
+}
 
-/** A file-system error in words, with its path; undefined when `err` is not one. */
-export function fsErrorText(err: unknown): string | undefined {
-  const e = err as NodeJS.ErrnoException;
-  if (!e || typeof e.code !== 'string' || !(e.code in FS_WORDS)) return undefined;
-  const where = e.path ? `${e.path}: ` : '';
-  return `${where}${FS_WORDS[e.code]}${e.syscall ? ` (${e.syscall})` : ''}`;
+/** Runs `write` into a staging folder renamed to `dir` at the end; an interrupt removes the staging folder. */
+export async function writeOutFolder(dir: string, ownFiles: (name: string) => boolean, force: boolean, write: (tmp: string) => Promise<void>) {
+  let remove: (() => void) | undefined;
+  await writeFolder(dir, { overwrite: force, ownFiles, overwriteHint: '--force' }, write, (staging) => {
+    if (remove) cleanups.delete(remove);
+    remove = staging ? () => fs.rmSync(staging, { recursive: true, force: true }) : undefined;
+    if (remove) cleanups.add(remove);
+  });
+}
+
+/** A warning as one line on stderr. */
+export function warnLine(message: string): void {
+  process.stderr.write(`betanmf: warning: ${message.replace(/^BetaNMF: /, '')}\n`);
 }

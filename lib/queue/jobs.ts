@@ -5,27 +5,16 @@ import { AbortError, BetaNMF } from '../betanmf';
 import { resolveOptions, type BetaNMFOptions, type EpochInfo } from '../options';
 import { rangeError } from '../errors';
 import { Matrix } from '../matrix';
-import { fsErrorText } from '../cli/io';
+import { checkShape } from '../files';
+import { fixedBasesModel, writeFitResults, type FitSummary } from '../results';
 import type { Storage } from './storage';
+
+export type { FitSummary };
 
 /** Fit options a job can carry: BetaNMF's, less those that are not data (factors, callbacks). */
 export type JobFitOptions = Omit<BetaNMFOptions, 'W' | 'H' | 'signal' | 'onEpoch'>;
 /** Transform options: β and the iteration controls (as `betanmf transform`). */
 export type JobTransformOptions = Pick<BetaNMFOptions, 'beta' | 'maxIter' | 'tol' | 'seed' | 'device' | 'dtype' | 'missing'>;
-
-/** What `wait()` of a fit resolves to: the summary `betanmf fit --json` prints. */
-export interface FitSummary {
-  components: number;
-  beta: number;
-  solver: string;
-  device: string;
-  dtype: string;
-  iterations: number;
-  cost: number;
-  seconds: number;
-  /** Why the fit ended (BetaNMF's stopReason). */
-  stopReason: string;
-}
 
 /** What `wait()` of a transform resolves to. */
 export interface TransformSummary {
@@ -88,50 +77,29 @@ export function checkJobOptions(kind: 'fit' | 'transform', options: unknown, wit
   resolveOptions(withW ? { ...o, W: new Matrix(new Float32Array(K), 1, K) } : o);
 }
 
-/** A job's data file next to X: the same shape as X, or the message the CLI gives. */
-async function readLike(storage: Storage, file: string, what: string, rows: number, cols: number, shape: string): Promise<Matrix> {
-  const m = await storage.read(file);
-  if (m.rows !== rows || m.cols !== cols) throw new Error(`${file}: ${what} is ${m.rows}×${m.cols}, expected ${rows}×${cols} (${shape})`);
-  return m;
-}
-
-/** An error's first line, as the CLI prints it (without the `betanmf: ` prefix; file-system errors in words, with their path). */
-export function oneLine(err: unknown): string {
-  const e = err as Error;
-  return (fsErrorText(e) ?? String(e?.message ?? err)).split('\n')[0];
-}
-
 type Progress = (p: JobProgress) => void;
 
 export async function runFitJob(data: FitJobData, storage: Storage, signal: AbortSignal | undefined, progress: Progress): Promise<FitSummary> {
   const X = await storage.read(data.input);
-  const weights = data.weights ? await readLike(storage, data.weights, 'the weights', X.rows, X.cols, "X's shape") : undefined;
+  const weights = data.weights ? checkShape(await storage.read(data.weights), data.weights, 'the weights are', X.rows, X.cols, "X's shape") : undefined;
   const K = data.options.nComponents ?? 50;
-  const W = data.wInit ? await readLike(storage, data.wInit, 'W', X.cols, K, "F×K: X's columns × nComponents") : undefined;
+  const W = data.wInit ? checkShape(await storage.read(data.wInit), data.wInit, 'W is', X.cols, K, "F×K: X's columns × nComponents") : undefined;
   const model = new BetaNMF({ ...data.options, ...(W ? { W } : {}) });
   const maxIter = model.options.maxIter;
-  await model.fit(X, { signal, weights, onEpoch: (e: EpochInfo) => progress({ epoch: e.epoch, maxIter, cost: e.cost, seconds: e.seconds }) });
-  // The fit's one duration, as `betanmf fit` reports it: seconds in updates, as in progress and history.json.
-  const seconds = model.history[model.history.length - 1]?.seconds ?? 0;
-  const summary: FitSummary = {
-    components: model.options.nComponents, beta: model.options.beta, solver: model.options.solver, device: model.W!.device,
-    dtype: model.W!.dtype, iterations: model.nIter, cost: model.cost!, seconds, stopReason: model.stopReason!,
-  };
+  const fitted = await model.fit(X, { signal, weights, onEpoch: (e: EpochInfo) => progress({ epoch: e.epoch, maxIter, cost: e.cost, seconds: e.seconds }) });
   // Each output appears whole or not at all (temporary name + rename), so a retried job never leaves a mixture.
-  await storage.write(path.join(data.out, 'W.npy'), model.W!);
-  await storage.write(path.join(data.out, 'H.npy'), model.H!);
-  await storage.writeText(path.join(data.out, 'history.json'), JSON.stringify({ ...summary, input: path.resolve(data.input),
-    N: X.rows, F: X.cols, seed: model.seed, options: model.options, history: model.history }, null, 1));
-  return summary;
+  return writeFitResults({
+    matrix: (name, m) => storage.write(path.join(data.out, name), m),
+    text: (name, text) => storage.writeText(path.join(data.out, name), text),
+  }, fitted, data.input, X);
 }
 
 export async function runTransformJob(data: TransformJobData, storage: Storage, signal: AbortSignal | undefined,
   progress: Progress): Promise<TransformSummary> {
   const X = await storage.read(data.input);
   const W = await storage.read(data.w);
-  if (W.rows !== X.cols) throw new Error(`${data.w}: W is ${W.rows}×${W.cols}, but X has ${X.cols} columns (W must be F×K)`);
-  const weights = data.weights ? await readLike(storage, data.weights, 'the weights', X.rows, X.cols, "Y's shape") : undefined;
-  const model = new BetaNMF({ ...data.options, nComponents: W.cols, init: 'custom', W, fixed: ['W'] });
+  const model = fixedBasesModel(W, X, data.options, data.w);
+  const weights = data.weights ? checkShape(await storage.read(data.weights), data.weights, 'the weights are', X.rows, X.cols, "X's shape") : undefined;
   const maxIter = model.options.maxIter;
   const t0 = performance.now();
   const H = await model.transform(X, { signal, weights, onEpoch: (e) => progress({ epoch: e.epoch, maxIter, seconds: (performance.now() - t0) / 1000 }) });

@@ -2,7 +2,7 @@
 // names what a job needs from it, so an object store can stand beside the shared file system.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkInput, readMatrix } from '../cli/io';
+import { checkInput, readMatrix } from '../files';
 import { createNpy, readNpyLayout, readNpyRows, tempNameFor, writeNpy, writeNpyRows, type NpyLayout } from '../io';
 import { allocate, Matrix, type DType } from '../matrix';
 

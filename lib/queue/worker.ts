@@ -4,9 +4,10 @@ import * as os from 'node:os';
 import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortError } from '../betanmf';
+import { errorLine } from '../files';
 import { checkReachable, redisClient, redisOptions, type Connection } from './connection';
 import { Exchange } from './exchange';
-import { oneLine, runFitJob, runTransformJob, type FitJobData, type JobProgress, type TransformJobData } from './jobs';
+import { runFitJob, runTransformJob, type FitJobData, type JobProgress, type TransformJobData } from './jobs';
 import { finishShardedFit, runCoordinator, runShard, type ShardedFitData, type ShardJobData } from './shards';
 import { FileStorage, type Storage } from './storage';
 
@@ -58,7 +59,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (await redis.exists(cancelKey(queue, job.id!))) throw new Error('cancelled');
       return await run(job, signal);
     } catch (err) {
-      const message = err instanceof AbortError || signal?.aborted ? 'cancelled' : oneLine(err);
+      const message = err instanceof AbortError || signal?.aborted ? 'cancelled' : errorLine(err);
       // A job's failure is deterministic (bad input, bad options, cancelled): no retries.
       throw new UnrecoverableError(message);
     }
@@ -96,7 +97,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       return await fn(ex);
     } catch (err) {
       // Every other job of this fit stops waiting for this one, with this reason.
-      if (!(err instanceof AbortError)) await ex.abort(oneLine(err)).catch(() => {});
+      if (!(err instanceof AbortError)) await ex.abort(errorLine(err)).catch(() => {});
       throw err;
     } finally {
       await ex.close();
@@ -112,7 +113,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxStalledCount: options.maxStalledCount ?? 3,
     autorun: true,
   });
-  worker.on('error', (err) => process.stderr.write(`betanmf worker: ${oneLine(err)}\n`));
+  worker.on('error', (err) => process.stderr.write(`betanmf worker: ${errorLine(err)}\n`));
   // `betanmf cancel` (from any machine) reaches the worker running the job through this channel.
   const sub = redisClient(connection);
   sub.on('message', (_channel, id: string) => void worker.cancelJob(id, 'cancelled'));
