@@ -57,7 +57,7 @@ export interface EmuControls {
   };
 }
 
-/** What `new addon.Fit(spec)` reads, by name (see native/binding/fit.cpp). */
+/** What `new addon.Fit(spec)` reads, by name (see native/binding/fit.cpp and fit_spec.cpp). */
 export interface FitSpec {
   X: NativeArray;
   /** Initial factors; zero when left out (then written with `write`). */
@@ -141,6 +141,25 @@ export interface NativeFit {
   dispose(): void;
 }
 
+/**
+ * What `combineShards` reads, by name (native/binding/shards.cpp): the coordinator's W step of a
+ * sharded fit (lib/queue/shards.ts) through the single-process solver's own operations
+ * (core/solver.h's combineShards), computed in double whatever W's dtype.
+ */
+export interface CombineSpec {
+  F: number;
+  K: number;
+  solver: string;
+  eps: number;
+  gamma: number;
+  /** The SAG average's weight of a new batch (gsag_mu: 1 / (sagMemory + 1)); default 1. */
+  forget?: number;
+  /** gsag_mu averages the batches' targets with the adaptive gain (update 'mm'), as FitSpec's. */
+  averageTargets?: boolean;
+  /** asg_mu / asag_mu: each shard's row count (its W's weight in the average), one per part. */
+  rows?: number[];
+}
+
 export interface NativeAddon {
   hParts(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, pos: Out, neg: Out, diff: Out, weights: Out): undefined | Promise<void>;
@@ -152,6 +171,13 @@ export interface NativeAddon {
   betaDivergence(async: boolean, X: NativeArray, W: NativeArray, H: NativeArray, N: number, F: number, K: number,
     beta: number, vFloor: number, weights: Out, alphaW?: number, alphaH?: number, l1Ratio?: number): number | Promise<number>;
   Fit: new (spec: FitSpec) => NativeFit;
+  /**
+   * A sharded fit's next W, written over `W` (the published one, F×K): from each shard's parts
+   * (pos then neg, 2·F·K, or empty for a shard without the epoch's first batch; asg_mu/asag_mu:
+   * the shard's own W, F·K) in shard order. `state` (gsag_mu only, Float64Array of 3·F·K + 1:
+   * the averaged parts, the averaged steps, the SAG gain; zeros at first) carries over between epochs.
+   */
+  combineShards(spec: CombineSpec, W: FloatArray, parts: FloatArray[], state?: Float64Array): void;
   /** Backend buffers allocated and not yet freed (all backends). */
   liveBuffers(): number;
   muUpdate(async: boolean, factor: NativeArray, pos: NativeArray, neg: NativeArray, eps: number,

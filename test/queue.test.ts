@@ -10,6 +10,7 @@ import { BetaNMF, matrix, syntheticSpectrogram, type Matrix } from '../lib';
 import { readNpySync as readMatrix, writeNpySync as writeNpy } from '../lib/io';
 import { FitQueue, readNpyRows, startWorker, type FitSummary, type JobProgress, type RunningWorker } from '../lib/queue';
 import { FileStorage } from '../lib/queue/storage';
+import { addon } from '../lib/native';
 import { findRedis, redisRequired } from './support/redis';
 
 const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
@@ -437,6 +438,78 @@ describe('betanmf/queue (Redis)', function () {
       await st.write(file, matrix(new Float64Array([1]), 1, 1));
       assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('assembled')), ['assembled.npy']);
     });
+  });
+});
+
+describe("the sharded coordinator's W step, addon.combineShards (no Redis needed)", () => {
+  const [N, F, K] = [60, 12, 3];
+  const X = float64(syntheticSpectrogram(N, F, { components: K, seed: 2 }));
+  const start = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => 0.5 + ((i * 7919 + seed * 104729) % 1000) / 1000);
+
+  /** One epoch of a single-process fit: its summed W parts (the epoch left open) and its W after the epoch. */
+  function epoch(solver: 'mu_batch' | 'gsg_mu', beta: number, gamma: number) {
+    const W0 = start(F * K, 1);
+    const fit = new addon.Fit({ X: X.data, W: W0, H: start(N * K, 2), N, F, K, dtype: 'float64', beta, solver, batchSize: 20, eps: 1e-10,
+      gamma, forget: 1, vFloor: 2 ** -23, updateH: true, updateW: true, shuffle: 'none', positive: false });
+    try {
+      fit.run(false, { snapshot: true, ends: false });
+      const parts = new Float64Array(2 * F * K);
+      fit.read('gradPos', parts.subarray(0, F * K));
+      fit.read('gradNeg', parts.subarray(F * K));
+      assert.ok(fit.restore());
+      fit.run(false, {});
+      const W = new Float64Array(F * K);
+      fit.read('W', W);
+      return { W0, parts, W };
+    } finally {
+      fit.dispose();
+    }
+  }
+
+  for (const [solver, beta, gamma] of [['mu_batch', 0.5, 1 / 1.5], ['mu_batch', 1, 1], ['gsg_mu', 3, 0.5]] as const) {
+    it(`is the single-process solver's own step: ${solver}, γ = ${gamma.toFixed(3)}, bit for bit`, () => {
+      const { W0, parts, W } = epoch(solver, beta, gamma);
+      const next = W0.slice();
+      // Shard 0 holds the parts; shard 1 sends none (gsg: no first batch), which changes nothing.
+      addon.combineShards({ F, K, solver, eps: 1e-10, gamma }, next, [parts, new Float64Array(0)]);
+      assert.deepEqual(next, W);
+      assert.notDeepEqual(next, W0);
+    });
+  }
+
+  it('sums the parts in shard order and averages local Ws by rows (float32 in, computed in double, rounded once)', () => {
+    const W = Float32Array.from([1, 2]), a = Float32Array.from([1, 1, 3, 6]), b = Float32Array.from([1, 3, 1, 2]);
+    addon.combineShards({ F: 1, K: 2, solver: 'mu_batch', eps: 0, gamma: 1 }, W, [a, b]);
+    assert.deepEqual(Array.from(W), [2, 4]); // W ⊙ (3+1)/(1+1), W ⊙ (6+2)/(1+3)
+    const avg = Float64Array.from([0, 0]);
+    addon.combineShards({ F: 1, K: 2, solver: 'asg_mu', eps: 0, gamma: 1, rows: [1, 3] }, avg, [Float64Array.from([4, 8]), Float64Array.from([8, 4])]);
+    assert.deepEqual(Array.from(avg), [7, 5]);
+  });
+
+  it('gsag_mu carries its SAG state between calls: the same W as one call after another with a fresh copy of it', () => {
+    const spec = { F, K, solver: 'gsag_mu', eps: 1e-10, gamma: 1, forget: 0.25, averageTargets: true };
+    const state = new Float64Array(3 * F * K + 1), W = start(F * K, 3);
+    const parts = [start(2 * F * K, 4), start(2 * F * K, 5)];
+    addon.combineShards(spec, W, [parts[0], new Float64Array(0)], state);
+    assert.equal(state[3 * F * K], 1); // the gain of the first batch
+    const copy = state.slice(), W2 = W.slice(), W3 = W.slice();
+    addon.combineShards(spec, W, [parts[1], new Float64Array(0)], state);
+    addon.combineShards(spec, W2, [parts[1], new Float64Array(0)], copy);
+    assert.deepEqual(W, W2);
+    assert.ok(state[3 * F * K] >= 0.25 && state[3 * F * K] <= 1);
+    addon.combineShards(spec, W3, [parts[1], new Float64Array(0)], new Float64Array(3 * F * K + 1)); // the state forgotten
+    assert.notDeepEqual(W3, W);
+  });
+
+  it('wrong arguments are TypeError or RangeError naming them', () => {
+    const W = new Float64Array(F * K);
+    const spec = { F, K, solver: 'mu_batch', eps: 1e-10, gamma: 1 };
+    assert.throws(() => addon.combineShards(spec, W, [new Float64Array(F * K)]), (e: Error) => e instanceof RangeError && /parts\[0\]: expected 2·F·K or 0 elements, received 36/.test(e.message));
+    assert.throws(() => addon.combineShards(spec, W, [new Float32Array(2 * F * K)]), (e: Error) => e instanceof TypeError && /parts\[0\]: expected a host array of W's dtype/.test(e.message));
+    assert.throws(() => addon.combineShards({ ...spec, solver: 'nope' }, W, []), (e: Error) => e instanceof RangeError && /solver: unknown solver 'nope'/.test(e.message));
+    assert.throws(() => addon.combineShards({ ...spec, solver: 'gsag_mu' }, W, [], new Float64Array(3)), (e: Error) => e instanceof RangeError && /state: expected a Float64Array of 3·F·K \+ 1/.test(e.message));
+    assert.throws(() => addon.combineShards({ ...spec, solver: 'asg_mu' }, W, [W]), (e: Error) => e instanceof TypeError && /rows: expected an array/.test(e.message));
+    assert.throws(() => addon.combineShards(spec, new Float64Array(3), []), (e: Error) => e instanceof RangeError && /W: expected a host array of F×K = 36 elements/.test(e.message));
   });
 });
 

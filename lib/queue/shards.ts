@@ -10,7 +10,8 @@
 // asg/asag update W after every batch, which cannot be split over shards exactly: each shard
 // runs a local asg/asag epoch from the published W over its own rows (its own SAG average),
 // and the coordinator averages the shards' W weighted by their rows (local SGD with averaging
-// once per epoch).
+// once per epoch). The coordinator's W step is the native solver's (addon.combineShards, over
+// core/solver.h): no solver arithmetic here.
 //
 // Failure: a shard checkpoints its H (and local SAG state) every `checkpointEvery` epochs;
 // every W since the oldest checkpoint stays in Redis. A shard job restarted by BullMQ on another
@@ -22,7 +23,7 @@ import { describe, rangeError } from '../errors';
 import { mmExponent, NativeFitHandle } from '../fit';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
-import type { FloatArray } from '../native';
+import { addon, type CombineSpec } from '../native';
 import { averagesTargets, resolveOptions, type ResolvedOptions } from '../options';
 import { Random } from '../random';
 import type { Exchange } from './exchange';
@@ -31,6 +32,7 @@ import type { FitSummary, JobFitOptions, JobProgress } from './jobs';
 import type { Storage } from './storage';
 
 /** As BetaNMF: V clipped at the float32 epsilon where β < 2. */
+// merge: import V_FLOOR from '../options'
 const V_FLOOR = 2 ** -23;
 
 export interface ShardedFitData {
@@ -159,13 +161,6 @@ async function initialise(d: ShardedFitData, ex: Exchange, storage: Storage, o: 
   await ex.set('W:0', bytesOf(W));
 }
 
-/** γ-th power of a ratio, as the native MU step computes it. */
-function stepFn(gamma: number): (x: number) => number {
-  if (gamma === 1) return (x) => x;
-  if (gamma === 0.5) return Math.sqrt;
-  return (x) => Math.pow(x, gamma);
-}
-
 export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: Storage, signal: AbortSignal | undefined,
   progress: (p: JobProgress) => void): Promise<void> {
   const o = resolved(d);
@@ -174,18 +169,18 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
   const meta = await readMeta(ex, signal);
   const f32 = meta.dtype === 'float32';
   const FK = meta.F * meta.K;
-  const gamma = o.update === 'mm' ? mmExponent(o.beta) : 1;
-  const step = stepFn(gamma);
   const solver = o.solver;
-  const forget = solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1;
-  const rows = Array.from({ length: S }, (_, s) => { const [r0, r1] = shardRows(s, S, meta.N); return r1 - r0; });
+  const combine: CombineSpec = {
+    F: meta.F, K: meta.K, solver, eps: o.eps, gamma: o.update === 'mm' ? mmExponent(o.beta) : 1,
+    forget: solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1, averageTargets: averagesTargets(o),
+    rows: Array.from({ length: S }, (_, s) => { const [r0, r1] = shardRows(s, S, meta.N); return r1 - r0; }),
+  };
   // Resume after the last epoch this fit's coordinator completed (a restarted coordinator job).
   const done = await ex.get('coord');
   let e = done === null ? 0 : Number(done) + 1;
   let W = arrayOf((await ex.getBuffer(`W:${Math.max(0, e - 1)}`))!, f32);
-  // gsag's state: the averaged parts (2·F·K), and under 'mm' the averaged steps (F·K) and the gain (sagGain below).
-  const state = e > 1 && solver === 'gsag_mu' ? arrayOf((await ex.getBuffer(`avg:${e - 1}`))!, false) : new Float64Array(3 * FK + 1);
-  const avg = state.subarray(0, 2 * FK), last = state.subarray(2 * FK, 3 * FK);
+  // gsag's state (combineShards): the averaged parts (2·F·K), the averaged steps (F·K) and the SAG gain.
+  const state = e > 1 && solver === 'gsag_mu' ? arrayOf((await ex.getBuffer(`avg:${e - 1}`))!, false) as Float64Array : new Float64Array(3 * FK + 1);
   const hist = await ex.redis.hgetall(ex.key('history'));
   let previous = Object.values(hist).map((h) => JSON.parse(h) as { epoch: number; cost?: number })
     .filter((h) => h.cost !== undefined && h.epoch < e).sort((a, b) => a.epoch - b.epoch).pop()?.cost ?? NaN;
@@ -197,7 +192,7 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
       if (have) W = arrayOf(have, f32);
       else {
         const parts = await ex.waitFor(() => ex.allFields(`parts:${e}`, S), signal);
-        W = nextW(W, parts.map((p) => arrayOf(p, f32)));
+        addon.combineShards(combine, W, parts.map((p) => arrayOf(p, f32)), state);
         if (solver === 'gsag_mu') await ex.set(`avg:${e}`, bytesOf(state));
         if (!W.every(Number.isFinite)) throw new Error(`BetaNMF: the ${solver} solver diverged (W or H overflowed). Try a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.`);
         await ex.set(`W:${e}`, bytesOf(W));
@@ -227,60 +222,6 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
     await prune(ex, S, e);
   }
   await ex.set('final', String(e));
-
-  function nextW(W: FloatArray, parts: FloatArray[]): FloatArray {
-    const out = f32 ? new Float32Array(FK) : new Float64Array(FK);
-    if (solver === 'asg_mu' || solver === 'asag_mu') {
-      // The shards' W, weighted by their rows, summed in shard order.
-      for (let i = 0; i < FK; i++) {
-        let w = 0;
-        for (let s = 0; s < S; s++) w += (rows[s] / meta.N) * parts[s][i];
-        out[i] = w;
-      }
-      return out;
-    }
-    const pos = new Float64Array(FK), neg = new Float64Array(FK);
-    for (let s = 0; s < S; s++) {
-      const p = parts[s];
-      if (p.length === 0) continue; // gsg/gsag: only shard 0 holds the first batch
-      for (let i = 0; i < FK; i++) {
-        pos[i] += p[i];
-        neg[i] += p[FK + i];
-      }
-    }
-    // gsag under update 'mm' averages the batches' targets W^(1/γ) ⊙ neg with pos, weighted by
-    // the adaptive gain (as the single-process solver: see core/solver.h), W = (avg neg / (avg pos + eps))^γ.
-    const targets = averagesTargets(o);
-    if (solver === 'gsag_mu') {
-      const f = targets ? sagGain(pos, neg) : forget;
-      for (let i = 0; i < FK; i++) {
-        const n = targets ? neg[i] * Math.pow(W[i], 1 / gamma) : neg[i];
-        avg[i] = f * pos[i] + (1 - f) * avg[i];
-        avg[FK + i] = f * n + (1 - f) * avg[FK + i];
-        pos[i] = avg[i];
-        neg[i] = avg[FK + i];
-      }
-    }
-    const eps = o.eps;
-    for (let i = 0; i < FK; i++) out[i] = (targets ? 1 : W[i]) * step(neg[i] / (pos[i] + eps));
-    return out;
-  }
-
-  // core/solver.h's sagGain: 1 for the first batch, then clamp(g·e^c, forget, 1), c the correlation
-  // of this batch's step (neg − pos) / (neg + pos) with the earlier steps averaged with the gain.
-  function sagGain(pos: Float64Array, neg: Float64Array): number {
-    const g = state[3 * FK], rate = g > 0 ? g : 1;
-    let dot = 0, now = 0, before = 0;
-    for (let i = 0; i < FK; i++) {
-      const sum = neg[i] + pos[i], step = sum > 0 ? (neg[i] - pos[i]) / sum : 0, prev = last[i];
-      dot += step * prev;
-      now += step * step;
-      before += prev * prev;
-      last[i] = (1 - rate) * prev + rate * step;
-    }
-    const c = now > 0 && before > 0 ? dot / Math.sqrt(now * before) : 0;
-    return (state[3 * FK] = g > 0 ? Math.min(1, Math.max(forget, g * Math.exp(Number.isFinite(c) ? c : 0))) : 1);
-  }
 }
 
 /** Drops the Ws no shard can need any more (older than every shard's last checkpoint). */

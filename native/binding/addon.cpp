@@ -9,6 +9,7 @@
 #include "binding/device.h"
 #include "binding/fit.h"
 #include "binding/kernels.h"
+#include "binding/shards.h"
 #include "cpu/parallel.h"
 
 namespace {
@@ -50,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bnmf::binding::registerKernels(env, exports);
   bnmf::binding::registerDevice(env, exports);
   bnmf::binding::registerFit(env, exports);
+  bnmf::binding::registerShards(env, exports);
   bnmf::binding::registerCpuInfo(env, exports);
   exports.Set("config", Napi::Function::New(env, config, "config"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));

@@ -155,6 +155,28 @@ void keepFixedColumns(Backend<T>& be, Mat<T> W, const EpochSpec<T>& s) {
   }
 }
 
+// The W step from parts summed over an epoch or averaged: W ← W ⊙ (neg / (pos + eps))^γ, or
+// under averaged targets (neg holding the targets W^(1/γ) ⊙ neg) W ← (neg / (pos + eps))^γ;
+// then W's fixed columns are put back.
+template <typename T>
+void stepW(Backend<T>& be, Mat<T> W, CMat<T> pos, CMat<T> neg, const EpochSpec<T>& s, const SliceScratch<T>& scratch,
+           bool targets) {
+  const CMat<T> factor = targets ? CMat<T>(scratch.ones, W.rows, W.cols) : CMat<T>(W);
+  be.muUpdate(factor, pos, neg, s.eps, s.gamma, W);
+  keepFixedColumns(be, W, s);
+}
+
+// One batch's W parts into the SAG average of targets (avgPos, avgNeg) with the adaptive gain;
+// neg becomes the batch's target, neg ⊙ W^(1/γ) (where that batch wanted W to be).
+template <typename T>
+void blendTarget(Backend<T>& be, CMat<T> W, CMat<T> pos, Mat<T> neg, Mat<T> avgPos, Mat<T> avgNeg, const EpochSpec<T>& s,
+                 const SliceScratch<T>& scratch) {
+  const T f = sagGain(be, pos, CMat<T>(neg), s.forget, scratch);
+  be.muUpdate(neg, CMat<T>(scratch.zeros, W.rows, W.cols), W, T(1), 1.0 / s.gamma, neg);
+  be.blend(avgPos, pos, f);
+  be.blend(avgNeg, neg, f);
+}
+
 // The penalties' part of the objective for factors W (F×K) and H (N×K) of N×F data.
 template <typename T>
 double penaltyCost(Backend<T>& be, CMat<T> W, CMat<T> H, Index N, Index F, const Penalty& p) {
@@ -238,37 +260,70 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
       be.wParts(Xb, W, Hb, s.beta, wp);
       penaliseW(gradPos, T(1), n);
     } else if ((perBatchW || (firstBatchW && first)) && targets) {
-      const Index F = W.rows;
       Mat<T> bPos(scratch.wPos, F, K), bNeg(scratch.wNeg, F, K);
       wp.pos = bPos;
       wp.neg = bNeg;
       be.wParts(Xb, W, Hb, s.beta, wp);
       penaliseW(bPos, T(1), n);
-      const T f = sagGain(be, CMat<T>(bPos), CMat<T>(bNeg), s.forget, scratch);
-      be.muUpdate(bNeg, CMat<T>(scratch.zeros, F, K), W, T(1), 1.0 / s.gamma, bNeg);  // neg ⊙ W^(1/γ): this batch's target
-      be.blend(gradPos, bPos, f);
-      be.blend(gradNeg, bNeg, f);
-      if (perBatchW) {
-        be.muUpdate(CMat<T>(scratch.ones, F, K), gradPos, gradNeg, s.eps, s.gamma, W);
-        keepFixedColumns(be, W, s);
-      }
+      blendTarget<T>(be, W, bPos, bNeg, gradPos, gradNeg, s, scratch);
+      if (perBatchW) stepW<T>(be, W, gradPos, gradNeg, s, scratch, true);
     } else if (perBatchW || (firstBatchW && first)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);
       penaliseW(gradPos, s.forget, n);
-      if (perBatchW) {
-        be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
-        keepFixedColumns(be, W, s);
-      }
+      if (perBatchW) stepW<T>(be, W, gradPos, gradNeg, s, scratch, false);
     }
   }
   const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;
-  if (s.updateW && epochEnds && !perBatchW && N > 0) {
-    if (targets) be.muUpdate(CMat<T>(scratch.ones, W.rows, K), gradPos, gradNeg, s.eps, s.gamma, W);
-    else be.muUpdate(W, gradPos, gradNeg, s.eps, s.gamma, W);
-    keepFixedColumns(be, W, s);
+  if (s.updateW && epochEnds && !perBatchW && N > 0) stepW<T>(be, W, gradPos, gradNeg, s, scratch, targets);
+}
+
+// ---- a sharded fit's W step -----------------------------------------------------------------
+// The coordinator of a sharded fit (lib/queue/shards.ts) makes the next W from what the shards
+// send with the steps above, so one process and many run one solver:
+//   mu_batch, gsg   the shards' parts summed in shard order, then stepW: for mu_batch exactly
+//                   full-batch MU; for gsg the epoch's first batch (shard 0's parts)
+//   gsag            those parts into the SAG average (avgPos, avgNeg) first: with the adaptive
+//                   gain and the targets under averageTargets (blendTarget), else at `forget`
+//   asg, asag       the shards' own W after a local epoch, weighted by `share` (their rows / N)
+//                   and summed in shard order (local SGD, averaged once per epoch)
+// parts[s] holds pos then neg (F×K each), or shard s's W (asg/asag), or nothing (a shard
+// without the epoch's first batch). Sums and scalings use the backend's running-sum step
+// (g − 0 + part) and blend (from zeros: f·part), which are exact there, so the sums are those
+// of a plain loop in shard order. scratch: wPos, wNeg, zeros; ones, lastStep, gain and sums
+// under averaged targets.
+template <typename T>
+void combineShards(Backend<T>& be, Mat<T> W, const std::vector<CMat<T>>& parts, const std::vector<double>& share,
+                   Mat<T> avgPos, Mat<T> avgNeg, const EpochSpec<T>& s, const SliceScratch<T>& scratch) {
+  const Index F = W.rows, K = W.cols;
+  Mat<T> sumPos(scratch.wPos, F, K), sumNeg(scratch.wNeg, F, K);
+  const CMat<T> zeros(scratch.zeros, F, K);
+  be.zero(sumPos);
+  if (s.solver == SolverKind::Asg || s.solver == SolverKind::Asag) {
+    Mat<T> term = sumNeg;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      be.zero(term);
+      be.blend(term, parts[i], T(share[i]));  // share·W_s
+      be.updateGrad(sumPos, zeros, term, sumPos);
+    }
+    be.copy(sumPos, W);
+    return;
   }
+  be.zero(sumNeg);
+  for (const CMat<T>& p : parts) {
+    if (p.empty()) continue;
+    be.updateGrad(sumPos, zeros, CMat<T>(p.data, F, K), sumPos);
+    be.updateGrad(sumNeg, zeros, CMat<T>(p.data + F * K, F, K), sumNeg);
+  }
+  if (s.solver != SolverKind::Gsag) return stepW<T>(be, W, sumPos, sumNeg, s, scratch, false);
+  if (s.averageTargets) {
+    blendTarget<T>(be, W, sumPos, sumNeg, avgPos, avgNeg, s, scratch);
+  } else {
+    be.blend(avgPos, sumPos, s.forget);
+    be.blend(avgNeg, sumNeg, s.forget);
+  }
+  stepW<T>(be, W, avgPos, avgNeg, s, scratch, s.averageTargets);
 }
 
 // X ≈ H·Wᵀ does not change when column k of W is divided by c and column k of H multiplied by
