@@ -7,8 +7,6 @@
 #include "binding/args.h"
 #include "binding/job.h"
 #include "binding/weights.h"
-#include "cpu/blas.h"
-#include "cpu/cpu_backend.h"
 #include "core/solver.h"
 
 namespace bnmf::binding {
@@ -263,7 +261,9 @@ class GemmJob final : public Job {
     C_ = matArg<T>(env, c, m, n, "C");
     keep({a.value, b.value, c.value});
   }
-  void execute() override { cpu::gemm<T>(transA_, transB_, scale_, A_, B_, keep_, C_); }
+  void execute() override {
+    onBackend<T>(Device::Cpu, [&](Backend<T>& be) { be.product(transA_, transB_, scale_, A_, B_, keep_, C_); });
+  }
 
  private:
   Mat<T> A_, B_, C_;

@@ -161,6 +161,10 @@ class Backend {
   virtual void partsH(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) = 0;
   virtual void partsW(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, Parts<T> out, bool fused) = 0;
 
+  // C = scale·op(A)·op(B) + keep·C (BLAS's alpha and beta; op transposes when asked), on this
+  // backend's memory. An empty inner dimension leaves keep·C.
+  virtual void product(bool transA, bool transB, T scale, CMat<T> A, CMat<T> B, T keep, Mat<T> C) = 0;
+
   // D(X | H·Wᵀ) summed over all entries, accumulated in double (V clipped at vFloor first);
   // with weights (X's shape, or empty) Σ m·d(x | v), an entry of weight 0 counting 0.
   virtual double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights = CMat<T>()) = 0;

@@ -1,3 +1,5 @@
+// The CPU backend: the passes of core/backend.h as GEMMs on row blocks (cpu/blas.h) with the
+// elementwise loops between them (cpu/loops.h), cut into blocks by cpu/blocking.h's rules.
 #include "cpu/cpu_backend.h"
 
 #include <algorithm>
@@ -10,63 +12,13 @@
 #include <vector>
 
 #include "cpu/blas.h"
+#include "cpu/blocking.h"
+#include "cpu/loops.h"
 #include "cpu/parallel.h"
 #include "cpu/workspace.h"
 
-#include "cpu/isa.h"
-#include "cpu/vecmath.h"
-
-// The elementwise loops are compiled three times: for baseline x86-64, x86-64-v3 (AVX2+FMA) and
-// x86-64-v4 (AVX-512), with cpu/vecmath.h's vectorised float pow in the last two. cpu/isa.h
-// picks one once per process (the CPU's best, or BETANMF_CPU_ISA), so the binary runs on any
-// x86-64. The bodies are always_inline so that each copy is compiled for its own target.
-#if BNMF_HAVE_AVX512_LOOPS
-#define BNMF_LOOP_BODY __attribute__((always_inline)) inline
-#else
-#define BNMF_LOOP_BODY inline
-#endif
-
 namespace bnmf::cpu {
 namespace {
-
-// Rows per block so that one b×cols scratch buffer is about 256 KiB (two of them stay in L2).
-template <typename T>
-Index blockRows(Index cols) {
-  const Index target = (256 * 1024) / (static_cast<Index>(sizeof(T)) * std::max<Index>(cols, 1));
-  return std::clamp<Index>(target, 16, 512);
-}
-
-// Every pass is cut into blocks by fixed rules that depend on the shapes only, never on the
-// number of threads: each block is the same GEMM whichever thread runs it, and sums over
-// blocks are taken in block order, so results are identical bit for bit for 1, 2 or 64
-// threads. Threads then share out whole blocks.
-
-// Rows per block for a pass over `rows` rows of `cols` columns: about cache-sized, and at
-// least four blocks when there are enough rows (a mini-batch of 100–300 rows is then still
-// shared between cores). Below 64 rows a block is not worth it: each one packs W again.
-template <typename T>
-Index rowBlocks(Index rows, Index cols) {
-  const Index rb = blockRows<T>(cols);
-  const Index quarter = ((rows + 3) / 4 + 15) / 16 * 16;
-  const Index cap = std::max<Index>(1, std::min({rb, std::max<Index>(64, quarter), rows}));  // never more rows than there are
-  // Blocks of equal size (a multiple of 16 rows), not full ones and a sliver: 1024 rows in 8
-  // blocks of 128 rather than 8 of 127 and one of 8, so 2 or 4 threads get equal shares.
-  const Index blocks = (rows + cap - 1) / cap;
-  return std::min(cap, ((rows + blocks - 1) / blocks + 15) / 16 * 16);
-}
-
-// Column slices for passes parallel over the columns of X (W's rows): about 64 wide, at most 32
-// slices, and a multiple of 4 from 4 on (513 columns: 8 slices, not 9), so 2 or 4 threads balance.
-inline Index columnSlices(Index cols) {
-  const Index s = std::max<Index>(1, (cols + 32) / 64);
-  return std::min<Index>(32, s < 4 ? s : (s + 2) / 4 * 4);
-}
-
-// Threads worth using for `units` independent pieces of work totalling `flops`.
-int threadsFor(Index units, double flops) {
-  if (flops < 1e6 || units < 2) return 1;
-  return static_cast<int>(std::min<Index>(maxThreads(), units));
-}
 
 // m ← keep·m (keep = 0 overwrites whatever was there, NaN included).
 template <typename T>
@@ -97,16 +49,6 @@ void columnSums(CMat<T> A, T* sums) {
   }
 }
 
-// Runs piece(i) for i in [0, pieces) on the threads worth using for `flops` of work, each
-// thread taking a contiguous run of pieces (which thread runs a piece never changes it).
-template <typename Fn>
-void forEachPiece(Index pieces, double flops, Fn&& piece) {
-  const int parts = threadsFor(pieces, flops);
-  parallelFor(parts, [&](int p) {
-    for (Index i = splitPoint(pieces, parts, p), e = splitPoint(pieces, parts, p + 1); i < e; ++i) piece(i, p);
-  });
-}
-
 // G = AᵀA (cols×cols), in fixed slices of 32 columns of G.
 template <typename T>
 void gram(CMat<T> A, Mat<T> G) {
@@ -115,262 +57,6 @@ void gram(CMat<T> A, Mat<T> G) {
     const Index k0 = s * 32, k1 = std::min(K, k0 + 32);
     gemm<T>(true, false, T(1), A, CMat<T>(A.data + k0, A.rows, k1 - k0, A.ld), T(0), Mat<T>(G.data + k0, K, k1 - k0, G.ld));
   });
-}
-
-// The elementwise pass on one block: V (in A) and X → the parts the products need.
-//   both parts: A ← V^(β−2)⊙X, B ← V^(β−1)   (B untouched at β=1, whose pos part is a broadcast)
-//   difference: A ← V^(β−2)⊙(X − V)
-// V is clipped at `floor` in the same pass (a floor of 0 means no clipping: the kernels'
-// exact formulas, for any sign).
-template <typename T, typename Pow>
-BNMF_LOOP_BODY void blockPartsLoop(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
-  const Index rows = A.rows, cols = A.cols;
-  const T lo = floor > T(0) ? floor : -std::numeric_limits<T>::infinity();
-  for (Index i = 0; i < rows; ++i) {
-    const T* __restrict x = Xb.row(i);
-    T* __restrict a = A.row(i);
-    if (difference) {
-      for (Index j = 0; j < cols; ++j) a[j] = gradientPart(pw, x[j], clipV(a[j], lo));
-    } else if (needPos) {
-      T* __restrict b = B.row(i);
-      for (Index j = 0; j < cols; ++j) muParts(pw, x[j], clipV(a[j], lo), a[j], b[j]);
-    } else {
-      for (Index j = 0; j < cols; ++j) a[j] = negPart(pw, x[j], clipV(a[j], lo));
-    }
-  }
-}
-
-// The entry weights applied to one block's parts: a ← m·a (and b ← m·b), exactly 0 where m = 0
-// (an infinite part at V = 0 included). A second pass over the block while it is in L2. The
-// compiler does not vectorise the select (it sinks the product into a branch and may not
-// speculate a product that could trap), so the AVX2 and AVX-512 copies below are written with
-// intrinsics: product, compare, mask (the scalar loop calls core/beta.h's weighed).
-
-template <typename T>
-void weighRowsScalar(const T* m, T* a, T* b, Index cols) {
-  for (Index j = 0; j < cols; ++j) {
-    a[j] = weighed(m[j], a[j]);
-    if (b) b[j] = weighed(m[j], b[j]);
-  }
-}
-
-// o = f ⊙ step(n / (p + eps)) over n entries (o may be f).
-template <typename T, typename Step>
-BNMF_LOOP_BODY void muStepLoop(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
-  for (Index i = 0; i < count; ++i) o[i] = muStep(step, f[i], p[i], n[i], eps);
-}
-
-// One entry of blockParts by the scalar formulas of core/beta.h (the vector loops' fallback).
-template <typename T, typename Pow>
-inline void scalarParts(Pow pw, bool difference, bool needPos, T floor, T x, T& a, T* b) {
-  const T lo = floor > T(0) ? floor : -std::numeric_limits<T>::infinity();
-  const T v = clipV(a, lo);
-  if (difference) a = gradientPart(pw, x, v);
-  else if (needPos) muParts(pw, x, v, a, *b);
-  else a = negPart(pw, x, v);
-}
-
-#if BNMF_HAVE_AVX512_LOOPS
-// The compiler's AVX2 vectorisation of the plain loops, except float with a general exponent:
-// there the scalar powf does not vectorise, and cpu/vecmath.h's does (8 lanes, scalar tail).
-template <typename T, typename Pow>
-BNMF_TARGET_AVX2 void blockPartsAvx2(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
-  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
-    blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
-  } else {
-    const float e = static_cast<float>(pw.e);
-    const float flo = floor > 0.0f ? floor : -std::numeric_limits<float>::infinity();
-    const __m256 lo = _mm256_set1_ps(flo);
-    const __m256 inRange = _mm256_set1_ps(0x1p-30f), inRangeHi = _mm256_set1_ps(0x1p30f);
-    const Index cols = A.cols, full = cols - cols % 8;
-    for (Index i = 0; i < A.rows; ++i) {
-      const float* x = Xb.row(i);
-      float* a = A.row(i);
-      float* b = needPos ? B.row(i) : nullptr;
-      for (Index j = 0; j < full; j += 8) {
-        const __m256 xv = _mm256_loadu_ps(x + j);
-        const __m256 v = _mm256_max_ps(lo, _mm256_loadu_ps(a + j));  // v when v is NaN, as clipV
-        // As in the AVX-512 loop: lanes off [2^-30, 2^30] (or NaN) take the scalar formulas.
-        if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v, inRange, _CMP_NGE_UQ), _mm256_cmp_ps(v, inRangeHi, _CMP_NLE_UQ)))) {
-          for (Index k = j; k < j + 8; ++k) scalarParts(pw, difference, needPos, floor, x[k], a[k], b ? &b[k] : nullptr);
-          continue;
-        }
-        const __m256 t = vec::powPositive(v, e);
-        if (difference) {
-          _mm256_storeu_ps(a + j, _mm256_mul_ps(t, _mm256_sub_ps(xv, v)));
-        } else {
-          _mm256_storeu_ps(a + j, _mm256_mul_ps(t, xv));
-          if (needPos) _mm256_storeu_ps(b + j, _mm256_mul_ps(t, v));
-        }
-      }
-      for (Index j = full; j < cols; ++j) {
-        if (difference) a[j] = gradientPart(pw, x[j], clipV(a[j], flo));
-        else if (needPos) muParts(pw, x[j], clipV(a[j], flo), a[j], b[j]);
-        else a[j] = pw(clipV(a[j], flo)) * x[j];
-      }
-    }
-  }
-}
-
-template <typename T, typename Step>
-BNMF_TARGET_AVX2 void muStepAvx2(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
-  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
-    muStepLoop<T>(step, f, p, n, eps, o, count);
-  } else {
-    const float gamma = static_cast<float>(step.gamma);
-    const __m256 e = _mm256_set1_ps(eps);
-    const Index full = count - count % 8;
-    for (Index i = 0; i < full; i += 8) {
-      const __m256 q = _mm256_div_ps(_mm256_loadu_ps(n + i), _mm256_add_ps(_mm256_loadu_ps(p + i), e));
-      _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(f + i), vec::powPositive(q, gamma)));
-    }
-    muStepLoop<T>(step, f + full, p + full, n + full, eps, o + full, count - full);
-  }
-}
-
-// The compiler's AVX-512 vectorisation of the plain loops, except float with a general
-// exponent: there the scalar powf does not vectorise, and cpu/vecmath.h's does (16 lanes, a
-// masked tail).
-template <typename T, typename Pow>
-BNMF_TARGET_AVX512 void blockPartsAvx512(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
-  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
-    blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
-  } else {
-    const float e = static_cast<float>(pw.e);
-    const __m512 lo = _mm512_set1_ps(floor > 0.0f ? floor : -std::numeric_limits<float>::infinity());
-    const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 inRange = _mm512_set1_ps(0x1p-30f), inRangeHi = _mm512_set1_ps(0x1p30f);
-    for (Index i = 0; i < A.rows; ++i) {
-      const float* x = Xb.row(i);
-      float* a = A.row(i);
-      float* b = needPos ? B.row(i) : nullptr;
-      for (Index j = 0; j < A.cols; j += 16) {
-        const __mmask16 m = vec::firstLanes(A.cols - j);
-        const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
-        // max(lo, v) returns v when v is NaN, as clipV does; idle lanes hold 1.
-        const __m512 v = _mm512_max_ps(lo, _mm512_mask_loadu_ps(one, m, a + j));
-        // Lanes off [2^-30, 2^30] (or NaN) take the scalar formulas: they define V = 0's limits,
-        // keep each part in range when it fits, and are exact to rounding where the polynomial
-        // pow would lose digits. One such lane sends its 16 to the scalar loop.
-        if (_mm512_mask_cmp_ps_mask(m, v, inRange, _CMP_NGE_UQ) | _mm512_mask_cmp_ps_mask(m, v, inRangeHi, _CMP_NLE_UQ)) {
-          const Index end = std::min<Index>(A.cols, j + 16);
-          for (Index k = j; k < end; ++k) scalarParts(pw, difference, needPos, floor, x[k], a[k], b ? &b[k] : nullptr);
-          continue;
-        }
-        const __m512 t = vec::powPositive(v, e);
-        if (difference) {
-          _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, _mm512_sub_ps(xv, v)));
-        } else {
-          _mm512_mask_storeu_ps(a + j, m, _mm512_mul_ps(t, xv));
-          if (needPos) _mm512_mask_storeu_ps(b + j, m, _mm512_mul_ps(t, v));
-        }
-      }
-    }
-  }
-}
-
-template <typename T, typename Step>
-BNMF_TARGET_AVX512 void muStepAvx512(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
-  if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
-    muStepLoop<T>(step, f, p, n, eps, o, count);
-  } else {
-    const float gamma = static_cast<float>(step.gamma);
-    const __m512 e = _mm512_set1_ps(eps), one = _mm512_set1_ps(1.0f);
-    for (Index i = 0; i < count; i += 16) {
-      const __mmask16 m = vec::firstLanes(count - i);
-      const __m512 d = _mm512_add_ps(_mm512_mask_loadu_ps(one, m, p + i), e);
-      const __m512 q = _mm512_div_ps(_mm512_mask_loadu_ps(one, m, n + i), d);
-      _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, f + i), vec::powPositive(q, gamma)));
-    }
-  }
-}
-#endif
-
-#if BNMF_HAVE_AVX512_LOOPS
-template <typename T>
-BNMF_TARGET_AVX2 void weighRowsAvx2(const T* m, T* a, T* b, Index cols) {
-  Index j = 0;
-  if constexpr (std::is_same_v<T, float>) {
-    const __m256 zero = _mm256_setzero_ps();
-    for (; j + 8 <= cols; j += 8) {
-      const __m256 mv = _mm256_loadu_ps(m + j), nz = _mm256_cmp_ps(mv, zero, _CMP_NEQ_OQ);
-      _mm256_storeu_ps(a + j, _mm256_and_ps(nz, _mm256_mul_ps(mv, _mm256_loadu_ps(a + j))));
-      if (b) _mm256_storeu_ps(b + j, _mm256_and_ps(nz, _mm256_mul_ps(mv, _mm256_loadu_ps(b + j))));
-    }
-  } else {
-    const __m256d zero = _mm256_setzero_pd();
-    for (; j + 4 <= cols; j += 4) {
-      const __m256d mv = _mm256_loadu_pd(m + j), nz = _mm256_cmp_pd(mv, zero, _CMP_NEQ_OQ);
-      _mm256_storeu_pd(a + j, _mm256_and_pd(nz, _mm256_mul_pd(mv, _mm256_loadu_pd(a + j))));
-      if (b) _mm256_storeu_pd(b + j, _mm256_and_pd(nz, _mm256_mul_pd(mv, _mm256_loadu_pd(b + j))));
-    }
-  }
-  weighRowsScalar<T>(m + j, a + j, b ? b + j : nullptr, cols - j);
-}
-
-template <typename T>
-BNMF_TARGET_AVX512 void weighRowsAvx512(const T* m, T* a, T* b, Index cols) {
-  if constexpr (std::is_same_v<T, float>) {
-    const __m512 zero = _mm512_setzero_ps();
-    for (Index j = 0; j < cols; j += 16) {
-      const __mmask16 t = vec::firstLanes(cols - j);
-      const __m512 mv = _mm512_maskz_loadu_ps(t, m + j);
-      const __mmask16 nz = _mm512_mask_cmp_ps_mask(t, mv, zero, _CMP_NEQ_OQ);
-      _mm512_mask_storeu_ps(a + j, t, _mm512_maskz_mul_ps(nz, mv, _mm512_maskz_loadu_ps(t, a + j)));
-      if (b) _mm512_mask_storeu_ps(b + j, t, _mm512_maskz_mul_ps(nz, mv, _mm512_maskz_loadu_ps(t, b + j)));
-    }
-  } else {
-    const __m512d zero = _mm512_setzero_pd();
-    for (Index j = 0; j < cols; j += 8) {
-      const __mmask8 t = cols - j >= 8 ? __mmask8(0xFF) : static_cast<__mmask8>((1u << (cols - j)) - 1u);
-      const __m512d mv = _mm512_maskz_loadu_pd(t, m + j);
-      const __mmask8 nz = _mm512_mask_cmp_pd_mask(t, mv, zero, _CMP_NEQ_OQ);
-      _mm512_mask_storeu_pd(a + j, t, _mm512_maskz_mul_pd(nz, mv, _mm512_maskz_loadu_pd(t, a + j)));
-      if (b) _mm512_mask_storeu_pd(b + j, t, _mm512_maskz_mul_pd(nz, mv, _mm512_maskz_loadu_pd(t, b + j)));
-    }
-  }
-}
-#endif
-
-template <typename T>
-void weighBlock(CMat<T> M, Mat<T> A, Mat<T> B) {
-  for (Index i = 0; i < A.rows; ++i) {
-    const T* m = M.row(i);
-    T* a = A.row(i);
-    T* b = B.empty() ? nullptr : B.row(i);
-#if BNMF_HAVE_AVX512_LOOPS
-    switch (loopIsa().active) {
-      case LoopIsa::Avx512: weighRowsAvx512<T>(m, a, b, A.cols); continue;
-      case LoopIsa::Avx2: weighRowsAvx2<T>(m, a, b, A.cols); continue;
-      default: break;
-    }
-#endif
-    weighRowsScalar<T>(m, a, b, A.cols);
-  }
-}
-
-template <typename T, typename Pow>
-void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
-#if BNMF_HAVE_AVX512_LOOPS
-  switch (loopIsa().active) {
-    case LoopIsa::Avx512: return blockPartsAvx512<T>(pw, difference, needPos, floor, Xb, A, B);
-    case LoopIsa::Avx2: return blockPartsAvx2<T>(pw, difference, needPos, floor, Xb, A, B);
-    default: break;
-  }
-#endif
-  blockPartsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
-}
-
-template <typename T, typename Step>
-void muStepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
-#if BNMF_HAVE_AVX512_LOOPS
-  switch (loopIsa().active) {
-    case LoopIsa::Avx512: return muStepAvx512<T>(step, f, p, n, eps, o, count);
-    case LoopIsa::Avx2: return muStepAvx2<T>(step, f, p, n, eps, o, count);
-    default: break;
-  }
-#endif
-  muStepLoop<T>(step, f, p, n, eps, o, count);
 }
 
 // Host memory for a backend buffer (uninitialised), counted while it lives. Large ones come
@@ -425,26 +111,24 @@ class CpuBackend final : public Backend<T> {
       if (needPos) bufB[p] = arena.take<T>(rb * F);
     }
 
-    withBetaPower(beta, [&](auto pw) {
-      parallelFor(parts, [&](int p) {
-        const Index b0 = splitPoint(nBlocks, parts, p), b1 = splitPoint(nBlocks, parts, p + 1);
-        for (Index blk = b0; blk < b1; ++blk) {
-          const Index r0 = blk * rb, r1 = std::min(N, r0 + rb), n = r1 - r0;
-          Mat<T> A(bufA[p], n, F), B(bufB[p], n, F);
-          gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
-          if (!fused) B = A;
-          else blockParts<T>(pw, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
-          if (fused && weighted) weighBlock<T>(out.weights.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
-          if (diff) {
-            gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
-            continue;
-          }
-          gemm<T>(false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
-          if (needPos) gemm<T>(false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
-          else if (weighted) gemm<T>(false, false, out.scale, out.weights.rowBlock(r0, r1), W, out.keep, out.pos.rowBlock(r0, r1));
-          else broadcastRow<T>(colSumW, out.scale, out.keep, out.pos.rowBlock(r0, r1));
+    parallelFor(parts, [&](int p) {
+      const Index b0 = splitPoint(nBlocks, parts, p), b1 = splitPoint(nBlocks, parts, p + 1);
+      for (Index blk = b0; blk < b1; ++blk) {
+        const Index r0 = blk * rb, r1 = std::min(N, r0 + rb), n = r1 - r0;
+        Mat<T> A(bufA[p], n, F), B(bufB[p], n, F);
+        gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b = H_b·Wᵀ
+        if (!fused) B = A;
+        else loops<T>().parts(beta, diff, needPos, out.vFloor, X.rowBlock(r0, r1), A, B);
+        if (fused && weighted) loops<T>().weigh(out.weights.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
+        if (diff) {
+          gemm<T>(false, false, out.scale, A, W, out.keep, out.diff.rowBlock(r0, r1));
+          continue;
         }
-      });
+        gemm<T>(false, false, out.scale, A, W, out.keep, out.neg.rowBlock(r0, r1));
+        if (needPos) gemm<T>(false, false, out.scale, B, W, out.keep, out.pos.rowBlock(r0, r1));
+        else if (weighted) gemm<T>(false, false, out.scale, out.weights.rowBlock(r0, r1), W, out.keep, out.pos.rowBlock(r0, r1));
+        else broadcastRow<T>(colSumW, out.scale, out.keep, out.pos.rowBlock(r0, r1));
+      }
     });
   }
 
@@ -481,30 +165,32 @@ class CpuBackend final : public Backend<T> {
       if (needPos) bufB[p] = arena.take<T>(rb * sliceMax);
     }
 
-    withBetaPower(beta, [&](auto pw) {
-      forEachPiece(slices, 6.0 * N * F * K, [&](Index sl, int p) {
-        const Index f0 = splitPoint(F, slices, sl), f1 = splitPoint(F, slices, sl + 1), nf = f1 - f0;
-        if (nf == 0) return;
-        CMat<T> Ws = W.rowBlock(f0, f1);
-        CMat<T> Xs(X.data + f0, N, nf, X.ld);
-        Mat<T> target = diff ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
-        CMat<T> Ms = weighted ? CMat<T>(out.weights.data + f0, N, nf, out.weights.ld) : CMat<T>();
-        Mat<T> posTarget = needPos || weightPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
-        for (Index r0 = 0; r0 < N; r0 += rb) {
-          const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
-          const T keep = r0 == 0 ? out.keep : T(1);  // the first block applies keep, later ones add
-          Mat<T> A(bufA[p], n, nf), B(bufB[p], n, nf);
-          CMat<T> Hb = H.rowBlock(r0, r1);
-          gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
-          if (!fused) B = A;
-          else blockParts<T>(pw, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
-          if (fused && weighted) weighBlock<T>(Ms.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
-          gemm<T>(true, false, out.scale, A, Hb, keep, target);
-          if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);
-          else if (weightPos) gemm<T>(true, false, out.scale, Ms.rowBlock(r0, r1), Hb, keep, posTarget);
-        }
-      });
+    forEachPiece(slices, 6.0 * N * F * K, [&](Index sl, int p) {
+      const Index f0 = splitPoint(F, slices, sl), f1 = splitPoint(F, slices, sl + 1), nf = f1 - f0;
+      if (nf == 0) return;
+      CMat<T> Ws = W.rowBlock(f0, f1);
+      CMat<T> Xs(X.data + f0, N, nf, X.ld);
+      Mat<T> target = diff ? out.diff.rowBlock(f0, f1) : out.neg.rowBlock(f0, f1);
+      CMat<T> Ms = weighted ? CMat<T>(out.weights.data + f0, N, nf, out.weights.ld) : CMat<T>();
+      Mat<T> posTarget = needPos || weightPos ? out.pos.rowBlock(f0, f1) : Mat<T>();
+      for (Index r0 = 0; r0 < N; r0 += rb) {
+        const Index r1 = std::min(N, r0 + rb), n = r1 - r0;
+        const T keep = r0 == 0 ? out.keep : T(1);  // the first block applies keep, later ones add
+        Mat<T> A(bufA[p], n, nf), B(bufB[p], n, nf);
+        CMat<T> Hb = H.rowBlock(r0, r1);
+        gemm<T>(false, true, T(1), Hb, Ws, T(0), A);  // V_b restricted to this slice of F
+        if (!fused) B = A;
+        else loops<T>().parts(beta, diff, needPos, out.vFloor, Xs.rowBlock(r0, r1), A, B);
+        if (fused && weighted) loops<T>().weigh(Ms.rowBlock(r0, r1), A, needPos ? B : Mat<T>());
+        gemm<T>(true, false, out.scale, A, Hb, keep, target);
+        if (needPos) gemm<T>(true, false, out.scale, B, Hb, keep, posTarget);
+        else if (weightPos) gemm<T>(true, false, out.scale, Ms.rowBlock(r0, r1), Hb, keep, posTarget);
+      }
     });
+  }
+
+  void product(bool transA, bool transB, T scale, CMat<T> A, CMat<T> B, T keep, Mat<T> C) override {
+    gemm<T>(transA, transB, scale, A, B, keep, C);
   }
 
   double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights) override {
@@ -575,10 +261,8 @@ class CpuBackend final : public Backend<T> {
   }
 
   void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
-    withStepExponent(gamma, [&](auto step) {
-      forEachRange(out.size(), [&](Index i0, Index i1) {
-        muStepRange(step, factor.data + i0, pos.data + i0, neg.data + i0, eps, out.data + i0, i1 - i0);
-      });
+    forEachRange(out.size(), [&](Index i0, Index i1) {
+      loops<T>().step(gamma, factor.data + i0, pos.data + i0, neg.data + i0, eps, out.data + i0, i1 - i0);
     });
   }
 
@@ -713,13 +397,6 @@ class CpuBackend final : public Backend<T> {
       if (out.differenceOnly()) gemm<T>(false, false, -out.scale, W.rowBlock(f0, f1), G, T(1), neg);
       else gemm<T>(false, false, out.scale, W.rowBlock(f0, f1), G, out.keep, out.pos.rowBlock(f0, f1));
     });
-  }
-
-  // fn(i0, i1) over [0, n) in contiguous pieces, one per thread (all operands are dense).
-  template <typename Fn>
-  static void forEachRange(Index n, Fn&& fn) {
-    const int parts = threadsFor(n / 4096, 4.0 * n);
-    parallelFor(parts, [&](int p) { fn(splitPoint(n, parts, p), splitPoint(n, parts, p + 1)); });
   }
 };
 

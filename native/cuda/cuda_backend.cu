@@ -420,6 +420,10 @@ class CudaBackend final : public Backend<T> {
 
   // V is clipped only when vFloor > 0; with vFloor = 0 every entry takes the exact formula,
   // negative V (from signed factors) included.
+  void product(bool transA, bool transB, T scale, CMat<T> A, CMat<T> B, T keep, Mat<T> C) override {
+    gemm<T>(Context::get(), transA, transB, scale, A, B, keep, C);
+  }
+
   double betaDivergence(CMat<T> X, CMat<T> W, CMat<T> H, const Beta& beta, T vFloor, CMat<T> weights) override {
     Context& ctx = Context::get();
     const Index N = X.rows, F = X.cols;
