@@ -25,7 +25,6 @@ const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin', 'betanmf.js');
 const tsx = require.resolve('tsx');
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const genDocs = require('../scripts/gen-docs.js') as { generate(): Map<string, string> };
 
 export interface Block {
