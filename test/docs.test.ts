@@ -110,12 +110,19 @@ describe('docs: README.md and docs/*.md', function () {
     for (const p of pages.filter((x) => x.startsWith('docs/'))) assert.ok(readme.includes(`](${p})`), `README.md does not link ${p}`);
   });
 
-  it('relative links between the pages point at files that exist', () => {
+  it('relative links between the pages point at files and headings that exist', () => {
+    /** A page's heading anchors, as GitHub spells them (lower case, punctuation dropped, spaces as -). */
+    const anchors = (text: string) => new Set([...text.matchAll(/^#+ (.+)$/gm)]
+      .map((h) => h[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-')));
     for (const [page, text] of texts) {
       for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-        const target = m[1].replace(/#.*$/, '');
-        if (!target || /^[a-z]+:/.test(target)) continue; // an anchor on the same page, or a URL
-        assert.ok(fs.existsSync(path.join(root, path.dirname(page), target)), `${page}: a link to ${m[1]}, which does not exist`);
+        if (/^[a-z]+:/.test(m[1])) continue; // a URL
+        const [target, anchor] = m[1].split('#');
+        const file = target ? path.join(path.dirname(page), target) : page;
+        assert.ok(fs.existsSync(path.join(root, file)), `${page}: a link to ${m[1]}, which does not exist`);
+        if (anchor && file.endsWith('.md')) {
+          assert.ok(anchors(fs.readFileSync(path.join(root, file), 'utf8')).has(anchor), `${page}: a link to ${m[1]}: no such heading in ${file}`);
+        }
       }
     }
   });
