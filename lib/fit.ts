@@ -58,10 +58,6 @@ export class NativeFitHandle {
     [this.N, this.F, this.K] = [spec.N, spec.F, spec.K];
   }
 
-  /** The old name of `native`, kept until lib/queue/shards.ts reads `native`. */
-  get fit(): NativeFit {
-    return this.native;
-  }
 
   run(spec: RunSpec): Step {
     return { run: (a) => this.native.run(a, spec) };

@@ -230,21 +230,21 @@ describe('the SAG state of averaged targets moves between fit objects', () => {
   const names = ['W', 'H', 'gradPos', 'gradNeg', 'sagStep'] as const;
   const read = (h: NativeFitHandle, name: (typeof names)[number]) => {
     const out = new Float64Array((name === 'H' ? N : F) * K);
-    h.fit.read(name, out);
+    h.native.read(name, out);
     return out;
   };
 
   it('continues the asag_mu fit bit for bit; without sagStep and sagGain it does not', () => {
     const one = make();
-    for (let e = 0; e < 4; e++) one.fit.run(false, {});
+    for (let e = 0; e < 4; e++) one.native.run(false, {});
     const gain = one.fit.sagGain();
     assert.ok(gain >= 1 / 21 && gain < 1, `the gain averages: ${gain}`);
     const moved = (withGain: boolean) => {
       const a = make(), c = make();
-      for (let e = 0; e < 2; e++) a.fit.run(false, {});
-      for (const name of names) if (withGain || name !== 'sagStep') c.fit.write(name, read(a, name));
+      for (let e = 0; e < 2; e++) a.native.run(false, {});
+      for (const name of names) if (withGain || name !== 'sagStep') c.native.write(name, read(a, name));
       if (withGain) c.fit.sagGain(a.fit.sagGain());
-      for (let e = 0; e < 2; e++) c.fit.run(false, {});
+      for (let e = 0; e < 2; e++) c.native.run(false, {});
       const W = read(c, 'W');
       [a, c].forEach((h) => h.dispose());
       return W;
@@ -262,7 +262,7 @@ describe('the SAG state of averaged targets moves between fit objects', () => {
     h.dispose();
     const plain = new NativeFitHandle({ X: X.data, N, F, K, dtype: 'float64', beta: 1, solver: 'asg_mu', batchSize: 30, eps: 1e-10,
       gamma: 1, forget: 1, vFloor: 0, updateH: true, updateW: true, shuffle: 'none', positive: false }, 'cpu');
-    assert.throws(() => plain.fit.read('sagStep', new Float64Array(F * K)), /sagStep: only a fit with averageTargets/);
+    assert.throws(() => plain.native.read('sagStep', new Float64Array(F * K)), /sagStep: only a fit with averageTargets/);
     plain.dispose();
   });
 });

@@ -24,7 +24,9 @@ import { mmExponent, NativeFitHandle } from '../fit';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
 import { addon, type CombineSpec } from '../native';
-import { averagesTargets, resolveOptions, type ResolvedOptions } from '../options';
+import { averagesTargets, resolveOptions, V_FLOOR, type ResolvedOptions } from '../options';
+import { historyJson } from '../results';
+import { entryError } from '../validate';
 import { Random } from '../random';
 import type { Exchange } from './exchange';
 import { arrayOf, bytesOf } from './exchange';
@@ -32,8 +34,6 @@ import type { FitSummary, JobFitOptions, JobProgress } from './jobs';
 import type { Storage } from './storage';
 
 /** As BetaNMF: V clipped at the float32 epsilon where β < 2. */
-// merge: import V_FLOOR from '../options'
-const V_FLOOR = 2 ** -23;
 
 export interface ShardedFitData {
   kind: 'fit-sharded';
@@ -122,12 +122,7 @@ async function scanX(d: ShardedFitData, storage: Storage, dtype: DType, beta: nu
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
       if (!(v > 0 && v !== Infinity)) {
-        const where = `at row ${r0 + Math.floor(i / l.cols)}, column ${i % l.cols}`;
-        if (v !== 0) throw rangeError('X', 'finite nonnegative entries', `${describe(v)} ${where}`);
-        if (beta <= 0) {
-          throw rangeError('X', `positive entries for beta = ${beta} (with β ≤ 0 the divergence is infinite where ` +
-            'x = 0: add a small constant to X, or use β > 0)', `0 ${where}`);
-        }
+        if (v !== 0 || beta <= 0) throw entryError('X', v, r0 + Math.floor(i / l.cols), i % l.cols, beta);
       } else positive = true;
       sum += v;
     }
@@ -275,33 +270,33 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
     averageTargets: targets, // gsg/gsag shards send raw parts; the coordinator averages
   }, 'cpu');
   try {
-    fit.fit.write('gradPos', gp);
-    fit.fit.write('gradNeg', gn);
+    fit.native.write('gradPos', gp);
+    fit.native.write('gradNeg', gn);
     if (targets) {
-      fit.fit.write('sagStep', step);
-      fit.fit.sagGain(gain[0]);
+      fit.native.write('sagStep', step);
+      fit.native.sagGain(gain[0]);
     }
     for (let e = c; ; e++) {
       if (costEpoch(e, o)) {
-        fit.fit.write('W', await getW(e));
-        const cost = (await fit.fit.cost(true)) as number;
+        fit.native.write('W', await getW(e));
+        const cost = (await fit.native.cost(true)) as number;
         await ex.hset(`cost:${e}`, s, String(cost));
         if ((await ex.waitFor(() => ex.get(`decision:${e}`), signal)) === 'stop') break;
       }
       if (e > c && e % d.checkpointEvery === 0) await checkpoint(e);
       const W = await getW(e);
-      fit.fit.write('W', W);
+      fit.native.write('W', W);
       // One epoch over this shard's rows with W from the coordinator: H updated batch by batch;
       // the W parts summed (mu_batch), of the first batch (gsg/gsag, shard 0), or W stepped locally (asg/asag).
       const starts = local || solver === 'mu_batch' || s === 0;
-      await fit.fit.run(true, { starts, ends: local });
-      if (local) fit.fit.read('W', W);
-      fit.fit.read('gradPos', gp);
-      fit.fit.read('gradNeg', gn);
+      await fit.native.run(true, { starts, ends: local });
+      if (local) fit.native.read('W', W);
+      fit.native.read('gradPos', gp);
+      fit.native.read('gradNeg', gn);
       const part = local ? bytesOf(W) : starts ? Buffer.concat([bytesOf(gp), bytesOf(gn)]) : Buffer.alloc(0);
       await ex.hset(`parts:${e + 1}`, s, part);
     }
-    fit.fit.read('H', H.data);
+    fit.native.read('H', H.data);
   } finally {
     fit.dispose();
   }
@@ -311,11 +306,11 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
   async function checkpoint(e: number): Promise<void> {
     const prev = Number((await ex.redis.hget(ex.key('ckpt'), String(s))) ?? 0);
     if (prev >= e) return; // a replaying shard passes checkpoints it already has
-    fit.fit.read('H', H.data);
+    fit.native.read('H', H.data);
     await storage.write(checkpointRef(d, s, e), H);
     if (targets) {
-      fit.fit.read('sagStep', step);
-      gain[0] = fit.fit.sagGain();
+      fit.native.read('sagStep', step);
+      gain[0] = fit.native.sagGain();
     }
     const saved = [bytesOf(gp), bytesOf(gn), ...(targets ? [bytesOf(step), bytesOf(gain)] : [])];
     await ex.redis.multi().hset(ex.key('ckstate'), String(s), Buffer.concat(saved))
@@ -342,8 +337,7 @@ export async function finishShardedFit(d: ShardedFitData, ex: Exchange, storage:
   await storage.write(path.join(d.out, 'W.npy'), W);
   if (await storage.exists(tmpH(d))) await storage.publish(tmpH(d), path.join(d.out, 'H.npy'));
   const { seed, ...options } = o;
-  await storage.writeText(path.join(d.out, 'history.json'), JSON.stringify({ ...summary, input: path.resolve(d.input), N: meta.N,
-    F: meta.F, seed, shards: d.shards, options, history }, null, 1));
+  await storage.writeText(path.join(d.out, 'history.json'), historyJson(summary, { input: d.input, N: meta.N, F: meta.F, seed: seed ?? d.options.seed, shards: d.shards, options, history }));
   await storage.remove(checkpointDir(d));
   await ex.clear();
   return summary;
