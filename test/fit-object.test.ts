@@ -237,13 +237,13 @@ describe('the SAG state of averaged targets moves between fit objects', () => {
   it('continues the asag_mu fit bit for bit; without sagStep and sagGain it does not', () => {
     const one = make();
     for (let e = 0; e < 4; e++) one.native.run(false, {});
-    const gain = one.fit.sagGain();
+    const gain = one.native.sagGain();
     assert.ok(gain >= 1 / 21 && gain < 1, `the gain averages: ${gain}`);
     const moved = (withGain: boolean) => {
       const a = make(), c = make();
       for (let e = 0; e < 2; e++) a.native.run(false, {});
       for (const name of names) if (withGain || name !== 'sagStep') c.native.write(name, read(a, name));
-      if (withGain) c.fit.sagGain(a.fit.sagGain());
+      if (withGain) c.native.sagGain(a.native.sagGain());
       for (let e = 0; e < 2; e++) c.native.run(false, {});
       const W = read(c, 'W');
       [a, c].forEach((h) => h.dispose());
@@ -257,8 +257,8 @@ describe('the SAG state of averaged targets moves between fit objects', () => {
 
   it('sagGain takes a number in [0, 1]; sagStep exists only with averaged targets', () => {
     const h = make();
-    assert.throws(() => h.fit.sagGain(1.5), RangeError);
-    assert.throws(() => h.fit.sagGain('1' as unknown as number), TypeError);
+    assert.throws(() => h.native.sagGain(1.5), RangeError);
+    assert.throws(() => h.native.sagGain('1' as unknown as number), TypeError);
     h.dispose();
     const plain = new NativeFitHandle({ X: X.data, N, F, K, dtype: 'float64', beta: 1, solver: 'asg_mu', batchSize: 30, eps: 1e-10,
       gamma: 1, forget: 1, vFloor: 0, updateH: true, updateW: true, shuffle: 'none', positive: false }, 'cpu');
