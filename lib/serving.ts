@@ -1,0 +1,2 @@
+// Serving a fitted model: the request batcher and the HTTP server built on it (`betanmf serve`).
+export { createBatcher, QueueFullError, BatcherClosedError, type Batcher, type BatcherOptions, type BatcherStats } from './batcher';
