@@ -20,6 +20,7 @@ import { kernelLine, kernelReport } from './inspect';
 import { checkInput, checkOutputFile, fsErrorText, readMatrix, UsageError } from './io';
 import { labelRuns, PLOT_EXTENSIONS, readHistory, writePlot, type Series } from './plot';
 import { registerQueueCommands } from './queue';
+import { registerServeCommand } from './serve';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require(path.join(packageRoot, 'package.json')) as { version: string };
@@ -351,6 +352,7 @@ export function program(): Command {
   registerQueueCommands(cli, (handler) => {
     signalsTakenBy = handler;
   });
+  registerServeCommand(cli, (handler) => (signalsTakenBy = handler));
   return cli;
 }
 
