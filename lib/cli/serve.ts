@@ -1,8 +1,11 @@
 // `betanmf serve MODEL_DIR`: a saved model behind HTTP (lib/http-server.ts), with batching.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command } from 'commander';
-import { BetaNMF } from '../betanmf';
+import { BetaNMF, setNumThreads } from '../index';
+import { encodeMatrix, type SavedModel } from '../persist';
+import { readNpy } from '../io';
 import { serveModel } from '../http-server';
-import { setNumThreads } from '../index';
 import { int, num } from './args';
 import { UsageError } from './io';
 
@@ -17,6 +20,18 @@ interface ServeFlags {
   maxIter?: number;
   maxBodyBytes: number;
   threads?: number;
+}
+
+/**
+ * The model in `dir`: a folder written by model.save() (model.json), or by `betanmf fit --out`
+ * (W.npy and history.json, which records the fit's options and seed).
+ */
+async function loadModel(dir: string): Promise<BetaNMF> {
+  if (fs.existsSync(path.join(dir, 'model.json')) || !fs.existsSync(path.join(dir, 'history.json'))) return BetaNMF.load(dir);
+  const fitted = JSON.parse(await fs.promises.readFile(path.join(dir, 'history.json'), 'utf8')) as { options: SavedModel['options']; seed: number; iterations: number };
+  const W = await readNpy(path.join(dir, 'W.npy'));
+  return BetaNMF.fromJSON({ format: 'betanmf-model', version: 2, options: fitted.options, seed: fitted.seed, nIter: fitted.iterations, history: [],
+    W: encodeMatrix(W), H: null });
 }
 
 /**
@@ -38,7 +53,7 @@ export function registerServeCommand(cli: Command, takeSignals: (handler: (signa
     .option('--threads <N>', 'threads of the native kernels (default: BETANMF_NUM_THREADS, else the cores)', int('--threads', 1))
     .action(async (dir: string, f: ServeFlags) => {
       if (f.port > 65535) throw new UsageError(`--port: expected an integer in [0, 65535], received ${f.port}`);
-      const model = await BetaNMF.load(dir);
+      const model = await loadModel(dir);
       if (!model.W) throw new UsageError(`${dir}: the saved model has no W (it was never fitted)`);
       if (f.threads !== undefined) setNumThreads(f.threads);
       const s = await serveModel(model, {
