@@ -233,7 +233,17 @@ export function createBatcher(model: BetaNMF, options: BatcherOptions = {}): Bat
       const H = await transformerFor(W).transform(X, { H: H0 });
       counts.batches++;
       counts.rows += rows;
-      onBatch?.({ rows, requests: batch.length, seconds: (performance.now() - t0) / 1000 });
+      const info = { rows, requests: batch.length, seconds: (performance.now() - t0) / 1000 };
+      // A throwing hook is the caller's bug, not the requests' failure: it surfaces as uncaught.
+      if (onBatch) {
+        try {
+          onBatch(info);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
       at = 0;
       for (const r of batch) {
         const n = r.X.rows;
