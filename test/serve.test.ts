@@ -18,6 +18,13 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-serve-'));
 const post = (url: string, body: string | Buffer, type = 'application/json') =>
   fetch(url, { method: 'POST', headers: { 'Content-Type': type }, body });
 const json = (m: b.Matrix) => JSON.stringify({ rows: m.toArray() });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `n` requests wait in the queue (a slow machine may take a while to deliver them). */
+async function queued(read: () => Promise<number> | number, n: number): Promise<void> {
+  for (let i = 0; i < 2000 && (await read()) < n; i++) await sleep(5);
+  assert.equal(await read(), n);
+}
+
 async function hOf(res: Response): Promise<b.Matrix> {
   assert.equal(res.status, 200, await res.clone().text());
   if (res.headers.get('content-type') === 'application/x-npy') return parseNpy('H', Buffer.from(await res.arrayBuffer()));
@@ -107,10 +114,10 @@ describe('serveModel over HTTP', () => {
   });
 
   it('a full queue is a 503 with Retry-After; GET /healthz; GET /metrics in the Prometheus text format', async () => {
-    const small = await b.serveModel(model, { port: 0, maxDelayMs: 300, maxQueue: 1 });
+    const small = await b.serveModel(model, { port: 0, maxDelayMs: 1000, maxQueue: 1 });
     try {
       const first = post(`${small.url}/v1/transform`, json(row(1)));
-      await new Promise((r) => setTimeout(r, 100));
+      await queued(() => small.batcher.stats().queued, 1);
       const full = await post(`${small.url}/v1/transform`, json(row(2)));
       assert.equal(full.status, 503);
       assert.equal(full.headers.get('retry-after'), '1');
@@ -139,11 +146,10 @@ describe('serveModel over HTTP', () => {
   });
 
   it('close() answers the requests in flight, then refuses and stops listening', async () => {
-    const d = await b.serveModel(model, { port: 0, maxDelayMs: 400 });
+    const d = await b.serveModel(model, { port: 0, maxDelayMs: 10_000 });
     const inFlight = [1, 2, 3].map((i) => post(`${d.url}/v1/transform`, json(row(i))));
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(d.batcher.stats().queued, 3);
-    await d.close();
+    await queued(() => d.batcher.stats().queued, 3);
+    await d.close(); // does not wait out maxDelayMs
     for (const r of await Promise.all(inFlight)) assert.equal(r.status, 200);
     await assert.rejects(fetch(`${d.url}/healthz`));
   });
@@ -179,14 +185,16 @@ describe('betanmf serve (the command)', function () {
   const exited = (child: ChildProcess) => new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
 
   it('prints the URL, answers as the library does, and on SIGTERM drains the requests in flight and exits 0', async () => {
-    const { child, url, out, err } = await start('--max-delay-ms', '500', '--max-batch', '8', '--threads', '1');
+    const { child, url, out, err } = await start('--max-delay-ms', '10000', '--max-batch', '8', '--threads', '1');
     assert.match(out(), new RegExp(`^betanmf serve: ${dir.replace(/[/\\.]/g, '\\$&')} \\(F=80, K=10, β=1\\) listening on http://127\\.0\\.0\\.1:\\d+\n$`));
     const model = await b.BetaNMF.load(dir);
-    const H = await hOf(await post(`${url}/v1/transform`, json(row(4))));
-    assert.deepEqual(Float32Array.from(H.data), (await model.transform(row(4))).data);
+    // 8 rows fill a batch at once (--max-batch 8), without waiting out --max-delay-ms.
+    const H = await hOf(await post(`${url}/v1/transform`, json(row(4, 8))));
+    assert.deepEqual(Float32Array.from(H.data), (await model.transform(row(4, 8))).data);
     const end = exited(child);
     const inFlight = [10, 11, 12].map((i) => post(`${url}/v1/transform`, json(row(i))));
-    await new Promise((r) => setTimeout(r, 150)); // queued, waiting out --max-delay-ms
+    const depth = async () => Number(/^betanmf_queue_requests (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())![1]);
+    await queued(depth, 3); // waiting out --max-delay-ms, until the signal
     child.kill('SIGTERM');
     const answers = await Promise.all(inFlight);
     assert.deepEqual(answers.map((r) => r.status), [200, 200, 200]);
