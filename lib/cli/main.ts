@@ -1,5 +1,5 @@
 // The `betanmf` command line: one file per command (fit, transform, plot, demo, bench, inspect,
-// and the queue's worker, submit, jobs, cancel); this file wires them into one program. Every
+// serve, and the queue's worker, submit, jobs, cancel); this file wires them into one program. Every
 // error is one line "betanmf: …" on stderr (exit code 2 for a wrong command line, 1 for a
 // failure), output locations are checked before any work starts, and outputs appear whole or
 // not at all.
@@ -14,6 +14,7 @@ import { inspectCommand, packageVersion } from './inspect';
 import { UsageError } from './io';
 import { jobsCommand } from './jobs';
 import { plotCommand } from './plot';
+import { serveCommand } from './serve';
 import { handleSignals } from './signals';
 import { submitCommand } from './submit';
 import { transformCommand } from './transform';
@@ -29,7 +30,7 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     .hook('preAction', (_root, cmd) => checkRequired(cmd));
   for (const command of [fitCommand, transformCommand, benchCommand, inspectCommand, plotCommand, demoCommand,
-    workerCommand, submitCommand, jobsCommand, cancelCommand]) {
+    serveCommand, workerCommand, submitCommand, jobsCommand, cancelCommand]) {
     command(cli);
   }
   return cli;
