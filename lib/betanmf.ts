@@ -64,7 +64,11 @@ export class BetaNMF {
   private gradNeg: Matrix | undefined;
   /** partialFit's SAG gain state under 'mm' (core/solver.h), carried from chunk to chunk with gradPos/gradNeg. */
   private sag: { step: Matrix; gain: number } | undefined;
-  private readonly gate = new CallGate('BetaNMF: another fit, transform or partialFit of this model is still running');
+  /** fit and partialFit exclude each other; transforms only read the model and never wait. */
+  private readonly gate = new CallGate('BetaNMF: another fit or partialFit of this model is still running');
+  /** Device W snapshots that running transforms read (how many each); a replaced one is freed after the last. */
+  private readonly readers = new Map<Matrix, number>();
+  private readonly retired = new Set<Matrix>();
   private partialSeconds = 0;
   private readonly warn: (message: string) => void;
 
@@ -134,14 +138,26 @@ export class BetaNMF {
   }
 
   /** Activations H (N×K) of X with W fixed; the model is not changed. */
+  // Any number of transforms may run at once, also while a fit or partialFit runs: each uses the
+  // W the model had when it was called (a fit replaces W whole when it ends, never in place).
   async transform(X: Matrix, options: TransformOptions = {}): Promise<Matrix> {
     const run = resolveRunOptions(options, this.runDefaults);
-    return this.gate.runAsync(() => runAsync(this.transformSteps(X, options.H, run, true), run.signal, 'BetaNMF.transform'));
+    const W = this.readW('transform');
+    try {
+      return await runAsync(this.transformSteps(W, X, options.H, run, true), run.signal, 'BetaNMF.transform');
+    } finally {
+      this.unreadW(W);
+    }
   }
 
   transformSync(X: Matrix, options: TransformOptions = {}): Matrix {
     const run = resolveRunOptions(options, this.runDefaults);
-    return this.gate.runSync(() => runSync(this.transformSteps(X, options.H, run, false), run.signal, 'BetaNMF.transform'));
+    const W = this.readW('transform');
+    try {
+      return runSync(this.transformSteps(W, X, options.H, run, false), run.signal, 'BetaNMF.transform');
+    } finally {
+      this.unreadW(W);
+    }
   }
 
   /**
@@ -164,7 +180,7 @@ export class BetaNMF {
    * `using model = new BetaNMF(…)` calls it at the end of the scope.
    */
   dispose(): void {
-    for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) m?.dispose();
+    for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) if (m) this.release(m);
     this.W = this.H = this.gradPos = this.gradNeg = this.sag = undefined;
   }
 
@@ -252,13 +268,12 @@ export class BetaNMF {
     return this;
   }
 
-  private *transformSteps(X: Matrix, Hstart: Matrix | undefined, run: RunOptions, async: boolean): Steps<Matrix> {
+  /** W0: the model's W when the transform was called (readW). */
+  private *transformSteps(W0: Matrix, X: Matrix, Hstart: Matrix | undefined, run: RunOptions, async: boolean): Steps<Matrix> {
     const o = this.options;
-    if (!this.W && !this.initial.W) throw new Error('BetaNMF.transform: the model has no W yet: fit it first, or give W');
-    const W0 = (this.W ?? this.initial.W)!;
     checkMatrix('X', X);
     if (X.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${X.rows}×${X.cols}`);
-    const device = this.W?.device ?? resolveDevice(o.device);
+    const device = W0 === this.initial.W ? resolveDevice(o.device) : W0.device;
     const data = yield* prepareFit(o, { X, weights: run.weights, device, rows: 'all', solver: 'mu_batch', update: { W: false, H: true },
       dtype: W0.dtype, K: W0.cols, async });
     const { fit } = data;
@@ -284,11 +299,13 @@ export class BetaNMF {
     const [N, F, K] = [data.X.rows, data.X.cols, o.nComponents];
     const targets = averagesTargets(o);
     try {
-      if (!this.W) {
-        const W = initialFactor('W', givenFactor(o, this.initial, 'W'), F, K, fit.dtype);
-        if (!W.given) yield* initialSteps(o, this.rng, data, W.m, undefined);
-        if (!W.given) placeFixedComponents(W.m, this.initial.W, o.fixedComponents);
-        this.W = W.m.to(device);
+      // The first chunk's starting W stays local: until the chunk completes, transforms see no W.
+      let W = this.W;
+      if (!W) {
+        const start = initialFactor('W', givenFactor(o, this.initial, 'W'), F, K, fit.dtype);
+        if (!start.given) yield* initialSteps(o, this.rng, data, start.m, undefined);
+        if (!start.given) placeFixedComponents(start.m, this.initial.W, o.fixedComponents);
+        W = start.m;
         this.history = [];
         this.nIter = 0;
         this.partialSeconds = 0;
@@ -296,7 +313,7 @@ export class BetaNMF {
         this.sag?.step.dispose();
         this.sag = undefined;
       }
-      fit.write('W', this.W);
+      fit.write('W', W);
       if (this.gradPos && this.gradNeg && this.gradPos.rows === F && this.gradPos.device === device) {
         fit.write('gradPos', this.gradPos);
         fit.write('gradNeg', this.gradNeg);
@@ -336,7 +353,28 @@ export class BetaNMF {
   private replaceState(W: Matrix, H: Matrix | undefined, gradPos: Matrix, gradNeg: Matrix): void {
     const old = [this.W, this.H, this.gradPos, this.gradNeg];
     [this.W, this.H, this.gradPos, this.gradNeg] = [W, H, gradPos, gradNeg];
-    for (const m of old) if (m && m.device !== 'cpu' && ![W, H, gradPos, gradNeg].includes(m)) m.dispose();
+    for (const m of old) if (m && m.device !== 'cpu' && ![W, H, gradPos, gradNeg].includes(m)) this.release(m);
+  }
+
+  /** The W a transform uses (the model's, else the given one), held until unreadW. */
+  private readW(what: string): Matrix {
+    const W = this.W ?? this.initial.W;
+    if (!W) throw new Error(`BetaNMF.${what}: the model has no W yet: fit it first, or give W`);
+    this.readers.set(W, (this.readers.get(W) ?? 0) + 1);
+    return W;
+  }
+
+  private unreadW(W: Matrix): void {
+    const n = (this.readers.get(W) ?? 1) - 1;
+    if (n > 0) return void this.readers.set(W, n);
+    this.readers.delete(W);
+    if (this.retired.delete(W)) W.dispose();
+  }
+
+  /** Frees a replaced matrix now, or, if transforms still read it, when the last one ends. */
+  private release(m: Matrix): void {
+    if (this.readers.has(m)) this.retired.add(m);
+    else m.dispose();
   }
 
   /** The cost of the fit's factors now, computed on this thread (after an abort or an error). */

@@ -68,7 +68,7 @@ export const SETUP_CHUNK = 1 << 18;
 /** A step that only gives the event loop a turn (async), or nothing (sync). */
 export const turn: Step = { run: (a) => (a ? new Promise((resolve) => setImmediate(resolve)) : undefined) };
 
-/** One call at a time: a model's fit, transform and partialFit exclude each other. */
+/** One call at a time: a model's fit and partialFit exclude each other. */
 export class CallGate {
   private busy = false;
 

@@ -2,8 +2,6 @@
 // the model, so any number may run at once; fit and partialFit are exclusive among themselves;
 // a transform running while a fit or partialFit runs uses the last complete W (the one the model
 // had when the transform started), never a half-updated one.
-// Needs the reader/writer rule in lib/betanmf.ts (see the issue 24 note); until then the tests
-// marked (rule) fail with "another fit, transform or partialFit of this model is still running".
 import { strict as assert } from 'node:assert';
 import * as b from '../lib';
 
