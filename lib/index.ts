@@ -42,3 +42,4 @@ export function setNumThreads(threads: number): number {
   if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw rangeError('threads', 'an integer in [0, 1024]', describe(threads));
   return addon.setNumThreads(threads);
 }
+export * from './rank';
