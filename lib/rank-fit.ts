@@ -2,7 +2,7 @@
 // dtype, the entry weights, the held-out entries of each repetition) and the function that runs
 // one fit from it. The same function runs in this process and in the worker processes of
 // rank-parallel.ts, so a sweep's numbers do not depend on where its fits ran.
-import { BetaNMF, type SavedModel } from './betanmf';
+import { BetaNMF, type HistoryEntry, type StopReason } from './betanmf';
 import { betaDivergence } from './kernels';
 import { Matrix, type DType } from './matrix';
 import type { BetaNMFOptions } from './options';
@@ -45,7 +45,30 @@ export interface FitOutcome {
   nIter: number;
   /** Wall-clock seconds of the fit. */
   seconds: number;
-  model?: SavedModel;
+  /** The fitted model's state (keepModel), to rebuild it where the sweep is summarised. */
+  model?: FittedState;
+}
+
+/** What makes a fitted model, in structured-clonable form. */
+export interface FittedState {
+  W: FloatArray;
+  H: FloatArray;
+  K: number;
+  seed: number;
+  nIter: number;
+  history: HistoryEntry[];
+  stopReason: StopReason;
+}
+
+/** The fitted model of a FittedState (its options those of the sweep; warnings were heard when it was fitted). */
+export function modelOf(d: SweepData, s: FittedState): BetaNMF {
+  const model = new BetaNMF({ ...d.options, nComponents: s.K, seed: s.seed, onWarning: () => {} });
+  model.W = new Matrix(s.W, d.cols, s.K);
+  model.H = new Matrix(s.H, d.rows, s.K);
+  model.nIter = s.nIter;
+  model.history = s.history;
+  model.stopReason = s.stopReason;
+  return model;
 }
 
 export function dtypeOfArray(a: FloatArray): DType {
@@ -86,7 +109,10 @@ export async function runFit(d: SweepData, task: FitTask): Promise<FitOutcome> {
     const beta = model.options.beta;
     const trainLoss = betaDivergence(X, W, H, beta, { weights: train }) / weightSum(train, X.data.length);
     const testLoss = test ? betaDivergence(X, W, H, beta, { weights: test }) / weightSum(test, X.data.length) : NaN;
-    return { trainLoss, testLoss, cost: model.cost!, nIter: model.nIter, seconds, ...(task.keepModel ? { model: model.toJSON() } : {}) };
+    const state = task.keepModel
+      ? { W: W.toTypedArray(), H: H.toTypedArray(), K: task.k, seed: task.seed, nIter: model.nIter, history: model.history, stopReason: model.stopReason! }
+      : undefined;
+    return { trainLoss, testLoss, cost: model.cost!, nIter: model.nIter, seconds, ...(state ? { model: state } : {}) };
   } finally {
     model.dispose();
   }

@@ -6,7 +6,7 @@ import { BetaNMF } from './betanmf';
 import { describe, rangeError, typeError } from './errors';
 import { Matrix, type DType } from './matrix';
 import type { FloatArray } from './native';
-import { dtypeOfArray, type FitOutcome, type FitTask, type SweepData, type SweepFitOptions } from './rank-fit';
+import { dtypeOfArray, modelOf, type FitOutcome, type FitTask, type SweepData, type SweepFitOptions } from './rank-fit';
 import { checkPacBounds, columnCorrelations, copheneticOf, dispersion as dispersionOf, hungarian, pac as pacOf } from './rank-metrics';
 import { cores, runFits } from './rank-parallel';
 import { freshSeed, Random } from './random';
@@ -297,7 +297,7 @@ export async function consensus(X: Matrix, options: ConsensusOptions): Promise<C
   let done = 0;
   const outcomes = await runFits(data, tasks, workerCount(options.workers, device, tasks.length), (i, o) =>
     options.onRun?.({ run: i, seed: tasks[i].seed, cost: o.cost, nIter: o.nIter, seconds: o.seconds }, ++done, tasks.length));
-  const models = outcomes.map((o) => BetaNMF.fromJSON(o.model!));
+  const models = outcomes.map((o) => modelOf(data, o.model!));
   try {
     return summarise(models, outcomes, tasks, over, pacLower, pacUpper, seed, dtypeOfArray(data.X));
   } catch (err) {
