@@ -20,6 +20,8 @@ import { kernelLine, kernelReport } from './inspect';
 import { checkInput, checkOutputFile, fsErrorText, readMatrix, UsageError } from './io';
 import { labelRuns, PLOT_EXTENSIONS, readHistory, writePlot, type Series } from './plot';
 import { registerQueueCommands } from './queue';
+import { registerRankCommand } from './rank';
+import { registerConsensusCommand } from './consensus';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require(path.join(packageRoot, 'package.json')) as { version: string };
@@ -348,6 +350,8 @@ export function program(): Command {
       process.stdout.write(`wrote X.npy (the spectrogram), W.npy and H.npy (mu_batch factors) and cost.svg in ${path.resolve(f.out)}\n`);
     });
 
+  registerRankCommand(cli);
+  registerConsensusCommand(cli);
   registerQueueCommands(cli, (handler) => {
     signalsTakenBy = handler;
   });

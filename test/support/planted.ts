@@ -6,14 +6,14 @@ import { rng } from './data';
 export type Noise = 'poisson' | 'gaussian';
 
 /**
- * N×F data of rank K. Each factor entry is exponential with probability `density`, else 0.
+ * N×F data of rank K. Each entry of H (of W) is exponential with probability densityH (densityW), else 0.
  * Noise 'poisson': X = Poisson(level·V/mean(V))·mean(V)/level (level = counts per mean entry:
  * larger is cleaner); 'gaussian': X = max(0, V + level·mean(V)·z) (level = noise sd / mean).
  */
-export function planted(N: number, F: number, K: number, noise: Noise, level: number, seed: number, density = 0.3): Matrix {
+export function planted(N: number, F: number, K: number, noise: Noise, level: number, seed: number, densityH = 1, densityW = 0.5): Matrix {
   const rand = rng(seed);
-  const exp = () => (rand() < density ? -Math.log(1 - rand()) : 0);
-  const H = Float64Array.from({ length: N * K }, exp), W = Float64Array.from({ length: F * K }, exp);
+  const exp = (density: number) => () => (rand() < density ? -Math.log(1 - rand()) : 0);
+  const H = Float64Array.from({ length: N * K }, exp(densityH)), W = Float64Array.from({ length: F * K }, exp(densityW));
   const X = new Float64Array(N * F);
   for (let n = 0; n < N; n++) {
     for (let f = 0; f < F; f++) {
