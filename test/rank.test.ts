@@ -3,6 +3,9 @@
 // sequential ones.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as b from '../lib';
 import { rng } from './support/data';
 import { planted, type Noise } from './support/planted';
@@ -251,5 +254,58 @@ describe('parallel sweeps', function () {
 
   it('a failing fit in a worker rejects the sweep with its error', async () => {
     await assert.rejects(b.crossValidate(X, { ranks: [2, 3], reps: 1, beta: 1, maxIter: 5, device: 'cuda', workers: 2 }), /cuda|CUDA|device/);
+  });
+});
+
+describe('betanmf rank / consensus (CLI)', function () {
+  this.timeout(120000);
+  const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+  let dir: string, data: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-rank-'));
+    data = path.join(dir, 'X.npy');
+    b.writeNpySync(data, planted(60, 30, 3, 'poisson', 30, 41));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('rank: a table with the chosen K, progress per fit on stderr, a chart; --json gives the library\'s result', () => {
+    const plot = path.join(dir, 'rank.svg');
+    const r = run('rank', data, '--ranks', '2-4', '--reps', '2', '--beta', 'kl', '--max-iter', '40', '--seed', '3', '--workers', '1', '--plot', plot);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /chosen K = \d: the smallest K whose mean held-out loss is within one standard error/);
+    assert.equal(r.stderr.match(/^fit \d\/6: K=\d rep \d/gm)?.length, 6, r.stderr);
+    assert.match(fs.readFileSync(plot, 'utf8'), /^<svg[^]*chosen K = \d[^]*<\/svg>\n$/);
+    const j = run('rank', data, '--ranks', '2,3,4', '--reps', '2', '--beta', '1', '--max-iter', '40', '--seed', '3', '--json', '--no-progress');
+    assert.equal(j.status, 0, j.stderr);
+    assert.equal(j.stderr, '');
+    const cv = JSON.parse(j.stdout) as b.CrossValidation;
+    assert.equal(cv.runs.length, 6);
+    assert.ok(cv.chosenK >= 2 && cv.chosenK <= 4);
+  });
+
+  it('consensus: the metrics, a heatmap, --json', () => {
+    const plot = path.join(dir, 'consensus.svg');
+    const r = run('consensus', data, '-k', '3', '--runs', '4', '--beta', 'kl', '--max-iter', '30', '--seed', '2', '--plot', plot, '--json', '--no-progress');
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { cophenetic: number; pac: number; dispersion: number; stability: number[]; fits: unknown[] };
+    assert.ok(s.cophenetic > 0 && s.cophenetic <= 1 && s.pac >= 0 && s.pac <= 1 && s.dispersion > 0, r.stdout);
+    assert.equal(s.stability.length, 3);
+    assert.equal(s.fits.length, 4);
+    assert.match(fs.readFileSync(plot, 'utf8'), /^<svg[^]*<\/svg>\n$/);
+  });
+
+  it('says what is wrong with a command line (exit code 2), before any fit', () => {
+    for (const [args, message] of [
+      [['rank', data, '--ranks', '4-2'], /--ranks: expected ranks such as 2-12 or 2,4,8 \(integers ≥ 1\), received "4-2"/],
+      [['rank', data], /required option '--ranks <LIST>' not specified/],
+      [['rank', data, '--ranks', '2-3', '--test-fraction', '2'], /--test-fraction: expected a number in \[0, 1\], received 2/],
+      [['consensus', data, '-k', '3', '--plot', path.join(dir, 'x.pdf')], /--plot .*x\.pdf: expected a file name ending in \.svg or \.png/],
+      [['consensus', path.join(dir, 'missing.npy'), '-k', '3'], /missing\.npy: no such file/],
+    ] as [string[], RegExp][]) {
+      const r = run(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
   });
 });
