@@ -64,7 +64,7 @@ ${out.join('\n')}
 }
 
 /** Largest side of the heatmap in cells: larger matrices are shown as means over blocks of items. */
-const MAX_CELLS = 200;
+const MAX_CELLS = 100;
 
 /** The consensus matrix reordered by `order` (white 0 → dark blue 1); blocks of items averaged above MAX_CELLS. */
 export function consensusHeatmapSvg(C: Matrix, order: ArrayLike<number>, title: string): string {
