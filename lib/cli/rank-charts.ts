@@ -79,6 +79,7 @@ export function consensusHeatmapSvg(C: Matrix, order: ArrayLike<number>, title: 
       for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) s += C.data[order[i] * n + order[j]];
       const v = s / ((i1 - i0) * (j1 - j0));
       const shade = (c: number) => Math.round(255 + (c - 255) * v);
+      if (shade(8) === 255) continue; // white on the white background: no element (keeps large charts small)
       out.push(`<rect x="${(40 + b * cell).toFixed(2)}" y="${(40 + a * cell).toFixed(2)}" width="${(cell + 0.05).toFixed(2)}" height="${(cell + 0.05).toFixed(2)}" fill="rgb(${shade(8)},${shade(48)},${shade(107)})"/>`);
     }
   }
