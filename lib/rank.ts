@@ -26,6 +26,8 @@ interface SweepOptions {
    * cores (at most one per fit) on the CPU, 1 with device 'cuda'. Results do not depend on it.
    */
   workers?: number;
+  /** Receives warnings about the fit options (as BetaNMF's onWarning; once per sweep). Default: process.emitWarning. */
+  onWarning?: (message: string) => void;
 }
 
 export interface CrossValidateOptions extends SweepFitOptions, SweepOptions {
@@ -132,14 +134,16 @@ function sweepSetup(X: unknown, o: SweepOptions & SweepFitOptions, sweepKeys: st
   if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
   const fitOptions: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(o)) {
-    if (!sweepKeys.includes(key) && !['seed', 'weights', 'workers'].includes(key)) fitOptions[key] = v;
+    if (!sweepKeys.includes(key) && !['seed', 'weights', 'workers', 'onWarning'].includes(key)) fitOptions[key] = v;
   }
-  for (const key of ['nComponents', 'W', 'H', 'fixed', 'fixedComponents', 'signal', 'onEpoch', 'onWarning']) {
-    if (key in fitOptions) throw rangeError('options', 'fit options other than nComponents, W, H, fixed, fixedComponents, signal, onEpoch, onWarning (the sweep sets or cannot share them)', `'${key}'`);
+  for (const key of ['nComponents', 'W', 'H', 'fixed', 'fixedComponents', 'signal', 'onEpoch']) {
+    if (key in fitOptions) throw rangeError('options', 'fit options other than nComponents, W, H, fixed, fixedComponents, signal, onEpoch (the sweep sets or cannot share them)', `'${key}'`);
   }
   if (fitOptions.init === 'custom') throw rangeError('init', "'random', 'nndsvd', 'nndsvda' or 'nndsvdar' (a sweep starts each fit itself)", "'custom'");
-  // BetaNMF checks the fit options (names, types, ranges) before any fit starts.
-  const probe = new BetaNMF({ ...fitOptions, nComponents: k, seed: 0, onWarning: () => {} });
+  // BetaNMF checks the fit options (names, types, ranges) before any fit starts, and warns once
+  // about options that do nothing here (the sweep's fits themselves stay quiet).
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('onWarning', 'a function', o.onWarning);
+  const probe = new BetaNMF({ ...fitOptions, nComponents: k, seed: 0, ...(o.onWarning ? { onWarning: o.onWarning } : {}) });
   const dtype: DType = probe.options.dtype ?? X.dtype;
   const device = probe.options.device;
   probe.dispose();
@@ -292,6 +296,7 @@ export async function consensus(X: Matrix, options: ConsensusOptions): Promise<C
   checkPacBounds(pacLower, pacUpper);
   if (options.onRun !== undefined && typeof options.onRun !== 'function') throw typeError('onRun', 'a function', options.onRun);
   const { fitOptions, dtype, device, seed } = sweepSetup(X, options, ['k', 'runs', 'over', 'pacLower', 'pacUpper', 'onRun'], k);
+  checkConsensusSize(over === 'rows' ? X.rows : X.cols, over);
   const data = sweepData(X, options.weights, dtype, fitOptions);
   const tasks: FitTask[] = Array.from({ length: nRuns }, (_, i) => ({ k, seed: deriveSeed(seed, 2, i), keepModel: true }));
   let done = 0;
@@ -306,11 +311,25 @@ export async function consensus(X: Matrix, options: ConsensusOptions): Promise<C
   }
 }
 
+/**
+ * The consensus matrix is n×n float64 and its linkage needs about three more n²/2 vectors:
+ * 16384 items take 2 GiB for C alone. Checked before the fits start (a RangeError naming X).
+ */
+const MAX_CONSENSUS_ITEMS = 16384;
+
+function checkConsensusSize(n: number, over: 'rows' | 'columns'): void {
+  if (n > MAX_CONSENSUS_ITEMS) {
+    throw rangeError('X', `at most ${MAX_CONSENSUS_ITEMS} ${over} for a consensus over ${over} (an n×n matrix and its linkage; ` +
+      `${over === 'rows' ? "use over: 'columns', or " : ''}consensus over a subsample)`, `${n} ${over}`);
+  }
+}
+
 function summarise(models: BetaNMF[], outcomes: FitOutcome[], tasks: FitTask[], over: 'rows' | 'columns', pacLower: number, pacUpper: number,
   seed: number, dtype: DType): Consensus {
   const K = tasks[0].k;
   const factor = (m: BetaNMF) => (over === 'rows' ? m.H! : m.W!).to('cpu');
   const n = factor(models[0]).rows;
+  checkConsensusSize(n, over);
   const C = new Float64Array(n * n);
   for (const m of models) {
     const lab = labels(factor(m).data, n, K);

@@ -137,6 +137,16 @@ describe('consensus', () => {
     await assert.rejects(b.consensus(X, { k: 2, pacUpper: 2 }), { name: 'RangeError', message: /pacUpper.*\[0, 1\]/ });
     await assert.rejects(b.consensus(X, { k: 2, beta: 'kl' as never }), { name: 'TypeError', message: /beta/ });
     await assert.rejects(b.consensus(X, { k: 2, nComponents: 3 } as never), { name: 'RangeError', message: /options.*'nComponents'/ });
+    const tall = new b.Matrix(new Float32Array(16385).fill(1), 16385, 1);
+    await assert.rejects(b.consensus(tall, { k: 1 }), { name: 'RangeError', message: /X.*at most 16384 rows.*over: 'columns'.*16385 rows/ });
+  });
+
+  it('warns once about fit options that do nothing, through onWarning', async () => {
+    const heard: string[] = [];
+    const c = await b.consensus(X, { k: 2, runs: 2, maxIter: 5, batchSize: 100, seed: 1, workers: 1, onWarning: (m) => void heard.push(m) });
+    assert.equal(heard.length, 1);
+    assert.match(heard[0], /batchSize has no effect with solver 'mu_batch'/);
+    c.best.dispose();
   });
 });
 

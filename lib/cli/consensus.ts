@@ -8,7 +8,7 @@ import { int, num } from './args';
 import { checkOutputFile } from './io';
 import { PLOT_EXTENSIONS } from './plot';
 import { consensusHeatmapSvg, writeChart } from './rank-charts';
-import { readSweepInputs, sweepFitOptionsOf, sweepOptions, type SweepFlags } from './sweep';
+import { readSweepInputs, sweepFitOptionsOf, sweepOptions, warnLine, type SweepFlags } from './sweep';
 
 interface ConsensusFlags extends SweepFlags {
   components: number;
@@ -23,7 +23,7 @@ async function consensusCommand(input: string, f: ConsensusFlags): Promise<void>
   const { X, weights } = await readSweepInputs(input, f);
   const c = await consensus(X, {
     ...sweepFitOptionsOf(f), k: f.components, runs: f.runs, over: f.over, pacLower: f.pacLower, pacUpper: f.pacUpper, seed: f.seed, weights,
-    workers: f.workers,
+    workers: f.workers, onWarning: warnLine,
     onRun: f.progress
       ? (r, done, total) => process.stderr.write(`fit ${done}/${total}: run ${r.run}  cost ${r.cost.toPrecision(8)}  ${r.nIter} epochs  ${r.seconds.toFixed(2)}s\n`)
       : undefined,

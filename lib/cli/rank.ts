@@ -6,7 +6,7 @@ import { crossValidate } from '../rank';
 import { num, int } from './args';
 import { checkOutputFile } from './io';
 import { rankChartSvg, writeChart } from './rank-charts';
-import { rankList, readSweepInputs, sweepFitOptionsOf, sweepOptions, type SweepFlags } from './sweep';
+import { rankList, readSweepInputs, sweepFitOptionsOf, sweepOptions, warnLine, type SweepFlags } from './sweep';
 import { PLOT_EXTENSIONS } from './plot';
 
 interface RankFlags extends SweepFlags {
@@ -19,7 +19,7 @@ async function rankCommand(input: string, f: RankFlags): Promise<void> {
   if (f.plot !== undefined) checkOutputFile(f.plot, '--plot', PLOT_EXTENSIONS, !!f.force);
   const { X, weights } = await readSweepInputs(input, f);
   const cv = await crossValidate(X, {
-    ...sweepFitOptionsOf(f), ranks: f.ranks, reps: f.reps, testFraction: f.testFraction, seed: f.seed, weights, workers: f.workers,
+    ...sweepFitOptionsOf(f), ranks: f.ranks, reps: f.reps, testFraction: f.testFraction, seed: f.seed, weights, workers: f.workers, onWarning: warnLine,
     onRun: f.progress
       ? (r, done, total) => process.stderr.write(`fit ${done}/${total}: K=${r.k} rep ${r.rep}  train ${r.trainLoss.toPrecision(6)}  ` +
         `held out ${r.testLoss.toPrecision(6)}  ${r.nIter} epochs  ${r.seconds.toFixed(2)}s\n`)

@@ -56,6 +56,11 @@ export function sweepFitOptionsOf(f: SweepFlags): SweepFitOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as SweepFitOptions;
 }
 
+/** A warning about the fit options as one line on stderr, as the other commands print them. */
+export function warnLine(message: string): void {
+  process.stderr.write(`betanmf: warning: ${message.replace(/^BetaNMF: /, '')}\n`);
+}
+
 /** Checks the inputs before work starts, then reads X and the weights (same shape). */
 export async function readSweepInputs(input: string, f: SweepFlags): Promise<{ X: Matrix; weights?: Matrix }> {
   checkInput(input);
