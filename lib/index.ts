@@ -45,3 +45,4 @@ export function setNumThreads(threads: number): number {
   return addon.setNumThreads(threads);
 }
 export * from './serving';
+export * from './rank';

@@ -97,9 +97,8 @@ export function checkChartRenderer(file: string): void {
   if (path.extname(file).toLowerCase() === '.png') requirePackages('a .png chart', PNG_RENDERER);
 }
 
-/** The chart as .svg or .png bytes, after the file's extension. */
-export function renderPlot(file: string, series: Series[], title: string): Buffer {
-  const svg = renderSvg(series, title);
+/** An SVG chart as .svg or .png bytes, after the file's extension. */
+export function chartBytes(file: string, svg: string): Buffer {
   const ext = path.extname(file).toLowerCase();
   if (ext === '.svg') return Buffer.from(svg);
   if (ext === '.png') {
@@ -109,9 +108,14 @@ export function renderPlot(file: string, series: Series[], title: string): Buffe
   throw new UsageError(`${file}: expected a .svg or .png file name`);
 }
 
-/** Writes the chart atomically (a temporary file in the same folder, renamed). */
-export function writePlot(file: string, series: Series[], title: string): void {
-  const bytes = renderPlot(file, series, title);
+/** The cost chart as .svg or .png bytes. */
+export function renderPlot(file: string, series: Series[], title: string): Buffer {
+  return chartBytes(file, renderSvg(series, title));
+}
+
+/** Writes an SVG chart (as .svg or .png) atomically: a temporary file in the same folder, renamed. */
+export function writeChart(file: string, svg: string): void {
+  const bytes = chartBytes(file, svg);
   const tmp = tempNameFor(file);
   try {
     fs.writeFileSync(tmp, bytes, { flag: 'wx' });
@@ -120,6 +124,11 @@ export function writePlot(file: string, series: Series[], title: string): void {
     fs.rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/** Writes the cost chart atomically. */
+export function writePlot(file: string, series: Series[], title: string): void {
+  writeChart(file, renderSvg(series, title));
 }
 
 /** What a history.json written by `betanmf fit` says about its run. */

@@ -1,4 +1,4 @@
-// The `betanmf` command line: one file per command (fit, transform, plot, demo, bench, inspect,
+// The `betanmf` command line: one file per command (fit, transform, plot, demo, rank, consensus, bench, inspect,
 // serve, and the queue's worker, submit, jobs, cancel); this file wires them into one program. Every
 // error is one line "betanmf: …" on stderr (exit code 2 for a wrong command line, 1 for a
 // failure), output locations are checked before any work starts, and outputs appear whole or
@@ -14,6 +14,8 @@ import { inspectCommand, packageVersion } from './inspect';
 import { UsageError } from './io';
 import { jobsCommand } from './jobs';
 import { plotCommand } from './plot';
+import { rankCommand } from './rank';
+import { consensusCommand } from './consensus';
 import { serveCommand } from './serve';
 import { handleSignals } from './signals';
 import { submitCommand } from './submit';
@@ -29,7 +31,7 @@ export function program(): Command {
     .configureOutput({ outputError: () => {} }) // main() prints commander's errors as one line
     .showSuggestionAfterError(true)
     .hook('preAction', (_root, cmd) => checkRequired(cmd));
-  for (const command of [fitCommand, transformCommand, benchCommand, inspectCommand, plotCommand, demoCommand,
+  for (const command of [fitCommand, transformCommand, benchCommand, inspectCommand, plotCommand, demoCommand, rankCommand, consensusCommand,
     serveCommand, workerCommand, submitCommand, jobsCommand, cancelCommand]) {
     command(cli);
   }
