@@ -24,6 +24,7 @@ BNMF_LOOP void blockParts(Pow pw, T lo, CMat<T> Xb, Mat<T> A, Mat<T> B) {
     const __m256 inRange = _mm256_set1_ps(0x1p-30f), inRangeHi = _mm256_set1_ps(0x1p30f);
     const Index cols = A.cols, full = cols - cols % 8;
     for (Index i = 0; i < A.rows; ++i) {
+      prefetchRow(Xb, i);
       const float* x = Xb.row(i);
       float* a = A.row(i);
       float* b = needPos ? B.row(i) : nullptr;

@@ -25,6 +25,7 @@ BNMF_LOOP void blockParts(Pow pw, T lo, CMat<T> Xb, Mat<T> A, Mat<T> B) {
     const __m512 one = _mm512_set1_ps(1.0f);
     const __m512 inRange = _mm512_set1_ps(0x1p-30f), inRangeHi = _mm512_set1_ps(0x1p30f);
     for (Index i = 0; i < A.rows; ++i) {
+      prefetchRow(Xb, i);
       const float* x = Xb.row(i);
       float* a = A.row(i);
       float* b = needPos ? B.row(i) : nullptr;

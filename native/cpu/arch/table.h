@@ -24,7 +24,10 @@ void parts(const Beta& beta, bool difference, bool needPos, T floor, CMat<T> X, 
 
 template <typename T>
 void weigh(CMat<T> M, Mat<T> A, Mat<T> B) {
-  for (Index i = 0; i < A.rows; ++i) weighRows<T>(M.row(i), A.row(i), B.empty() ? nullptr : B.row(i), A.cols);
+  for (Index i = 0; i < A.rows; ++i) {
+    prefetchRow(M, i);  // M in column slices, as X (see prefetchRow)
+    weighRows<T>(M.row(i), A.row(i), B.empty() ? nullptr : B.row(i), A.cols);
+  }
 }
 
 template <typename T>
