@@ -4,11 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <limits>
-#include <new>
-#include <sys/mman.h>
-#include <type_traits>
 #include <vector>
 
 #include "cpu/blas.h"
