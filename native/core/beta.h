@@ -185,39 +185,41 @@ BNMF_HD T gradientPart(Pow pw, T x, T v) {
   return v == T(0) ? atZero : ratio;
 }
 
-// x^β for data x ≥ 0 (0^β is 0 for β > 0 and +∞ for β < 0), from x^(β−1).
-template <typename Pow>
-BNMF_HD double powBetaOfData(Pow pw, double beta, double x) {
-  if (x == 0.0) return beta > 0.0 ? 0.0 : HUGE_VAL;
-  return pw.pm1(x) * x;
+// One term of D(X | V), in double, for β ∉ {0, 1, 2}, from xm1 = x^(β−1) and vm1 = v^(β−1)
+// (used only where x > 0 and v ≠ 0, so a caller may pass anything elsewhere). Where v = 0 it is
+// the limit as v → 0⁺: for x = 0, 0 when β > 0 and +∞ when β ≤ 0 (x = 0 alone already gives +∞
+// there); for x > 0, x^β/(β(β−1)) when β > 1 and +∞ when β ≤ 1.
+BNMF_HD double divergenceFromPowers(double beta, double x, double v, double xm1, double vm1) {
+  const double xb = x == 0.0 ? (beta > 0.0 ? 0.0 : HUGE_VAL) : xm1 * x;  // x^β (0^β: 0 or +∞)
+  if (v == 0.0) {
+    if (beta > 1.0) return xb / (beta * (beta - 1.0));
+    return x == 0.0 && beta > 0.0 ? 0.0 : HUGE_VAL;
+  }
+  const double vb = vm1 * v;
+  return (xb + (beta - 1.0) * vb - beta * x * vm1) / (beta * (beta - 1.0));
 }
 
-// One term of D(X | V), in double. Where v = 0 it is the limit as v → 0⁺: for x = 0, 0 when
-// β > 0 and +∞ when β ≤ 0 (x = 0 alone already gives +∞ there); for x > 0, x^β/(β(β−1))
-// when β > 1 and +∞ when β ≤ 1. With β = 0, a ratio x/v beyond the range gives +∞.
-template <typename Pow>
-BNMF_HD double divergenceTerm(Pow pw, double beta, double x, double v) {
+// log of a positive ratio (the CPU's vector loops pass their own, valid where they use it).
+struct LogStd { BNMF_HD double operator()(double q) const { return log(q); } };
+
+// One term of D(X | V), in double (see divergenceFromPowers for v = 0). With β = 0, a ratio
+// x/v beyond the range gives +∞.
+template <typename Pow, typename Log = LogStd>
+BNMF_HD double divergenceTerm(Pow pw, double beta, double x, double v, Log lg = Log()) {
   if (beta == 2.0) {
     const double d = x - v;
     return 0.5 * d * d;
   }
   if (beta == 1.0) {
     // 0·log(0/v) is 0 (its limit), so a zero in X contributes v.
-    return x == 0.0 ? v : x * log(x / v) - x + v;
+    return x == 0.0 ? v : x * lg(x / v) - x + v;
   }
   if (beta == 0.0) {
     const double q = x / v;
     if (!(q < HUGE_VAL)) return HUGE_VAL;  // v = 0 (0/0 included) or x/v overflowing
-    return q - log(q) - 1.0;
+    return q - lg(q) - 1.0;
   }
-  const double xb = powBetaOfData(pw, beta, x);
-  if (v == 0.0) {
-    if (beta > 1.0) return xb / (beta * (beta - 1.0));
-    return x == 0.0 && beta > 0.0 ? 0.0 : HUGE_VAL;
-  }
-  const double vb1 = pw.pm1(v);  // v^(β−1)
-  const double vb = vb1 * v;
-  return (xb + (beta - 1.0) * vb - beta * x * vb1) / (beta * (beta - 1.0));
+  return divergenceFromPowers(beta, x, v, pw.pm1(x), pw.pm1(v));
 }
 // ---- end of the range-edge forms ----------------------------------------------------------
 

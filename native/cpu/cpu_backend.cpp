@@ -4,11 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <limits>
-#include <new>
-#include <sys/mman.h>
-#include <type_traits>
 #include <vector>
 
 #include "cpu/blas.h"
@@ -203,33 +198,16 @@ class CpuBackend final : public Backend<T> {
     std::vector<T*> bufA(parts);
     for (int p = 0; p < parts; ++p) bufA[p] = arena.take<T>(rb * F);
     double* blockSums = arena.take<double>(nBlocks);
-    const T lo = vFloor > T(0) ? vFloor : -std::numeric_limits<T>::infinity();  // 0: no clipping
 
-    withBetaPower(beta, [&](auto pw) {
-      parallelFor(parts, [&](int p) {
-        const Index b0 = splitPoint(nBlocks, parts, p), b1 = splitPoint(nBlocks, parts, p + 1);
-        for (Index blk = b0; blk < b1; ++blk) {
-          const Index r0 = blk * rb, r1 = std::min(N, r0 + rb);
-          Mat<T> A(bufA[p], r1 - r0, F);
-          gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);
-          double s = 0.0;
-          for (Index i = 0; i < A.rows; ++i) {
-            const T* x = X.row(r0 + i);
-            const T* v = A.row(i);
-            double rowSum = 0.0;
-            if (weights.empty()) {
-              for (Index j = 0; j < F; ++j)
-                rowSum += divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
-            } else {
-              const T* m = weights.row(r0 + i);
-              for (Index j = 0; j < F; ++j)
-                if (m[j] != T(0)) rowSum += double(m[j]) * divergenceTerm(pw, beta.value, double(x[j]), double(clipV(v[j], lo)));
-            }
-            s += rowSum;
-          }
-          blockSums[blk] = s;
-        }
-      });
+    parallelFor(parts, [&](int p) {
+      const Index b0 = splitPoint(nBlocks, parts, p), b1 = splitPoint(nBlocks, parts, p + 1);
+      for (Index blk = b0; blk < b1; ++blk) {
+        const Index r0 = blk * rb, r1 = std::min(N, r0 + rb);
+        Mat<T> A(bufA[p], r1 - r0, F);
+        gemm<T>(false, true, T(1), H.rowBlock(r0, r1), W, T(0), A);  // V_b, then its terms while in cache
+        blockSums[blk] = loops<T>().divergence(beta, vFloor, X.rowBlock(r0, r1), A,
+                                               weights.empty() ? CMat<T>() : weights.rowBlock(r0, r1));
+      }
     });
     // Summed in block order, so the result does not depend on the thread count.
     double total = 0.0;

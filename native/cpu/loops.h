@@ -22,6 +22,10 @@ struct Loops {
   void (*weigh)(CMat<T> M, Mat<T> A, Mat<T> B);
   // o = f ⊙ (n / (p + eps))^gamma over `count` entries (o may be f).
   void (*step)(double gamma, const T* f, const T* p, const T* n, T eps, T* o, Index count);
+  // Σ d(x | v) over a block in double (V clipped at vFloor first; 0: no clipping), or with
+  // weights M (not empty) Σ m·d(x | v), an entry of weight 0 counting 0. Summed in an order fixed
+  // by the block's shape (the same in every copy).
+  double (*divergence)(const Beta& beta, T vFloor, CMat<T> X, CMat<T> V, CMat<T> M);
 };
 
 // The copies compiled into this binary (avx2 and avx512 only where GCC targets x86-64).

@@ -13,26 +13,27 @@
 
 namespace bnmf::cpu::avx2 {
 
-template <typename T, typename Pow>
-void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+template <Mode M, typename T, typename Pow>
+BNMF_LOOP void blockParts(Pow pw, T lo, CMat<T> Xb, Mat<T> A, Mat<T> B) {
   if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
-    partsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+    partsDefault<M, T>(pw, lo, Xb, A, B);
   } else {
+    constexpr bool difference = M == Mode::Diff, needPos = M == Mode::Both;
     const float e = static_cast<float>(pw.e);
-    const float flo = floor > 0.0f ? floor : -std::numeric_limits<float>::infinity();
-    const __m256 lo = _mm256_set1_ps(flo);
+    const __m256 low = _mm256_set1_ps(lo);
     const __m256 inRange = _mm256_set1_ps(0x1p-30f), inRangeHi = _mm256_set1_ps(0x1p30f);
     const Index cols = A.cols, full = cols - cols % 8;
     for (Index i = 0; i < A.rows; ++i) {
+      prefetchRow(Xb, i);
       const float* x = Xb.row(i);
       float* a = A.row(i);
       float* b = needPos ? B.row(i) : nullptr;
       for (Index j = 0; j < full; j += 8) {
         const __m256 xv = _mm256_loadu_ps(x + j);
-        const __m256 v = _mm256_max_ps(lo, _mm256_loadu_ps(a + j));  // v when v is NaN, as clipV
+        const __m256 v = _mm256_max_ps(low, _mm256_loadu_ps(a + j));  // v when v is NaN, as clipV
         // As in the AVX-512 copy: lanes off [2^-30, 2^30] (or NaN) take the scalar formulas.
         if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v, inRange, _CMP_NGE_UQ), _mm256_cmp_ps(v, inRangeHi, _CMP_NLE_UQ)))) {
-          for (Index k = j; k < j + 8; ++k) partsEntry(pw, difference, needPos, floor, x[k], a[k], b ? &b[k] : nullptr);
+          for (Index k = j; k < j + 8; ++k) partsAt<M>(pw, x[k], clipV(a[k], lo), a[k], b ? &b[k] : nullptr);
           continue;
         }
         const __m256 t = vec::powPositive(v, e);
@@ -43,7 +44,7 @@ void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<
           if (needPos) _mm256_storeu_ps(b + j, _mm256_mul_ps(t, v));
         }
       }
-      for (Index j = full; j < cols; ++j) partsEntry(pw, difference, needPos, floor, x[j], a[j], b ? &b[j] : nullptr);
+      for (Index j = full; j < cols; ++j) partsAt<M>(pw, x[j], clipV(a[j], lo), a[j], b ? &b[j] : nullptr);
     }
   }
 }
@@ -51,7 +52,7 @@ void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<
 // The compiler does not vectorise the weights' select (it sinks the product into a branch and
 // may not speculate a product that could trap): product, compare, mask.
 template <typename T>
-void weighRows(const T* m, T* a, T* b, Index cols) {
+BNMF_LOOP void weighRows(const T* m, T* a, T* b, Index cols) {
   Index j = 0;
   if constexpr (std::is_same_v<T, float>) {
     const __m256 zero = _mm256_setzero_ps();
@@ -72,9 +73,9 @@ void weighRows(const T* m, T* a, T* b, Index cols) {
 }
 
 template <typename T, typename Step>
-void stepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+BNMF_LOOP void stepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
   if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
-    stepLoop<T>(step, f, p, n, eps, o, count);
+    stepDefault<T>(step, f, p, n, eps, o, count);
   } else {
     const float gamma = static_cast<float>(step.gamma);
     const __m256 e = _mm256_set1_ps(eps);
@@ -83,8 +84,13 @@ void stepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index
       const __m256 q = _mm256_div_ps(_mm256_loadu_ps(n + i), _mm256_add_ps(_mm256_loadu_ps(p + i), e));
       _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(f + i), vec::powPositive(q, gamma)));
     }
-    stepLoop<T>(step, f + full, p + full, n + full, eps, o + full, count - full);
+    stepDefault<T>(step, f + full, p + full, n + full, eps, o + full, count - full);
   }
+}
+
+template <typename T, typename Pow, bool Weighted>
+BNMF_LOOP double divergenceRows(Pow pw, double beta, T lo, CMat<T> X, CMat<T> V, CMat<T> M) {
+  return divergenceDefault<T, Pow, Weighted>(pw, beta, lo, X, V, M);
 }
 
 }  // namespace bnmf::cpu::avx2

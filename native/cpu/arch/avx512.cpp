@@ -14,16 +14,18 @@
 
 namespace bnmf::cpu::avx512 {
 
-template <typename T, typename Pow>
-void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<T> A, Mat<T> B) {
+template <Mode M, typename T, typename Pow>
+BNMF_LOOP void blockParts(Pow pw, T lo, CMat<T> Xb, Mat<T> A, Mat<T> B) {
   if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Pow, PowBetaGeneral>) {
-    partsLoop<T>(pw, difference, needPos, floor, Xb, A, B);
+    partsDefault<M, T>(pw, lo, Xb, A, B);
   } else {
+    constexpr bool difference = M == Mode::Diff, needPos = M == Mode::Both;
     const float e = static_cast<float>(pw.e);
-    const __m512 lo = _mm512_set1_ps(floor > 0.0f ? floor : -std::numeric_limits<float>::infinity());
+    const __m512 low = _mm512_set1_ps(lo);
     const __m512 one = _mm512_set1_ps(1.0f);
     const __m512 inRange = _mm512_set1_ps(0x1p-30f), inRangeHi = _mm512_set1_ps(0x1p30f);
     for (Index i = 0; i < A.rows; ++i) {
+      prefetchRow(Xb, i);
       const float* x = Xb.row(i);
       float* a = A.row(i);
       float* b = needPos ? B.row(i) : nullptr;
@@ -31,13 +33,13 @@ void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<
         const __mmask16 m = vec::firstLanes(A.cols - j);
         const __m512 xv = _mm512_maskz_loadu_ps(m, x + j);
         // max(lo, v) returns v when v is NaN, as clipV does; idle lanes hold 1.
-        const __m512 v = _mm512_max_ps(lo, _mm512_mask_loadu_ps(one, m, a + j));
+        const __m512 v = _mm512_max_ps(low, _mm512_mask_loadu_ps(one, m, a + j));
         // Lanes off [2^-30, 2^30] (or NaN) take the scalar formulas: they define V = 0's limits,
         // keep each part in range when it fits, and are exact to rounding where the polynomial
         // pow would lose digits. One such lane sends its 16 to the scalar loop.
         if (_mm512_mask_cmp_ps_mask(m, v, inRange, _CMP_NGE_UQ) | _mm512_mask_cmp_ps_mask(m, v, inRangeHi, _CMP_NLE_UQ)) {
           const Index end = std::min<Index>(A.cols, j + 16);
-          for (Index k = j; k < end; ++k) partsEntry(pw, difference, needPos, floor, x[k], a[k], b ? &b[k] : nullptr);
+          for (Index k = j; k < end; ++k) partsAt<M>(pw, x[k], clipV(a[k], lo), a[k], b ? &b[k] : nullptr);
           continue;
         }
         const __m512 t = vec::powPositive(v, e);
@@ -54,7 +56,7 @@ void blockParts(Pow pw, bool difference, bool needPos, T floor, CMat<T> Xb, Mat<
 
 // The weights' select with masks (see the AVX2 copy for why it is written out).
 template <typename T>
-void weighRows(const T* m, T* a, T* b, Index cols) {
+BNMF_LOOP void weighRows(const T* m, T* a, T* b, Index cols) {
   if constexpr (std::is_same_v<T, float>) {
     const __m512 zero = _mm512_setzero_ps();
     for (Index j = 0; j < cols; j += 16) {
@@ -77,9 +79,9 @@ void weighRows(const T* m, T* a, T* b, Index cols) {
 }
 
 template <typename T, typename Step>
-void stepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
+BNMF_LOOP void stepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index count) {
   if constexpr (!std::is_same_v<T, float> || !std::is_same_v<Step, StepPow>) {
-    stepLoop<T>(step, f, p, n, eps, o, count);
+    stepDefault<T>(step, f, p, n, eps, o, count);
   } else {
     const float gamma = static_cast<float>(step.gamma);
     const __m512 e = _mm512_set1_ps(eps), one = _mm512_set1_ps(1.0f);
@@ -90,6 +92,11 @@ void stepRange(Step step, const T* f, const T* p, const T* n, T eps, T* o, Index
       _mm512_mask_storeu_ps(o + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, f + i), vec::powPositive(q, gamma)));
     }
   }
+}
+
+template <typename T, typename Pow, bool Weighted>
+BNMF_LOOP double divergenceRows(Pow pw, double beta, T lo, CMat<T> X, CMat<T> V, CMat<T> M) {
+  return divergenceDefault<T, Pow, Weighted>(pw, beta, lo, X, V, M);
 }
 
 }  // namespace bnmf::cpu::avx512
