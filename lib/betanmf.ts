@@ -279,7 +279,7 @@ export class BetaNMF {
     if (this.W && this.W.rows !== X.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${X.rows}×${X.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
     const data = yield* prepareFit(o, { X, weights: run.weights, device, rows: 'all', solver: o.solver, update: { W: !o.fixed.includes('W'), H: true },
-      dtype: this.W?.dtype, async });
+      dtype: this.W?.dtype, async, partialData: true });
     const { fit } = data;
     const [N, F, K] = [data.X.rows, data.X.cols, o.nComponents];
     const targets = averagesTargets(o);

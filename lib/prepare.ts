@@ -31,6 +31,8 @@ export interface FitInput {
   K?: number;
   /** An async call: a host X is copied in steps, the event loop running in between. */
   async: boolean;
+  /** X is one chunk of a stream (partialFit): its W steps are partial ones (core/solver.h). */
+  partialData?: boolean;
 }
 
 /** The prepared data: the native fit holding it, and what the caller needs to know about it. */
@@ -109,7 +111,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   const spec = {
     N: rows === 'host' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
     gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH: update.H, updateW: update.W,
-    shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o),
+    shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o), update: o.update, partialData: input.partialData ?? false,
     alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: update.W && K === o.nComponents ? o.fixedComponents : [],
   };
   // Zeros of X where the weight is positive (β ≤ 0 with weights).

@@ -30,7 +30,7 @@ describe('BetaNMF solvers against the float64 reference of the original', () => 
           });
           model.fitSync(toMatrix(Xd, F, 'float64'));
           const gamma = update === 'mm' ? b.mmExponent(beta) : 1;
-          const ref = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma, sagMemory: 2, averageTargets: update === 'mm' });
+          const ref = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma, sagMemory: 2, averageTargets: update === 'mm', guards: update === 'mm' });
           assert.ok(relError(model.W!, ref.W) < 1e-9, `W: ${relError(model.W!, ref.W)}`);
           assert.ok(relError(model.H!, ref.H) < 1e-9, `H: ${relError(model.H!, ref.H)}`);
         });
