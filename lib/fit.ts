@@ -35,7 +35,7 @@ export function fullBatchRows(F: number, K: number): number {
 }
 
 /** What the divergence message may suggest: only settings that differ from those in use. */
-export type DivergenceContext = Pick<ResolvedOptions, 'update' | 'sagMemory' | 'eps' | 'solver'>;
+export type DivergenceContext = Pick<ResolvedOptions, 'update' | 'sagMemory' | 'eps' | 'solver' | 'alphaW' | 'alphaH'>;
 
 export function divergedError(solver: Solver, restored: boolean, epoch: number | undefined, o: DivergenceContext): Error {
   const tries: string[] = [];
@@ -43,6 +43,8 @@ export function divergedError(solver: Solver, restored: boolean, epoch: number |
   if (o.sagMemory > 0 && (solver === 'asag_mu' || solver === 'gsag_mu')) tries.push('a smaller sagMemory');
   if (solver !== 'mu_batch') tries.push('a larger batchSize', "solver 'mu_batch'");
   if (o.eps === 0) tries.push('eps > 0 (the default 1e-10: a step of x/0)');
+  // A penalty on one factor shrinks it while the other grows to keep H·Wᵀ near X.
+  if (o.alphaW > 0 || o.alphaH > 0) tries.push('smaller alphaW / alphaH (a penalty on one factor makes the other grow to compensate)');
   const advice = tries.length > 0 ? ` Try ${tries.join(', ')}.` : ' Check the scale of X and of the penalties (an entry of W or H left the floating-point range).';
   return new Error(`BetaNMF: the ${solver} solver diverged${epoch ? ` in epoch ${epoch}` : ''} (W or H is no longer finite)` +
     (restored ? '; W and H are as before this epoch' : '') + `.${advice}`);
@@ -114,7 +116,7 @@ export class NativeFitHandle {
 }
 
 /** What epochPlan needs from the options. */
-type PlanOptions = Pick<ResolvedOptions, 'batchSize' | 'shuffle' | 'sagMemory' | 'nComponents' | 'update' | 'eps' | 'solver'>;
+type PlanOptions = Pick<ResolvedOptions, 'batchSize' | 'shuffle' | 'sagMemory' | 'nComponents' | 'update' | 'eps' | 'solver' | 'alphaW' | 'alphaH'>;
 
 /**
  * How one epoch of `solver` over N rows of F features runs: batches, their order this epoch
@@ -130,7 +132,7 @@ export function epochPlan(o: PlanOptions, rng: Random, solver: Solver, N: number
   if (!fullBatch && o.shuffle === 'batches') order = rng.permutation(Math.ceil(N / batchSize));
   else if (!fullBatch && o.shuffle === 'rows') order = rng.permutation(N);
   return { solver, batchSize, order, updateH: update.H, updateW: update.W, forget: sag ? 1 / (o.sagMemory + 1) : 1, guard: guard && update.H && update.W,
-    context: { update: o.update, sagMemory: o.sagMemory, eps: o.eps, solver } };
+    context: { update: o.update, sagMemory: o.sagMemory, eps: o.eps, solver, alphaW: o.alphaW, alphaH: o.alphaH } };
 }
 
 export interface EpochPlan {

@@ -262,3 +262,26 @@ describe('BetaNMF bad data and options', () => {
     assert.throws(() => m.transformSync(b.matrix([[1, 2, 3]])), /X: expected 2 columns \(F, the rows of W\), received 1×3/);
   });
 });
+
+describe('penalties that drive the factors to zero, eps 0 (issue 27.3)', () => {
+  const X = b.syntheticSpectrogram(60, 20, { components: 4, seed: 2, dtype: 'float64' });
+  const quiet = { onWarning: () => {} };
+  for (const solver of ['mu_batch', 'asg_mu', 'gsag_mu'] as const) {
+    it(`β = 3, alphaW = alphaH = 1, eps 0, ${solver}: zero factors as scikit-learn, not a divergence (0/0 keeps the entry)`, () => {
+      const m = new b.BetaNMF({ nComponents: 4, beta: 3, alphaW: 1, alphaH: 1, eps: 0, solver, batchSize: 20, maxIter: 50, seed: 1, ...quiet }).fitSync(X);
+      assert.ok(Math.max(...m.H.data) === 0 && Math.max(...m.W.data) < 1e-100, `W ≤ ${Math.max(...m.W.data)}, H ≤ ${Math.max(...m.H.data)}`);
+      assert.ok(Number.isFinite(m.cost) && m.cost < m.history[0].cost!);
+    });
+  }
+  it('absurd penalties are refused up front, naming the bound and why', () => {
+    for (const [o, name] of [[{ alphaW: 1e308 }, 'alphaW'], [{ alphaH: 1e200 }, 'alphaH'], [{ alphaW: 1e18, dtype: 'float32' as const }, 'alphaW']] as const) {
+      assert.throws(() => new b.BetaNMF({ nComponents: 4, eps: 0, ...o, ...quiet }).fitSync(X),
+        (e: Error) => e instanceof RangeError && new RegExp(`^${name}: expected at most .*√\\(largest float(32|64)\\), so that the penalty`).test(e.message));
+    }
+  });
+  it("the divergence message suggests only settings not in use ('mm' and mu_batch are)", () => {
+    assert.throws(() => new b.BetaNMF({ nComponents: 4, beta: 3, alphaH: 1e10, eps: 0, dtype: 'float32', maxIter: 50, seed: 1, ...quiet }).fitSync(X),
+      (e: Error) => /mu_batch solver diverged/.test(e.message) && /eps > 0/.test(e.message) && /smaller alphaW \/ alphaH/.test(e.message) &&
+        !/update 'mm'|solver 'mu_batch'|batchSize|sagMemory/.test(e.message));
+  });
+});
