@@ -32,6 +32,20 @@ export interface Fitted {
   readonly stopReason: StopReason;
 }
 
+/**
+ * The penalties of the objective at W (F×K) and H (N×K): αH·F·(ρ‖H‖₁ + ½(1−ρ)‖H‖²) +
+ * αW·N·(ρ‖W‖₁ + ½(1−ρ)‖W‖²), in double (core/solver.h's penaltyCost).
+ */
+function penaltyOf(W: Matrix, H: Matrix, o: Pick<ResolvedOptions, 'alphaW' | 'alphaH' | 'l1Ratio'>): number {
+  const term = (m: Matrix, alpha: number, rows: number) => {
+    if (!(alpha > 0)) return 0;
+    let l1 = 0, l2 = 0;
+    for (const v of hostAs(m, m.dtype).data) (l1 += Math.abs(v)), (l2 += v * v);
+    return alpha * rows * (o.l1Ratio * l1 + 0.5 * (1 - o.l1Ratio) * l2);
+  };
+  return term(H, o.alphaH, W.rows) + term(W, o.alphaW, H.rows);
+}
+
 /** H-only iterations that fit a new chunk's activations before partialFit updates W. */
 const PARTIAL_FIT_H_ITERATIONS = 30;
 
@@ -86,10 +100,17 @@ export class BetaNMF {
     return undefined;
   }
 
-  /** scikit-learn's reconstruction_err_: √(2·cost) (the Frobenius norm of X − H·Wᵀ at β = 2). */
+  /**
+   * scikit-learn's reconstruction_err_: √(2·D), D the (weighted) divergence of the data term alone
+   * — `cost` less the penalties (the Frobenius norm of X − H·Wᵀ at β = 2). `cost` stays the
+   * objective the fit minimises, penalties included.
+   */
   get reconstructionError(): number | undefined {
     const c = this.cost;
-    return c === undefined ? undefined : Math.sqrt(2 * Math.max(c, 0));
+    if (c === undefined) return undefined;
+    const o = this.options;
+    const penalty = (o.alphaW > 0 || o.alphaH > 0) && this.W && this.H ? penaltyOf(this.W, this.H, o) : 0;
+    return Math.sqrt(2 * Math.max(c - penalty, 0));
   }
 
   /** F, the number of features (columns of X, rows of W) the model was fitted on. */
