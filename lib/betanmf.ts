@@ -5,7 +5,7 @@
 import { resolveDevice } from './device';
 import { rangeError } from './errors';
 import { epochPlan, epochSteps, fitEpochs, hostCost, mmExponent, transformEpochs, type HostRows, type NativeFitHandle } from './fit';
-import { givenFactor, initialFactor, initialSteps, placeFixedComponents, randomSteps, startingFactors, transformStart } from './init';
+import { factorUse, givenFactor, initialFactor, initialSteps, placeFixedComponents, randomSteps, startingFactors, transformStart } from './init';
 import { allocate, hostAs, Matrix } from './matrix';
 import { addon } from './native';
 import {
@@ -306,9 +306,9 @@ export class BetaNMF {
     const targets = averagesTargets(o);
     try {
       if (!this.W) {
-        const W = initialFactor('W', givenFactor(o, this.initial, 'W'), F, K, fit.dtype);
+        const W = initialFactor('W', givenFactor(o, this.initial, 'W'), F, K, fit.dtype, factorUse(o, 'W', this.warn));
         if (!W.given) yield* initialSteps(o, this.rng, data, W.m, undefined);
-        if (!W.given) placeFixedComponents(W.m, this.initial.W, o.fixedComponents);
+        if (!W.given) placeFixedComponents(W.m, this.initial.W, o.fixedComponents, this.warn);
         this.W = W.m.to(device);
         this.history = [];
         this.nIter = 0;

@@ -285,3 +285,53 @@ describe('penalties that drive the factors to zero, eps 0 (issue 27.3)', () => {
         !/update 'mm'|solver 'mu_batch'|batchSize|sagMemory/.test(e.message));
   });
 });
+
+describe('given starting factors (issue 28.2, 28.3)', () => {
+  const X = b.syntheticSpectrogram(30, 8, { components: 3, seed: 5, dtype: 'float64' });
+  const filled = (rows: number, cols: number, f: (i: number, k: number) => number, dtype: b.DType = 'float64') => {
+    const m = b.zeros(rows, cols, dtype);
+    for (let i = 0; i < rows; i++) for (let k = 0; k < cols; k++) m.data[i * cols + k] = f(i, k);
+    return m;
+  };
+  const W = filled(8, 3, (i, k) => 0.5 + ((i + k) % 3) / 4), H = filled(30, 3, (i, k) => 0.4 + ((i * k) % 5) / 5);
+  const quiet = { onWarning: () => {} };
+  it('an all-zero W or H is a RangeError (default eps and eps 0), as is a learned all-zero column', () => {
+    for (const eps of [1e-10, 0]) {
+      assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: b.zeros(8, 3), H, eps, ...quiet }).fitSync(X),
+        /^RangeError: W: expected some positive entries \(a multiplicative update never moves a zero\), received all zeros/);
+      assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W, H: b.zeros(30, 3), eps, ...quiet }).fitSync(X), /^RangeError: H: expected some positive entries/);
+    }
+    const W1 = filled(8, 3, (i, k) => (k === 1 ? 0 : 1));
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: W1, H, ...quiet }).fitSync(X),
+      /^RangeError: W: expected no all-zero column .*component 1 would stay 0\), received column 1 all zero/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: W1, H, fixedComponents: [0], ...quiet }).fitSync(X), /column 1 all zero/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W, H: filled(30, 3, (i, k) => (k === 2 ? 0 : 1)), ...quiet }).fitSync(X), /^RangeError: H: .*column 2 all zero/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W, H, ...quiet }).fitSync(X).transformSync(X, { H: b.zeros(30, 3) }), /^RangeError: options.H: expected some positive entries/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: W1, H, ...quiet }).partialFitSync(X), /column 1 all zero/);
+  });
+  it('a fixed all-zero column is legitimate (a component switched off): a warning, and the fit runs', () => {
+    const W1 = filled(8, 3, (i, k) => (k === 1 ? 0 : 1));
+    for (const o of [{ fixed: ['W' as const], init: 'custom' as const }, { fixedComponents: [1], init: 'custom' as const, H }, { fixedComponents: [1] }]) {
+      const warnings: string[] = [];
+      const m = new b.BetaNMF({ nComponents: 3, W: W1, maxIter: 5, seed: 1, ...o, onWarning: (w) => warnings.push(w) }).fitSync(X);
+      assert.ok(warnings.some((w) => /fixed W has all-zero column 1: those components contribute nothing/.test(w)), JSON.stringify(warnings));
+      assert.ok(m.W.data.every((v, i) => i % 3 !== 1 || v === 0));
+    }
+  });
+  it('custom factors of the other dtype are converted to the fit\'s dtype, as X and the weights are (float32 W/H with float64 X)', () => {
+    const to32 = (m: b.Matrix) => b.matrix(Float32Array.from(m.data), m.rows, m.cols);
+    const to64 = (m: b.Matrix) => b.matrix(Float64Array.from(m.data), m.rows, m.cols);
+    const [W32, H32] = [to32(W), to32(H)];
+    const o = { nComponents: 3, init: 'custom' as const, maxIter: 10, tol: 0, ...quiet };
+    const a = new b.BetaNMF({ ...o, W: W32, H: H32 }).fitSync(X), c = new b.BetaNMF({ ...o, W: to64(W32), H: to64(H32) }).fitSync(X);
+    assert.equal(a.W.dtype, 'float64');
+    assert.deepEqual([...a.W.data], [...c.W.data]);
+    assert.deepEqual([...a.H.data], [...c.H.data]);
+    const f = new b.BetaNMF({ ...o, W: W32, fixed: ['W'] }).fitSync(X);
+    assert.equal(f.W.dtype, 'float64');
+    assert.deepEqual([...f.W.data], [...W32.data]);
+    // and the other way: float64 factors with options.dtype float32 are rounded as X is.
+    const g = new b.BetaNMF({ ...o, W, H, dtype: 'float32' }).fitSync(X);
+    assert.equal(g.W.dtype, 'float32');
+  });
+});
