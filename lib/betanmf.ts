@@ -5,7 +5,7 @@
 import { resolveDevice } from './device';
 import { rangeError } from './errors';
 import { epochPlan, epochSteps, fitEpochs, hostCost, mmExponent, transformEpochs, type HostRows, type NativeFitHandle } from './fit';
-import { givenFactor, initialFactor, initialSteps, placeFixedComponents, randomSteps, startingFactors, transformStart } from './init';
+import { factorUse, givenFactor, initialFactor, initialSteps, placeFixedComponents, randomSteps, startingFactors, transformStart } from './init';
 import { allocate, hostAs, Matrix } from './matrix';
 import { addon } from './native';
 import {
@@ -30,6 +30,20 @@ export interface Fitted {
   readonly reconstructionError: number;
   readonly nIter: number;
   readonly stopReason: StopReason;
+}
+
+/**
+ * The penalties of the objective at W (F×K) and H (N×K): αH·F·(ρ‖H‖₁ + ½(1−ρ)‖H‖²) +
+ * αW·N·(ρ‖W‖₁ + ½(1−ρ)‖W‖²), in double (core/solver.h's penaltyCost).
+ */
+function penaltyOf(W: Matrix, H: Matrix, o: Pick<ResolvedOptions, 'alphaW' | 'alphaH' | 'l1Ratio'>): number {
+  const term = (m: Matrix, alpha: number, rows: number) => {
+    if (!(alpha > 0)) return 0;
+    let l1 = 0, l2 = 0;
+    for (const v of hostAs(m, m.dtype).data) (l1 += Math.abs(v)), (l2 += v * v);
+    return alpha * rows * (o.l1Ratio * l1 + 0.5 * (1 - o.l1Ratio) * l2);
+  };
+  return term(H, o.alphaH, W.rows) + term(W, o.alphaW, H.rows);
 }
 
 /** H-only iterations that fit a new chunk's activations before partialFit updates W. */
@@ -90,10 +104,17 @@ export class BetaNMF {
     return undefined;
   }
 
-  /** scikit-learn's reconstruction_err_: √(2·cost) (the Frobenius norm of X − H·Wᵀ at β = 2). */
+  /**
+   * scikit-learn's reconstruction_err_: √(2·D), D the (weighted) divergence of the data term alone
+   * — `cost` less the penalties (the Frobenius norm of X − H·Wᵀ at β = 2). `cost` stays the
+   * objective the fit minimises, penalties included.
+   */
   get reconstructionError(): number | undefined {
     const c = this.cost;
-    return c === undefined ? undefined : Math.sqrt(2 * Math.max(c, 0));
+    if (c === undefined) return undefined;
+    const o = this.options;
+    const penalty = (o.alphaW > 0 || o.alphaH > 0) && this.W && this.H ? penaltyOf(this.W, this.H, o) : 0;
+    return Math.sqrt(2 * Math.max(c - penalty, 0));
   }
 
   /** F, the number of features (columns of X, rows of W) the model was fitted on. */
@@ -294,7 +315,7 @@ export class BetaNMF {
     if (this.W && this.W.rows !== X.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${X.rows}×${X.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);
     const data = yield* prepareFit(o, { X, weights: run.weights, device, rows: 'all', solver: o.solver, update: { W: !o.fixed.includes('W'), H: true },
-      dtype: this.W?.dtype, async });
+      dtype: this.W?.dtype, async, partialData: true });
     const { fit } = data;
     const [N, F, K] = [data.X.rows, data.X.cols, o.nComponents];
     const targets = averagesTargets(o);
@@ -302,9 +323,9 @@ export class BetaNMF {
       // The first chunk's starting W stays local: until the chunk completes, transforms see no W.
       let W = this.W;
       if (!W) {
-        const start = initialFactor('W', givenFactor(o, this.initial, 'W'), F, K, fit.dtype);
+        const start = initialFactor('W', givenFactor(o, this.initial, 'W'), F, K, fit.dtype, factorUse(o, 'W', this.warn));
         if (!start.given) yield* initialSteps(o, this.rng, data, start.m, undefined);
-        if (!start.given) placeFixedComponents(start.m, this.initial.W, o.fixedComponents);
+        if (!start.given) placeFixedComponents(start.m, this.initial.W, o.fixedComponents, this.warn);
         W = start.m;
         this.history = [];
         this.nIter = 0;

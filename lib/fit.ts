@@ -34,10 +34,20 @@ export function fullBatchRows(F: number, K: number): number {
   return Math.max(512, rows);
 }
 
-export function divergedError(solver: Solver, restored: boolean, epoch?: number): Error {
-  return new Error(`BetaNMF: the ${solver} solver diverged${epoch ? ` in epoch ${epoch}` : ''} (W or H overflowed)` +
-    (restored ? '; W and H are as before this epoch' : '') +
-    ". Try update 'mm' (the default) if you chose 'heuristic', a smaller sagMemory, a larger batchSize, or solver 'mu_batch'.");
+/** What the divergence message may suggest: only settings that differ from those in use. */
+export type DivergenceContext = Pick<ResolvedOptions, 'update' | 'sagMemory' | 'eps' | 'solver' | 'alphaW' | 'alphaH'>;
+
+export function divergedError(solver: Solver, restored: boolean, epoch: number | undefined, o: DivergenceContext): Error {
+  const tries: string[] = [];
+  if (o.update === 'heuristic') tries.push("update 'mm' (the default)");
+  if (o.sagMemory > 0 && (solver === 'asag_mu' || solver === 'gsag_mu')) tries.push('a smaller sagMemory');
+  if (solver !== 'mu_batch') tries.push('a larger batchSize', "solver 'mu_batch'");
+  if (o.eps === 0) tries.push('eps > 0 (the default 1e-10: a step of x/0)');
+  // A penalty on one factor shrinks it while the other grows to keep H·Wᵀ near X.
+  if (o.alphaW > 0 || o.alphaH > 0) tries.push('smaller alphaW / alphaH (a penalty on one factor makes the other grow to compensate)');
+  const advice = tries.length > 0 ? ` Try ${tries.join(', ')}.` : ' Check the scale of X and of the penalties (an entry of W or H left the floating-point range).';
+  return new Error(`BetaNMF: the ${solver} solver diverged${epoch ? ` in epoch ${epoch}` : ''} (W or H is no longer finite)` +
+    (restored ? '; W and H are as before this epoch' : '') + `.${advice}`);
 }
 
 /** A native fit and the facts the driver needs about it. Dispose it when the call ends. */
@@ -106,7 +116,7 @@ export class NativeFitHandle {
 }
 
 /** What epochPlan needs from the options. */
-type PlanOptions = Pick<ResolvedOptions, 'batchSize' | 'shuffle' | 'sagMemory' | 'nComponents'>;
+type PlanOptions = Pick<ResolvedOptions, 'batchSize' | 'shuffle' | 'sagMemory' | 'nComponents' | 'update' | 'eps' | 'solver' | 'alphaW' | 'alphaH'>;
 
 /**
  * How one epoch of `solver` over N rows of F features runs: batches, their order this epoch
@@ -121,7 +131,8 @@ export function epochPlan(o: PlanOptions, rng: Random, solver: Solver, N: number
   let order: Uint32Array | null = null;
   if (!fullBatch && o.shuffle === 'batches') order = rng.permutation(Math.ceil(N / batchSize));
   else if (!fullBatch && o.shuffle === 'rows') order = rng.permutation(N);
-  return { solver, batchSize, order, updateH: update.H, updateW: update.W, forget: sag ? 1 / (o.sagMemory + 1) : 1, guard: guard && update.H && update.W };
+  return { solver, batchSize, order, updateH: update.H, updateW: update.W, forget: sag ? 1 / (o.sagMemory + 1) : 1, guard: guard && update.H && update.W,
+    context: { update: o.update, sagMemory: o.sagMemory, eps: o.eps, solver, alphaW: o.alphaW, alphaH: o.alphaH } };
 }
 
 export interface EpochPlan {
@@ -139,8 +150,9 @@ export interface EpochPlan {
   guard: boolean;
   /** A cache of rows standing in for X and H, and whether it opens / closes the epoch. */
   cache?: { X: Matrix; H: Matrix; weights?: Matrix; starts: boolean; ends: boolean };
-  /** The epoch this is (for the divergence message). */
+  /** The epoch this is, and the options in force (for the divergence message). */
   epoch?: number;
+  context: DivergenceContext;
 }
 
 /**
@@ -169,7 +181,7 @@ export function* epochSteps(fit: NativeFitHandle, plan: EpochPlan, async: boolea
     const finite = (yield fit.run(spec)) as boolean;
     if (!finite) {
       const restored = plan.guard && plan.solver !== 'mu_batch' && fit.native.restore();
-      throw divergedError(plan.solver, restored, plan.epoch);
+      throw divergedError(plan.solver, restored, plan.epoch, plan.context);
     }
   }
 }
@@ -200,7 +212,7 @@ export interface HostRows {
  * this epoch's order, are cut into caches of whole batches; each cache's X and H rows travel
  * there, its batches run, and its H rows travel back. W and the gradient state stay put.
  */
-export function* cachedEpochSteps(fit: NativeFitHandle, rows: HostRows, o: PlanOptions & Pick<ResolvedOptions, 'solver' | 'cacheRows'>,
+export function* cachedEpochSteps(fit: NativeFitHandle, rows: HostRows, o: PlanOptions & Pick<ResolvedOptions, 'cacheRows'>,
   rng: Random, update: { H: boolean; W: boolean }, async: boolean, epoch: number): Steps<void> {
   const { X, H, weights } = rows;
   const [N, F, K] = [X.rows, X.cols, H.cols];

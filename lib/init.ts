@@ -84,25 +84,65 @@ export function* nndsvd(X: FloatArray, N: number, F: number, K: number, W: Float
   }
 }
 
-/** A factor given in the options (`given`: checked, copied in `dtype`) or a new one to initialise. */
-export function initialFactor(which: 'W' | 'H', given: Matrix | undefined, rows: number, K: number, dtype: DType): { m: Matrix; given: boolean } {
+/** How a given factor's columns are used: which stay fixed, and where a warning goes. */
+export interface FactorUse {
+  fixed(k: number): boolean;
+  warn(message: string): void;
+}
+
+/**
+ * A given starting factor must let every component learn: a multiplicative update never moves
+ * a zero, so an all-zero factor, or an all-zero column of a factor the fit learns (component k
+ * would stay 0 and contribute nothing), is a RangeError. A fixed all-zero column is legitimate
+ * (a component switched off) and only warned about.
+ */
+export function checkStartingFactor(which: string, m: Matrix, use: FactorUse = { fixed: () => false, warn: () => {} }): void {
+  const zero = new Array<boolean>(m.cols).fill(true);
+  const data = hostAs(m, m.dtype).data;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) zero[i % m.cols] = false;
+  if (zero.every(Boolean)) {
+    throw rangeError(which, 'some positive entries (a multiplicative update never moves a zero)', 'all zeros');
+  }
+  const learned = zero.flatMap((z, k) => (z && !use.fixed(k) ? [k] : []));
+  if (learned.length > 0) {
+    throw rangeError(which, `no all-zero column where the fit learns it (a multiplicative update never moves a zero: component ${learned[0]} would stay 0)`,
+      `column${learned.length > 1 ? 's' : ''} ${learned.join(', ')} all zero`);
+  }
+  const fixed = zero.flatMap((z, k) => (z ? [k] : []));
+  if (fixed.length > 0) use.warn(`BetaNMF: the fixed ${which} has all-zero column${fixed.length > 1 ? 's' : ''} ${fixed.join(', ')}: those components contribute nothing`);
+}
+
+/**
+ * A factor given in the options (`given`: checked, converted to `dtype` — the fit's, whatever
+ * the given one's, as X and the weights are — and copied) or a new one to initialise.
+ */
+export function initialFactor(which: 'W' | 'H', given: Matrix | undefined, rows: number, K: number, dtype: DType, use?: FactorUse): { m: Matrix; given: boolean } {
   if (given) {
     const what = which === 'W' ? 'F×K' : 'N×K';
     if (given.rows !== rows || given.cols !== K) throw rangeError(which, `${rows}×${K} (${what})`, `${given.rows}×${given.cols}`);
     const m = copyAs(given, dtype);
     checkNonnegative(which, m);
+    checkStartingFactor(which, m, use);
     return { m, given: true };
   }
   return { m: new Matrix(allocate(dtype, rows * K), rows, K), given: false };
 }
 
+/** How options use a given W or H: fixed: [which] fixes all of it, fixedComponents W's columns. */
+export function factorUse(o: Pick<ResolvedOptions, 'fixed' | 'fixedComponents'>, which: 'W' | 'H', warn: (message: string) => void): FactorUse {
+  const all = o.fixed.includes(which);
+  return { fixed: (k) => all || (which === 'W' && o.fixedComponents.includes(k)), warn };
+}
+
 /** fixedComponents with an init other than 'custom': the given W's fixed columns over the initialised ones. */
-export function placeFixedComponents(W: Matrix, given: Matrix | undefined, fixed: readonly number[]): void {
+export function placeFixedComponents(W: Matrix, given: Matrix | undefined, fixed: readonly number[], warn?: (message: string) => void): void {
   if (fixed.length === 0 || !given) return;
   if (given.rows !== W.rows || given.cols !== W.cols) throw rangeError('W', `${W.rows}×${W.cols} (F×K)`, `${given.rows}×${given.cols}`);
   const g = copyAs(given, W.dtype);
   checkNonnegative('W', g);
   for (let f = 0; f < W.rows; f++) for (const k of fixed) W.data[f * W.cols + k] = g.data[f * W.cols + k];
+  const zero = fixed.filter((k) => W.data.every((v, i) => i % W.cols !== k || v === 0));
+  if (warn && zero.length > 0) warn(`BetaNMF: the fixed W has all-zero column${zero.length > 1 ? 's' : ''} ${zero.join(', ')}: those components contribute nothing`);
 }
 
 /** Initialises W and/or H (those given) from X by options.init, drawing from rng. */
@@ -135,7 +175,8 @@ export function givenFactor(o: Pick<ResolvedOptions, 'init' | 'fixed'>, given: {
 export function* startingFactors(o: Pick<ResolvedOptions, 'init' | 'fixed' | 'fixedComponents' | 'nComponents'>, given: { W?: Matrix; H?: Matrix },
   rng: Random, data: { X: Matrix; mean: number }, dtype: DType, warn: (message: string) => void): Steps<{ W: Matrix; H: Matrix }> {
   const [N, F, K] = [data.X.rows, data.X.cols, o.nComponents];
-  const W0 = initialFactor('W', givenFactor(o, given, 'W'), F, K, dtype), H0 = initialFactor('H', givenFactor(o, given, 'H'), N, K, dtype);
+  const W0 = initialFactor('W', givenFactor(o, given, 'W'), F, K, dtype, factorUse(o, 'W', warn));
+  const H0 = initialFactor('H', givenFactor(o, given, 'H'), N, K, dtype, factorUse(o, 'H', warn));
   for (const [which, f] of [['W', W0], ['H', H0]] as const) {
     const used = f.given || (which === 'W' && o.fixedComponents.length > 0);
     if (given[which] && !used) {
@@ -144,7 +185,7 @@ export function* startingFactors(o: Pick<ResolvedOptions, 'init' | 'fixed' | 'fi
     }
   }
   if (!W0.given || !H0.given) yield* initialSteps(o, rng, data, W0.given ? undefined : W0.m, H0.given ? undefined : H0.m);
-  if (!W0.given) placeFixedComponents(W0.m, given.W, o.fixedComponents);
+  if (!W0.given) placeFixedComponents(W0.m, given.W, o.fixedComponents, warn);
   return { W: W0.m, H: H0.m };
 }
 
@@ -159,5 +200,6 @@ export function transformStart(given: Matrix | undefined, N: number, K: number, 
   if (given.rows !== N || given.cols !== K) throw rangeError('options.H', `${N}×${K} (N×K)`, `${given.rows}×${given.cols}`);
   const H = copyAs(given, dtype);
   checkNonnegative('options.H', H);
+  checkStartingFactor('options.H', H);
   return H;
 }

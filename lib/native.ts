@@ -82,6 +82,12 @@ export interface FitSpec {
   positive: boolean;
   /** The SAG variants average the batches' targets W^(1/γ)⊙neg instead of their parts (update 'mm'). */
   averageTargets?: boolean;
+  /** 'mm' (default): the steps' guards (core/solver.h); 'heuristic': the original's plain steps. */
+  update?: 'mm' | 'heuristic';
+  /** The least ratio of a W step from part of the data under 'mm' (default ½; core/solver.h). */
+  stepFloor?: number;
+  /** X is part of the data (partialFit's chunk): every W step counts as partial. */
+  partialData?: boolean;
   /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
   borrowX?: boolean;
   /** Entry weights (N×F, X's device; copied in the fit's dtype); absent: unweighted. */
@@ -156,6 +162,8 @@ export interface CombineSpec {
   forget?: number;
   /** gsag_mu averages the batches' targets with the adaptive gain (update 'mm'), as FitSpec's. */
   averageTargets?: boolean;
+  /** 'mm' (default): the steps' guards; 'heuristic': none. */
+  update?: 'mm' | 'heuristic';
   /** asg_mu / asag_mu: each shard's row count (its W's weight in the average), one per part. */
   rows?: number[];
 }

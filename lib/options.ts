@@ -95,7 +95,12 @@ export interface BetaNMFOptions {
   missing?: 'nan';
   /** Added to the denominator of every MU step. Default 1e-10 (the original's). */
   eps?: number;
-  /** 'mm' (default): the exponent γ(β) that makes every step decrease the cost; 'heuristic': γ = 1, as the original. */
+  /**
+   * 'mm' (default): the exponent γ(β) that makes every step decrease the cost, and guarded steps
+   * (a step without information keeps the entry; a W step from a batch multiplies it by at least
+   * ½, so a feature silent in one batch keeps its row of W); 'heuristic': γ = 1 and the original's
+   * arithmetic bit for bit, which zeroes for good the row of W of a feature silent in one batch.
+   */
   update?: 'mm' | 'heuristic';
   /** 'auto' (default; or the BETANMF_DEVICE environment variable), 'cpu' or 'cuda'. */
   device?: 'auto' | 'cpu' | 'cuda';

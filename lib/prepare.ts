@@ -31,6 +31,8 @@ export interface FitInput {
   K?: number;
   /** An async call: a host X is copied in steps, the event loop running in between. */
   async: boolean;
+  /** X is one chunk of a stream (partialFit): its W steps are partial ones (core/solver.h). */
+  partialData?: boolean;
 }
 
 /** The prepared data: the native fit holding it, and what the caller needs to know about it. */
@@ -86,6 +88,26 @@ function readable(m: Matrix, device: 'cpu' | 'cuda', dtype: DType, hostDType = d
 }
 
 /**
+ * The largest penalty weight αW·N (αH·F) a fit takes: √(largest finite number of the dtype). The
+ * steps form αW·N·w for entries w of W and the cost αW·N·‖W‖², which stay finite for entries up to
+ * the same bound; beyond it a penalty overflows the arithmetic instead of shrinking the factors
+ * (already at αW·N = 1e19, float32, the data term is lost in the penalty's rounding: W is 0).
+ */
+export function penaltyBound(dtype: DType): number {
+  return Math.sqrt(dtype === 'float32' ? 3.4028234663852886e38 : Number.MAX_VALUE);
+}
+
+function checkPenalties(o: Pick<ResolvedOptions, 'alphaW' | 'alphaH'>, N: number, F: number, dtype: DType): void {
+  const bound = penaltyBound(dtype);
+  for (const [name, alpha, rows, what] of [['alphaW', o.alphaW, N, 'N'], ['alphaH', o.alphaH, F, 'F']] as const) {
+    if (alpha * rows > bound) {
+      throw rangeError(name, `at most ${(bound / rows).toPrecision(3)} for this X (${name}·${what} ≤ ${bound.toPrecision(3)} = √(largest ${dtype}), ` +
+        'so that the penalty and its gradient stay finite)', `${alpha}`);
+    }
+  }
+}
+
+/**
  * Checks X and opens the native fit that owns its working copy. A host X is copied there in
  * the fit's dtype and checked in the same native pass — by an async call in chunks, with the
  * event loop running in between (a synchronous call reads X in place instead when it can: no
@@ -100,6 +122,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   if (input.X.rows < 1 || input.X.cols < 1) throw rangeError('X', 'at least 1 row and 1 column', `${input.X.rows}×${input.X.cols}`);
   const dtype = o.dtype ?? input.dtype ?? input.X.dtype;
   const [N, F] = [input.X.rows, input.X.cols];
+  checkPenalties(o, N, F, dtype);
   // The native fit checks the weights' values as it copies them; a cache of rows takes them unchecked.
   let X = input.X, weights = checkWeights('options.weights', input.weights, N, F, undefined, undefined, rows === 'host');
   if (o.missing === 'nan') ({ X, weights } = markMissing(X, weights, dtype));
@@ -109,7 +132,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   const spec = {
     N: rows === 'host' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
     gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH: update.H, updateW: update.W,
-    shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o),
+    shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o), update: o.update, partialData: input.partialData ?? false,
     alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: update.W && K === o.nComponents ? o.fixedComponents : [],
   };
   // Zeros of X where the weight is positive (β ≤ 0 with weights).

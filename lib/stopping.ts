@@ -15,7 +15,8 @@ export interface Convergence {
  * A fit's rule, after an evaluation gave `cost` (updates `state`): `improved` when it is a new
  * lowest cost (the caller keeps those factors aside); stop 'noImprovement' after
  * maxNoImprovement evaluations without one; 'converged' when the cost decreased by at most tol
- * (relative) — a rise is never convergence.
+ * (relative) and is within tol of the lowest cost seen (the start's included) — a rise is never
+ * convergence, nor is a standstill above a cost the fit had already reached.
  */
 export function fitConvergence(state: Convergence, cost: number, o: Pick<ResolvedOptions, 'tol' | 'maxNoImprovement'>):
   { improved: boolean; stop?: 'converged' | 'noImprovement' } {
@@ -27,7 +28,8 @@ export function fitConvergence(state: Convergence, cost: number, o: Pick<Resolve
     return { improved, stop: 'noImprovement' };
   }
   const decrease = state.previous - cost;
-  if (o.tol > 0 && decrease >= 0 && decrease <= o.tol * Math.abs(state.previous)) return { improved, stop: 'converged' };
+  const atBest = cost - state.best <= o.tol * Math.abs(state.best);
+  if (o.tol > 0 && decrease >= 0 && decrease <= o.tol * Math.abs(state.previous) && atBest) return { improved, stop: 'converged' };
   state.previous = cost;
   return { improved };
 }

@@ -115,6 +115,34 @@ describe('CUDA backend on the host emulation', function () {
     assert.equal(out.auto, 'cpu');
   });
 
+  // Issue 27.13: with V below the float32 floor (2^-23) the solver clips it, on the device as on
+  // the CPU, in the parts and in the cost; a kernel that drops the clip must fail here
+  // (scripts/mutation-check.sh applies that mutation and expects this test to fail).
+  it('the solver\'s cost and steps with V below the float32 floor equal the CPU\'s (β = 0, 0.5, 1; both dtypes; the guarded stochastic steps too)', () => {
+    const [N, F, K] = [40, 9, 3];
+    const r = rng(27);
+    const X = toMatrix(randomDense(r, N, F, 'float64', 0.1, 2), F, 'float64');
+    const W = toMatrix(randomDense(r, F, K, 'float64', 0.2, 1), K, 'float64');
+    // Rows 0–9 of H tiny: V there is about 1e-12, far below the floor.
+    const H = toMatrix(randomDense(r, N, K, 'float64', 0.2, 1).map((row, i) => (i < 10 ? row.map((v) => v * 1e-12) : row)), K, 'float64');
+    for (const dtype of ['float64', 'float32'] as const) {
+      for (const beta of [0, 0.5, 1]) {
+        for (const solver of ['mu_batch', 'asg_mu'] as const) {
+          const fit = (device: 'cpu' | 'cuda') => new b.BetaNMF({ nComponents: K, beta, solver, batchSize: 16, shuffle: false, init: 'custom', W, H,
+            maxIter: 3, costEvery: 1, tol: 0, dtype, device, onWarning: () => {} }).fitSync(X);
+          const [c, g] = [fit('cpu'), fit('cuda')];
+          const tol = dtype === 'float64' ? 1e-10 : 1e-4;
+          c.history.forEach((h, i) => {
+            const d = g.history[i].cost!;
+            assert.ok(Math.abs(d - h.cost!) <= tol * h.cost!, `${dtype} β=${beta} ${solver} epoch ${h.epoch}: cuda ${d}, cpu ${h.cost}`);
+          });
+          const Wc = c.W.toArray();
+          assert.ok(relError(g.W.to('cpu'), Wc) <= tol, `${dtype} β=${beta} ${solver} W: ${relError(g.W.to('cpu'), Wc)}`);
+        }
+      }
+    }
+  });
+
   it('the GPU self-test (scripts/gpu-selftest.js) passes on the emulation', () => {
     const r = spawnSync(process.execPath, ['scripts/gpu-selftest.js', '--out', path.join(root, 'build-cuda-emu'), '--small'],
       { cwd: root, env: process.env, encoding: 'utf8', timeout: 600_000 });

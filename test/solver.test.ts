@@ -30,7 +30,7 @@ describe('BetaNMF solvers against the float64 reference of the original', () => 
           });
           model.fitSync(toMatrix(Xd, F, 'float64'));
           const gamma = update === 'mm' ? b.mmExponent(beta) : 1;
-          const ref = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma, sagMemory: 2, averageTargets: update === 'mm' });
+          const ref = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma, sagMemory: 2, averageTargets: update === 'mm', guards: update === 'mm' });
           assert.ok(relError(model.W!, ref.W) < 1e-9, `W: ${relError(model.W!, ref.W)}`);
           assert.ok(relError(model.H!, ref.H) < 1e-9, `H: ${relError(model.H!, ref.H)}`);
         });
@@ -260,5 +260,78 @@ describe('BetaNMF bad data and options', () => {
     const m = fit(X, { dtype: 'float32' });
     assert.equal(m.W!.dtype, 'float32');
     assert.throws(() => m.transformSync(b.matrix([[1, 2, 3]])), /X: expected 2 columns \(F, the rows of W\), received 1×3/);
+  });
+});
+
+describe('penalties that drive the factors to zero, eps 0 (issue 27.3)', () => {
+  const X = b.syntheticSpectrogram(60, 20, { components: 4, seed: 2, dtype: 'float64' });
+  const quiet = { onWarning: () => {} };
+  for (const solver of ['mu_batch', 'asg_mu', 'gsag_mu'] as const) {
+    it(`β = 3, alphaW = alphaH = 1, eps 0, ${solver}: zero factors as scikit-learn, not a divergence (0/0 keeps the entry)`, () => {
+      const m = new b.BetaNMF({ nComponents: 4, beta: 3, alphaW: 1, alphaH: 1, eps: 0, solver, batchSize: 20, maxIter: 50, seed: 1, ...quiet }).fitSync(X);
+      assert.ok(Math.max(...m.H.data) === 0 && Math.max(...m.W.data) < 1e-100, `W ≤ ${Math.max(...m.W.data)}, H ≤ ${Math.max(...m.H.data)}`);
+      assert.ok(Number.isFinite(m.cost) && m.cost < m.history[0].cost!);
+    });
+  }
+  it('absurd penalties are refused up front, naming the bound and why', () => {
+    for (const [o, name] of [[{ alphaW: 1e308 }, 'alphaW'], [{ alphaH: 1e200 }, 'alphaH'], [{ alphaW: 1e18, dtype: 'float32' as const }, 'alphaW']] as const) {
+      assert.throws(() => new b.BetaNMF({ nComponents: 4, eps: 0, ...o, ...quiet }).fitSync(X),
+        (e: Error) => e instanceof RangeError && new RegExp(`^${name}: expected at most .*√\\(largest float(32|64)\\), so that the penalty`).test(e.message));
+    }
+  });
+  it("the divergence message suggests only settings not in use ('mm' and mu_batch are)", () => {
+    assert.throws(() => new b.BetaNMF({ nComponents: 4, beta: 3, alphaH: 1e10, eps: 0, dtype: 'float32', maxIter: 50, seed: 1, ...quiet }).fitSync(X),
+      (e: Error) => /mu_batch solver diverged/.test(e.message) && /eps > 0/.test(e.message) && /smaller alphaW \/ alphaH/.test(e.message) &&
+        !/update 'mm'|solver 'mu_batch'|batchSize|sagMemory/.test(e.message));
+  });
+});
+
+describe('given starting factors (issue 28.2, 28.3)', () => {
+  const X = b.syntheticSpectrogram(30, 8, { components: 3, seed: 5, dtype: 'float64' });
+  const filled = (rows: number, cols: number, f: (i: number, k: number) => number, dtype: b.DType = 'float64') => {
+    const m = b.zeros(rows, cols, dtype);
+    for (let i = 0; i < rows; i++) for (let k = 0; k < cols; k++) m.data[i * cols + k] = f(i, k);
+    return m;
+  };
+  const W = filled(8, 3, (i, k) => 0.5 + ((i + k) % 3) / 4), H = filled(30, 3, (i, k) => 0.4 + ((i * k) % 5) / 5);
+  const quiet = { onWarning: () => {} };
+  it('an all-zero W or H is a RangeError (default eps and eps 0), as is a learned all-zero column', () => {
+    for (const eps of [1e-10, 0]) {
+      assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: b.zeros(8, 3), H, eps, ...quiet }).fitSync(X),
+        /^RangeError: W: expected some positive entries \(a multiplicative update never moves a zero\), received all zeros/);
+      assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W, H: b.zeros(30, 3), eps, ...quiet }).fitSync(X), /^RangeError: H: expected some positive entries/);
+    }
+    const W1 = filled(8, 3, (i, k) => (k === 1 ? 0 : 1));
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: W1, H, ...quiet }).fitSync(X),
+      /^RangeError: W: expected no all-zero column .*component 1 would stay 0\), received column 1 all zero/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: W1, H, fixedComponents: [0], ...quiet }).fitSync(X), /column 1 all zero/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W, H: filled(30, 3, (i, k) => (k === 2 ? 0 : 1)), ...quiet }).fitSync(X), /^RangeError: H: .*column 2 all zero/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W, H, ...quiet }).fitSync(X).transformSync(X, { H: b.zeros(30, 3) }), /^RangeError: options.H: expected some positive entries/);
+    assert.throws(() => new b.BetaNMF({ nComponents: 3, init: 'custom', W: W1, H, ...quiet }).partialFitSync(X), /column 1 all zero/);
+  });
+  it('a fixed all-zero column is legitimate (a component switched off): a warning, and the fit runs', () => {
+    const W1 = filled(8, 3, (i, k) => (k === 1 ? 0 : 1));
+    for (const o of [{ fixed: ['W' as const], init: 'custom' as const }, { fixedComponents: [1], init: 'custom' as const, H }, { fixedComponents: [1] }]) {
+      const warnings: string[] = [];
+      const m = new b.BetaNMF({ nComponents: 3, W: W1, maxIter: 5, seed: 1, ...o, onWarning: (w) => warnings.push(w) }).fitSync(X);
+      assert.ok(warnings.some((w) => /fixed W has all-zero column 1: those components contribute nothing/.test(w)), JSON.stringify(warnings));
+      assert.ok(m.W.data.every((v, i) => i % 3 !== 1 || v === 0));
+    }
+  });
+  it('custom factors of the other dtype are converted to the fit\'s dtype, as X and the weights are (float32 W/H with float64 X)', () => {
+    const to32 = (m: b.Matrix) => b.matrix(Float32Array.from(m.data), m.rows, m.cols);
+    const to64 = (m: b.Matrix) => b.matrix(Float64Array.from(m.data), m.rows, m.cols);
+    const [W32, H32] = [to32(W), to32(H)];
+    const o = { nComponents: 3, init: 'custom' as const, maxIter: 10, tol: 0, ...quiet };
+    const a = new b.BetaNMF({ ...o, W: W32, H: H32 }).fitSync(X), c = new b.BetaNMF({ ...o, W: to64(W32), H: to64(H32) }).fitSync(X);
+    assert.equal(a.W.dtype, 'float64');
+    assert.deepEqual([...a.W.data], [...c.W.data]);
+    assert.deepEqual([...a.H.data], [...c.H.data]);
+    const f = new b.BetaNMF({ ...o, W: W32, fixed: ['W'] }).fitSync(X);
+    assert.equal(f.W.dtype, 'float64');
+    assert.deepEqual([...f.W.data], [...W32.data]);
+    // and the other way: float64 factors with options.dtype float32 are rounded as X is.
+    const g = new b.BetaNMF({ ...o, W, H, dtype: 'float32' }).fitSync(X);
+    assert.equal(g.W.dtype, 'float32');
   });
 });

@@ -160,7 +160,7 @@ describe('weighted, penalised solvers with fixed components against the float64 
         model.fitSync(toMatrix(Xd, F, 'float64'), { weights: toMatrix(Md, F, 'float64') });
         const gamma = update === 'mm' ? b.mmExponent(beta) : 1;
         const r = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma, sagMemory: 2,
-          averageTargets: update === 'mm', weights: Md, fixedComponents: [1], ...pen });
+          averageTargets: update === 'mm', guards: update === 'mm', weights: Md, fixedComponents: [1], ...pen });
         assert.ok(relError(model.W!, r.W) < 1e-9, `W: ${relError(model.W!, r.W)}`);
         assert.ok(relError(model.H!, r.H) < 1e-9, `H: ${relError(model.H!, r.H)}`);
         // The cost is the weighted divergence plus the penalties.
@@ -186,7 +186,7 @@ describe('masked solvers at β = 1 and 2 (0/1 weights) against the float64 refer
           init: 'custom', W: toMatrix(Wd, K, 'float64'), H: toMatrix(Hd, K, 'float64'), ...pen, onWarning: () => {} });
         model.fitSync(toMatrix(Xd, F, 'float64'), { weights: toMatrix(Md, F, 'float64') });
         const r = referenceFit(Xd, Wd, Hd, { beta, solver, batchSize: 10, epochs: 4, eps: 1e-10, gamma: b.mmExponent(beta), sagMemory: 2,
-          averageTargets: true, weights: Md, ...pen });
+          averageTargets: true, guards: true, weights: Md, ...pen });
         assert.ok(relError(model.W!, r.W) < 1e-9 && relError(model.H!, r.H) < 1e-9, `W ${relError(model.W!, r.W)}, H ${relError(model.H!, r.H)}`);
         assert.ok(rel(model.cost!, ref.betaDivergence(Xd, r.W, r.H, beta, Md) + ref.penalty(r.W, r.H, F, pen)) < 1e-9);
       });

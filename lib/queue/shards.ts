@@ -167,7 +167,7 @@ export async function runCoordinator(d: ShardedFitData, ex: Exchange, storage: S
   const solver = o.solver;
   const combine: CombineSpec = {
     F: meta.F, K: meta.K, solver, eps: o.eps, gamma: o.update === 'mm' ? mmExponent(o.beta) : 1,
-    forget: solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1, averageTargets: averagesTargets(o),
+    forget: solver === 'gsag_mu' ? 1 / (o.sagMemory + 1) : 1, averageTargets: averagesTargets(o), update: o.update,
     rows: Array.from({ length: S }, (_, s) => { const [r0, r1] = shardRows(s, S, meta.N); return r1 - r0; }),
   };
   // Resume after the last epoch this fit's coordinator completed (a restarted coordinator job).
@@ -268,6 +268,7 @@ export async function runShard(d: ShardJobData, ex: Exchange, storage: Storage, 
     X: X.data, H: H.data, N: n, F, K, dtype: meta.dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps, gamma,
     forget: local ? forget : 1, vFloor, updateH: true, updateW: true, shuffle: 'none', positive: false,
     averageTargets: targets, // gsg/gsag shards send raw parts; the coordinator averages
+    update: o.update, partialData: d.shards > 1, // a shard's own W steps (asg/asag) see only its rows
   }, 'cpu');
   try {
     fit.native.write('gradPos', gp);

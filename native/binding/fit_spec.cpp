@@ -75,6 +75,12 @@ void SpecReader::solver(const char* key, const char* def, SolverKind& out) const
   if (!solverByName(name.c_str(), out)) throw rangeError(std::string(key) + ": unknown solver '" + name + "'");
 }
 
+bool SpecReader::stepGuards() const {
+  const std::string rule = string("update", "mm");
+  if (rule != "mm" && rule != "heuristic") throw rangeError("update: expected 'mm' or 'heuristic', received '" + rule + "'");
+  return rule == "mm";
+}
+
 template <typename T>
 void SpecReader::solverOptions(EpochSpec<T>& p) const {
   p.beta = Beta::of(number("beta"));
@@ -88,6 +94,10 @@ void SpecReader::solverOptions(EpochSpec<T>& p) const {
   p.updateH = flag("updateH", true);
   p.updateW = flag("updateW", true);
   p.averageTargets = flag("averageTargets", false);
+  p.guarded = stepGuards();
+  p.stepFloor = static_cast<T>(number("stepFloor", double(p.stepFloor)));
+  p.partialData = flag("partialData", false);
+  if (!(p.stepFloor >= 0 && p.stepFloor <= 1)) throw rangeError("stepFloor: expected a number in [0, 1]");
   p.penalty.alphaW = number("alphaW", 0.0);
   p.penalty.alphaH = number("alphaH", 0.0);
   p.penalty.l1Ratio = number("l1Ratio", 0.0);

@@ -38,9 +38,11 @@ class SpecReader {
   void fixedColumns(Index K, std::vector<std::uint8_t>& flags) const;
   // A solver by name (core/solver.h's table) into `out`; `def` when absent.
   void solver(const char* key, const char* def, SolverKind& out) const;
+  // update: 'mm' (default: the steps' guards, core/solver.h) or 'heuristic' (none); true for 'mm'.
+  bool stepGuards() const;
 
   // The solver's options of a fit: beta, solver, batchSize, eps, gamma, forget, vFloor, updateH,
-  // updateW, averageTargets and the penalties.
+  // updateW, averageTargets, update (the guards), stepFloor, partialData and the penalties.
   template <typename T>
   void solverOptions(EpochSpec<T>& p) const;
   // A slice's overrides of those (Fit#run): solver, batchSize, updateH, updateW, forget, and

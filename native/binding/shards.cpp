@@ -4,7 +4,7 @@
 // (F×K numbers) and always in double, whatever the fit's dtype: the coordinator's SAG state is
 // kept in double between epochs, and float32 parts and W are converted exactly on the way in and
 // rounded once on the way out.
-//   spec   { F, K, solver, eps, gamma, forget?, averageTargets?, rows? } (rows: each shard's
+//   spec   { F, K, solver, eps, gamma, forget?, averageTargets?, update?, rows? } (rows: each shard's
 //          row count, asg/asag, whose W are averaged weighted by them)
 //   W      the published W (F×K, float32 or float64), overwritten with the next one
 //   parts  one typed array per shard, W's dtype: pos then neg (2·F·K) or empty for mu_batch,
@@ -41,6 +41,7 @@ Napi::Value combine(const Napi::CallbackInfo& info) {
   s.gamma = o.number("gamma");
   s.forget = o.number("forget", 1.0);
   s.averageTargets = o.flag("averageTargets", false) && s.solver == SolverKind::Gsag;
+  s.guarded = o.stepGuards();
   if (!(s.forget > 0 && s.forget <= 1)) throw o.rangeError("forget: expected a number in (0, 1]");
   const bool local = s.solver == SolverKind::Asg || s.solver == SolverKind::Asag;
 

@@ -36,6 +36,15 @@ struct Parts {
   bool weighted() const { return !weights.empty(); }
 };
 
+// The guards of a multiplicative step (guardedStep in core/beta.h): the factor's values before
+// the step (empty: no guard, the seed's plain step) and the least ratio a step may apply.
+template <typename T>
+struct StepGuard {
+  CMat<T> prior;
+  T floor = T(0);
+  bool on() const { return !prior.empty(); }
+};
+
 // What a scan of data (X) found, in the fit's dtype: the first entry in row-major order that is
 // not finite and nonnegative (positive when asked), whether any entry is positive, and the sum
 // of all entries in double (the random initialisation's scale).
@@ -175,8 +184,11 @@ class Backend {
   // Σ|a| and Σa² over A, accumulated in double in an order fixed by the shape.
   virtual void norms(CMat<T> A, double& l1, double& l2) = 0;
 
-  // out = factor ⊙ (neg / (pos + eps))^gamma; out may be factor itself.
-  virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) = 0;
+  // out = factor ⊙ (neg / (pos + eps))^gamma; out may be factor itself. With a guard (update
+  // 'mm'), each entry then becomes guardedStep(out, prior, pos, neg, floor) (core/beta.h), prior
+  // read before out is written (prior may be out itself).
+  virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out,
+                        StepGuard<T> guard = {}) = 0;
 
   // dst row i = src row rows[i] (gather), or dst row rows[i] = src row i (scatter).
   virtual void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;

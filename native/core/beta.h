@@ -244,6 +244,21 @@ BNMF_HD T muStep(Step step, T f, T p, T n, T eps) {
   return f * step(n / (p + eps));
 }
 
+// The guards of a step under update 'mm' (core/solver.h), applied to its result `stepped` with
+// the entry's value before the step, `prior`:
+//   p = n = 0  no information about the entry (a weighted batch where it has no observed
+//              entries, a penalty that drove V and the factor to 0): it keeps its value — the
+//              plain step would give 0 (eps > 0) or NaN (eps = 0), and MU never leaves 0;
+//   otherwise  at least floor·prior: a step from part of the data moves towards the minimiser
+//              of the batch's majoriser (separable, unimodal in each entry), and any point
+//              between prior and it still decreases that majoriser; floor 0 is the exact step.
+template <typename T>
+BNMF_HD T guardedStep(T stepped, T prior, T p, T n, T floor) {
+  if (p == T(0) && n == T(0)) return prior;
+  const T lo = floor * prior;
+  return stepped < lo ? lo : stepped;
+}
+
 
 // An entry weight m applied to a part: exactly 0 where m = 0 (0 marks a missing entry, whose
 // part may be infinite at V = 0), m·part otherwise.

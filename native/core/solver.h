@@ -44,6 +44,23 @@
 // n/N of W's, so an epoch of batches sums to the full one and a SAG average holds it inside its
 // parts. Fixed components: the flagged columns of W are put back to their given values after
 // every W update (and rebalance leaves them alone).
+//
+// The guards of update 'mm' (`guarded`; guardedStep in core/beta.h). A multiplicative update
+// never moves a zero, so a step must not make one the full data do not support:
+//   0/0        where an entry's parts are both 0 the step has no information about it (a weighted
+//              batch with no observed entry in that feature or row; a penalty that drove V to 0
+//              with eps 0): the entry keeps its value, in every step (H, W, shards).
+//   partial    a W step from part of the data (a batch of the stochastic solvers, gsg's first
+//              batch, a SAG average of batches; not mu_batch, nor a batch holding every row) is an
+//              MM step on that part's objective. A feature silent in the batch (X all 0 there)
+//              has neg = 0, and the exact step zeroes its row of W for good although the other
+//              batches need it. The step's ratio is kept at least `stepFloor` (½): a point between
+//              W and the batch majoriser's minimiser still decreases that majoriser (it is
+//              separable and unimodal in each entry), so it stays a descent step for the batch,
+//              and a feature silent in one batch shrinks at most by half and recovers in the
+//              next. Full-data steps stay exact (mu_batch equals scikit-learn, and asg with one
+//              batch equals mu_batch).
+// update 'heuristic' has no guards: the original's arithmetic, zeros included.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -98,6 +115,9 @@ struct EpochSpec {
   Penalty penalty;
   const std::uint8_t* fixedColumns = nullptr;  // K flags: W columns kept as in fixedW (F×K)
   const T* fixedW = nullptr;
+  bool guarded = true;     // update 'mm': the guards above ('heuristic': none)
+  T stepFloor = T(0.5);    // the least ratio of a partial W step under the guards
+  bool partialData = false;  // X is part of the data (partialFit's chunk): every W step is partial
 };
 
 // Scratch a slice needs, owned by the caller and reused across slices (nothing is allocated
@@ -155,14 +175,23 @@ void keepFixedColumns(Backend<T>& be, Mat<T> W, const EpochSpec<T>& s) {
   }
 }
 
+// The guard of a step on `factor` (see the top of this file): none without `guarded`; the
+// floor only for a W step from part of the data.
+template <typename T>
+StepGuard<T> guardOf(const EpochSpec<T>& s, CMat<T> factor, bool partial) {
+  StepGuard<T> g;
+  if (s.guarded) g.prior = factor, g.floor = partial ? s.stepFloor : T(0);
+  return g;
+}
+
 // The W step from parts summed over an epoch or averaged: W ← W ⊙ (neg / (pos + eps))^γ, or
-// under averaged targets (neg holding the targets W^(1/γ) ⊙ neg) W ← (neg / (pos + eps))^γ;
-// then W's fixed columns are put back.
+// under averaged targets (neg holding the targets W^(1/γ) ⊙ neg) W ← (neg / (pos + eps))^γ,
+// guarded (`partial`: parts from part of the data); then W's fixed columns are put back.
 template <typename T>
 void stepW(Backend<T>& be, Mat<T> W, CMat<T> pos, CMat<T> neg, const EpochSpec<T>& s, const SliceScratch<T>& scratch,
-           bool targets) {
+           bool targets, bool partial) {
   const CMat<T> factor = targets ? CMat<T>(scratch.ones, W.rows, W.cols) : CMat<T>(W);
-  be.muUpdate(factor, pos, neg, s.eps, s.gamma, W);
+  be.muUpdate(factor, pos, neg, s.eps, s.gamma, W, guardOf(s, CMat<T>(W), partial));
   keepFixedColumns(be, W, s);
 }
 
@@ -210,6 +239,10 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
   const bool firstBatchW = s.solver == SolverKind::Gsg || s.solver == SolverKind::Gsag;
   const bool targets = s.averageTargets && (s.solver == SolverKind::Asag || s.solver == SolverKind::Gsag);
   const bool weighted = !s.weights.empty();
+  // A batch holding every row of the data (one batch, X neither a cache of some rows nor a
+  // partialFit chunk) steps on the full data: exact; any other W step of a stochastic solver is
+  // partial, and so is mu_batch's on a chunk.
+  const bool partial = s.partialData || !(nBatches == 1 && s.startsEpoch && s.endsEpoch);
   const double rho = s.penalty.l1Ratio;
   const T hL1 = T(s.penalty.alphaH * double(F) * rho), hL2 = T(s.penalty.alphaH * double(F) * (1.0 - rho));
   // W's penalty on a batch of n rows, into parts scaled by `scale` (n/N of the epoch's).
@@ -245,7 +278,7 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
       hp.weights = Mb;
       be.hParts(Xb, W, Hb, s.beta, hp);
       if (s.penalty.alphaH > 0) be.addPenalty(hp.pos, Hb, hL1, hL2);
-      be.muUpdate(Hb, hp.pos, hp.neg, s.eps, s.gamma, Hb);
+      be.muUpdate(Hb, hp.pos, hp.neg, s.eps, s.gamma, Hb, guardOf(s, CMat<T>(Hb), false));
       if (gathered) be.scatterRows(Hb, rows, H);
     }
     if (!s.updateW) continue;
@@ -266,17 +299,18 @@ void runEpochSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> gradPos
       be.wParts(Xb, W, Hb, s.beta, wp);
       penaliseW(bPos, T(1), n);
       blendTarget<T>(be, W, bPos, bNeg, gradPos, gradNeg, s, scratch);
-      if (perBatchW) stepW<T>(be, W, gradPos, gradNeg, s, scratch, true);
+      if (perBatchW) stepW<T>(be, W, gradPos, gradNeg, s, scratch, true, partial);
     } else if (perBatchW || (firstBatchW && first)) {
       wp.scale = s.forget;
       wp.keep = T(1) - s.forget;
       be.wParts(Xb, W, Hb, s.beta, wp);
       penaliseW(gradPos, s.forget, n);
-      if (perBatchW) stepW<T>(be, W, gradPos, gradNeg, s, scratch, false);
+      if (perBatchW) stepW<T>(be, W, gradPos, gradNeg, s, scratch, false, partial);
     }
   }
   const bool epochEnds = s.endsEpoch && s.endBatch >= nBatches;
-  if (s.updateW && epochEnds && !perBatchW && N > 0) stepW<T>(be, W, gradPos, gradNeg, s, scratch, targets);
+  if (s.updateW && epochEnds && !perBatchW && N > 0)
+    stepW<T>(be, W, gradPos, gradNeg, s, scratch, targets, s.partialData || (partial && s.solver != SolverKind::MuBatch));
 }
 
 // ---- a sharded fit's W step -----------------------------------------------------------------
@@ -316,14 +350,16 @@ void combineShards(Backend<T>& be, Mat<T> W, const std::vector<CMat<T>>& parts, 
     be.updateGrad(sumPos, zeros, CMat<T>(p.data, F, K), sumPos);
     be.updateGrad(sumNeg, zeros, CMat<T>(p.data + F * K, F, K), sumNeg);
   }
-  if (s.solver != SolverKind::Gsag) return stepW<T>(be, W, sumPos, sumNeg, s, scratch, false);
+  // gsg and gsag step from the epoch's first batch (part of the data), mu_batch from all of it.
+  const bool partial = s.solver != SolverKind::MuBatch;
+  if (s.solver != SolverKind::Gsag) return stepW<T>(be, W, sumPos, sumNeg, s, scratch, false, partial);
   if (s.averageTargets) {
     blendTarget<T>(be, W, sumPos, sumNeg, avgPos, avgNeg, s, scratch);
   } else {
     be.blend(avgPos, sumPos, s.forget);
     be.blend(avgNeg, sumNeg, s.forget);
   }
-  stepW<T>(be, W, avgPos, avgNeg, s, scratch, s.averageTargets);
+  stepW<T>(be, W, avgPos, avgNeg, s, scratch, s.averageTargets, partial);
 }
 
 // X ≈ H·Wᵀ does not change when column k of W is divided by c and column k of H multiplied by

@@ -238,9 +238,18 @@ class CpuBackend final : public Backend<T> {
     }
   }
 
-  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
+  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out, StepGuard<T> guard = {}) override {
     forEachRange(out.size(), [&](Index i0, Index i1) {
-      loops<T>().step(gamma, factor.data + i0, pos.data + i0, neg.data + i0, eps, out.data + i0, i1 - i0);
+      if (!guard.on()) return loops<T>().step(gamma, factor.data + i0, pos.data + i0, neg.data + i0, eps, out.data + i0, i1 - i0);
+      // The vector step on pieces whose prior values are kept aside first (out may be the prior).
+      constexpr Index kPiece = 256;
+      T before[kPiece];
+      for (Index c = i0; c < i1; c += kPiece) {
+        const Index m = std::min(kPiece, i1 - c);
+        std::copy_n(guard.prior.data + c, m, before);
+        loops<T>().step(gamma, factor.data + c, pos.data + c, neg.data + c, eps, out.data + c, m);
+        for (Index i = 0; i < m; ++i) out.data[c + i] = guardedStep(out.data[c + i], before[i], pos.data[c + i], neg.data[c + i], guard.floor);
+      }
     });
   }
 

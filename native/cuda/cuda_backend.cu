@@ -185,6 +185,11 @@ __global__ void muStepKernel(Step step, const T* f, const T* p, const T* n, T ep
   GRID_STRIDE(i, count) o[i] = muStep(step, f[i], p[i], n[i], eps);
 }
 
+template <typename T, typename Step>
+__global__ void muGuardedKernel(Step step, const T* f, const T* p, const T* n, T eps, const T* prior, T floor, T* o, Index count) {
+  GRID_STRIDE(i, count) o[i] = guardedStep(muStep(step, f[i], p[i], n[i], eps), prior[i], p[i], n[i], floor);
+}
+
 template <typename T>
 __global__ void sagKernel(const T* g, const T* a, const T* b, T* o, Index count) {
   GRID_STRIDE(i, count) o[i] = sagStep(g[i], a[i], b[i]);
@@ -512,14 +517,18 @@ class CudaBackend final : public Backend<T> {
     return issue;
   }
 
-  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out) override {
+  void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out, StepGuard<T> guard = {}) override {
     const Index n = out.size();
     if (n == 0) return;
     cudaStream_t s = Context::get().stream();
     withStepExponent(gamma, [&](auto step) {
-      BNMF_LAUNCH(muStepKernel<T>, blocksFor(n), kThreads, s, step, factor.data, pos.data, neg.data, eps, out.data, n);
+      if (guard.on())
+        BNMF_LAUNCH(muGuardedKernel<T>, blocksFor(n), kThreads, s, step, factor.data, pos.data, neg.data, eps, guard.prior.data,
+                    guard.floor, out.data, n);
+      else
+        BNMF_LAUNCH(muStepKernel<T>, blocksFor(n), kThreads, s, step, factor.data, pos.data, neg.data, eps, out.data, n);
     });
-    launchCheck("muStepKernel");
+    launchCheck(guard.on() ? "muGuardedKernel" : "muStepKernel");
   }
 
   void updateGrad(CMat<T> grad, CMat<T> oldPart, CMat<T> newPart, Mat<T> out) override {

@@ -4,8 +4,17 @@ import { hParts, wParts, type Dense } from './reference';
 
 export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu';
 
-function step(f: Dense, pos: Dense, neg: Dense, eps: number, gamma: number): Dense {
-  return f.map((r, i) => r.map((v, j) => v * Math.pow(neg[i][j] / (pos[i][j] + eps), gamma)));
+/**
+ * The MU step; with `guard` (update 'mm', core/solver.h), an entry whose parts are both 0 keeps
+ * prior's value, and the others are at least floor·prior.
+ */
+function step(f: Dense, pos: Dense, neg: Dense, eps: number, gamma: number, guard?: { prior: Dense; floor: number }): Dense {
+  return f.map((r, i) => r.map((v, j) => {
+    const out = v * Math.pow(neg[i][j] / (pos[i][j] + eps), gamma);
+    if (!guard) return out;
+    const prior = guard.prior[i][j];
+    return pos[i][j] === 0 && neg[i][j] === 0 ? prior : Math.max(out, guard.floor * prior);
+  }));
 }
 const zeros = (r: number, c: number): Dense => Array.from({ length: r }, () => new Array<number>(c).fill(0));
 const lin = (a: number, A: Dense, b: number, B: Dense): Dense => A.map((r, i) => r.map((v, j) => a * v + b * B[i][j]));
@@ -19,10 +28,12 @@ const lin = (a: number, A: Dense, b: number, B: Dense): Dense => A.map((r, i) =>
  * `weights`: entry weights M (N×F) in every part. Penalties: αH·F·(ρ + (1−ρ)·H) joins H's
  * positive part, and a batch of n rows adds n·αW·(ρ + (1−ρ)·W) to W's (inside the averages).
  * `fixedComponents`: those W columns are put back to W0's after every W update.
+ * `guards` (update 'mm'): 0/0 keeps the entry; a W step from part of the data (not mu_batch, not
+ * one batch of all rows) applies a ratio of at least ½.
  */
 export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; solver: Solver; batchSize: number; epochs: number;
   eps: number; gamma: number; sagMemory: number; averageTargets?: boolean; weights?: Dense; alphaW?: number; alphaH?: number;
-  l1Ratio?: number; fixedComponents?: number[] }): { W: Dense; H: Dense } {
+  l1Ratio?: number; fixedComponents?: number[]; guards?: boolean }): { W: Dense; H: Dense } {
   let W = W0.map((r) => r.slice());
   const H = H0.map((r) => r.slice());
   const N = X.length, F = W.length, K = W[0].length, F0 = X[0].length;
@@ -47,8 +58,11 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
   const keepFixed = () => {
     for (const k of o.fixedComponents ?? []) W.forEach((r, f) => (r[k] = W0[f][k]));
   };
+  const partial = N > o.batchSize;
+  const guardOf = (prior: Dense, floor: number) => (o.guards ? { prior, floor } : undefined);
   const apply = () => {
-    W = targets ? step(ones, avg.pos, avg.neg, o.eps, o.gamma) : step(W, avg.pos, avg.neg, o.eps, o.gamma);
+    const g = guardOf(W, partial ? 0.5 : 0);
+    W = targets ? step(ones, avg.pos, avg.neg, o.eps, o.gamma, g) : step(W, avg.pos, avg.neg, o.eps, o.gamma, g);
     keepFixed();
   };
   for (let e = 0; e < o.epochs; e++) {
@@ -59,7 +73,7 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
       const Hb0 = H.slice(r0, r0 + rows);
       const Mb = o.weights?.slice(r0, r0 + rows);
       const hp = hParts(Xb, W, Hb0, o.beta, Mb);
-      const Hb = step(Hb0, penalised(hp.pos, Hb0, aH * F0), hp.neg, o.eps, o.gamma);
+      const Hb = step(Hb0, penalised(hp.pos, Hb0, aH * F0), hp.neg, o.eps, o.gamma, guardOf(Hb0, 0));
       Hb.forEach((r, i) => (H[r0 + i] = r));
       const wp0 = wParts(Xb, W, Hb, o.beta, Mb);
       const wp = { pos: penalised(wp0.pos, W, aW * rows), neg: wp0.neg };
@@ -73,7 +87,7 @@ export function referenceFit(X: Dense, W0: Dense, H0: Dense, o: { beta: number; 
       }
     }
     if (o.solver === 'mu_batch') {
-      W = step(W, sum.pos, sum.neg, o.eps, o.gamma);
+      W = step(W, sum.pos, sum.neg, o.eps, o.gamma, guardOf(W, 0));
       keepFixed();
     }
     if (o.solver === 'gsg_mu' || o.solver === 'gsag_mu') apply();
