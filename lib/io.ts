@@ -77,6 +77,15 @@ function parseNpyHeader(file: string, prefix: Buffer, fileSize: number): NpyLayo
   const header = prefix.toString(major === 3 ? 'utf8' : 'latin1', 8 + lenBytes, dataOffset);
 
   const bad = (what: string) => new DataFileError(file, `malformed .npy header: ${what} (header: ${JSON.stringify(header.trim().slice(0, 200))})`);
+  // numpy evaluates the header as a Python dict literal: it must be one, and a key given twice
+  // would take its last value there (a first-match reading here would disagree), so both are refused.
+  const text = header.trim();
+  if (!text.startsWith('{')) throw bad("it does not start with '{'");
+  if (!text.endsWith('}')) throw bad("it does not end with '}'");
+  for (const key of ['descr', 'fortran_order', 'shape']) {
+    const count = header.match(new RegExp(`['"]${key}['"]\\s*:`, 'g'))?.length ?? 0;
+    if (count > 1) throw bad(`'${key}' appears ${count} times`);
+  }
   const descr = /['"]descr['"]\s*:\s*(?:'([^']*)'|"([^"]*)"|(\[))/.exec(header);
   if (!descr) throw bad("no 'descr' entry");
   if (descr[3]) throw new DataFileError(file, 'structured (record) arrays are not supported; save a plain numeric 2-D array');
