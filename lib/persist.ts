@@ -133,7 +133,7 @@ export function checkFolderTarget(dir: string, options: WriteFolderOptions, name
     const entries = fs.readdirSync(dir);
     if (entries.length > 0) {
       const own = options.ownFiles;
-      const foreign = entries.filter((e) => !(typeof own === 'function' ? own(e) : own.includes(e)) && !e.startsWith('.'));
+      const foreign = entries.filter((e) => !(typeof own === 'function' ? own(e) : own.includes(e)));
       if (foreign.length) {
         throw new Error(`${name}: the folder exists and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); choose a new folder`);
       }
