@@ -53,3 +53,41 @@ describe('hardening 3: a folder holding files we did not write is never replaced
     });
   }
 });
+
+describe('hardening 3: inputs that are not regular files are refused up front, nothing blocks (item 8)', function () {
+  this.timeout(120000);
+  const fifo = (name: string) => {
+    const file = path.join(tmp, name);
+    if (!fs.existsSync(file)) assert.equal(spawnSync('mkfifo', [file]).status, 0, 'mkfifo');
+    return file;
+  };
+  const notRegular = /is not a regular file \(a pipe, socket or device\)/;
+
+  it('the readers refuse a FIFO (no writer) at once: readNpy, readNpyLayout, readNpyRows, readNpySync, readCsv', async () => {
+    const { readNpy, readNpyLayout, readNpyRows, readNpySync, readCsv, DataFileError } = await import('../lib/io');
+    const npy = fifo('pipe.npy'), csv = fifo('pipe.csv');
+    for (const read of [() => readNpy(npy), () => readNpyLayout(npy), () => readNpyRows(npy, 0, 1), async () => readNpySync(npy), () => readCsv(csv)]) {
+      await assert.rejects(read(), (e: Error) => e instanceof DataFileError && notRegular.test(e.message));
+    }
+  });
+
+  it('betanmf fit / transform / --weights / --w-init on a FIFO exit 2 at once with one line', () => {
+    const npy = fifo('pipe2.npy');
+    const W = path.join(tmp, 'W-ok.npy');
+    writeNpySync(W, matrix(new Float32Array(12 * 2).fill(0.5), 12, 2));
+    for (const args of [['fit', npy, '-k', '2', '--out', path.join(tmp, 'fifo-out')],
+      ['fit', xNpy, '-k', '2', '--weights', npy, '--out', path.join(tmp, 'fifo-out')],
+      ['fit', xNpy, '-k', '2', '--w-init', npy, '--out', path.join(tmp, 'fifo-out')],
+      ['transform', npy, '--w', W, '--out', path.join(tmp, 'fifo-H.npy')],
+      ['transform', xNpy, '--w', npy, '--out', path.join(tmp, 'fifo-H.npy')]]) {
+      const t0 = Date.now();
+      const r = cli(args, 20000);
+      assert.equal(r.signal, null, `${args.join(' ')}: hung`);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, notRegular);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      assert.ok(Date.now() - t0 < 15000);
+    }
+    assert.ok(!fs.existsSync(path.join(tmp, 'fifo-out')));
+  });
+});
