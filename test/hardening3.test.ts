@@ -91,3 +91,51 @@ describe('hardening 3: inputs that are not regular files are refused up front, n
     assert.ok(!fs.existsSync(path.join(tmp, 'fifo-out')));
   });
 });
+
+describe('hardening 3: dispose, save and toJSON while a call runs are refused, never half done (item 11)', function () {
+  this.timeout(120000);
+  const big = syntheticSpectrogram(1500, 120, { components: 6, seed: 9 });
+  const running = /BetaNMF: a fit, transform, partialFit or save of this model is still running; await it \(or abort it through its signal\) first/;
+
+  for (const call of ['fit', 'partialFit', 'transform'] as const) {
+    it(`during ${call}: dispose() and toJSON() throw, save() rejects and writes nothing; all work once it ends`, async () => {
+      const model = new BetaNMF({ nComponents: 6, maxIter: 100000, tol: 0, seed: 3, onWarning: () => {} });
+      if (call === 'transform') await model.fit(big, { signal: AbortSignal.timeout(200) }).catch(() => {});
+      const ac = new AbortController();
+      const pending = call === 'fit' ? model.fit(big, { signal: ac.signal })
+        : call === 'partialFit' ? model.partialFit(big, { signal: ac.signal })
+          : model.transform(big, { signal: ac.signal });
+      const dir = path.join(tmp, `during-${call}`);
+      assert.throws(() => model.dispose(), running);
+      assert.throws(() => model.toJSON(), running);
+      assert.throws(() => JSON.stringify(model), running);
+      await assert.rejects(model.save(dir), running);
+      assert.ok(!fs.existsSync(dir), 'save wrote a folder during the call');
+      if (call === 'fit') {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.throws(() => model.dispose(), running, 'between slices too');
+      }
+      if (call !== 'partialFit') ac.abort(); // one partialFit is one epoch: let it end
+      await pending.catch(() => {});
+      // The aborted call left consistent factors; they save and load back whole.
+      if (call !== 'transform') {
+        assert.ok(model.nIter > 0 && model.W, `${call} ran`);
+        await model.save(dir);
+        const back = await BetaNMF.load(dir);
+        assert.deepEqual(Array.from(back.W!.toTypedArray()), Array.from(model.W!.toTypedArray()));
+        assert.equal(back.nIter, model.nIter);
+      }
+      model.dispose();
+      assert.equal(model.W, undefined);
+    });
+  }
+
+  it('a fit started while save() writes is refused with the same message (save holds the model)', async () => {
+    const model = new BetaNMF({ nComponents: 6, maxIter: 3, seed: 3 });
+    await model.fit(big);
+    const saving = model.save(path.join(tmp, 'saving'));
+    await assert.rejects(model.fit(big), running);
+    await saving;
+    assert.ok(fs.existsSync(path.join(tmp, 'saving', 'W.npy')));
+  });
+});
