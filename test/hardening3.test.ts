@@ -139,3 +139,88 @@ describe('hardening 3: dispose, save and toJSON while a call runs are refused, n
     assert.ok(fs.existsSync(path.join(tmp, 'saving', 'W.npy')));
   });
 });
+
+describe('hardening 3: saved models are checked field by field on load, file and field named (item 4)', function () {
+  this.timeout(120000);
+  let json: ReturnType<BetaNMF['toJSON']>;
+  let model: BetaNMF;
+  before(async () => {
+    model = await new BetaNMF({ nComponents: 3, maxIter: 5, seed: 4 }).fit(X);
+    json = model.toJSON();
+  });
+  const b64 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+  const f32 = (n: number, v = 0.5) => new Float32Array(n).fill(v);
+  const with1 = (i: number, v: number, n = 36) => { const a = f32(n); a[i] = v; return a; };
+  const v1 = () => {
+    const { W, H, ...rest } = json;
+    void W;
+    void H;
+    return { ...rest, version: 1, W: { rows: 12, cols: 3, dtype: 'float32', data: Array.from(model.W!.toTypedArray()) },
+      H: { rows: 60, cols: 3, dtype: 'float32', data: Array.from(model.H!.toTypedArray()) } };
+  };
+  const W = () => json.W as { dtype: string; shape: number[]; encoding: string; data: string };
+  // [what, a change to the saved model, the message]: each a model that loaded before and failed later or wrongly.
+  const cases: [string, () => object, RegExp][] = [
+    ['W contradicting nComponents', () => ({ ...json, W: { ...W(), shape: [18, 2] } }), /W: expected 3 columns \(options\.nComponents\), received 18×2/],
+    ['H contradicting nComponents', () => ({ ...json, options: { ...json.options, nComponents: 4 } }), /W: expected 4 columns \(options\.nComponents\), received 12×3/],
+    ['NaN in W', () => ({ ...json, W: { ...W(), data: b64(with1(7, NaN)) } }), /W: expected finite values ≥ 0, received NaN at row 2, column 1/],
+    ['negative in W', () => ({ ...json, W: { ...W(), data: b64(with1(0, -1)) } }), /W: expected finite values ≥ 0, received -1 at row 0, column 0/],
+    ['Infinity in H', () => ({ ...json, H: { ...(json.H as object), data: b64(with1(5, Infinity, 180)) } }), /H: expected finite values ≥ 0, received Infinity/],
+    ['junk base64', () => ({ ...json, W: { ...W(), data: '!'.repeat(W().data.length) } }), /W\.data: expected base64 text/],
+    ['base64 with spaces inside', () => ({ ...json, W: { ...W(), data: W().data.slice(0, 8) + ' ' + W().data.slice(9) } }), /W\.data: expected base64 text/],
+    ['non-integer shape', () => ({ ...json, W: { ...W(), shape: [12.5, 3] } }), /W\.shape: expected two integers ≥ 1/],
+    ['version 1 of strings', () => { const o = v1(); o.W.data = o.W.data.map(String) as unknown as number[]; return o; }, /W\.data\[0\]: expected a number, received the string/],
+    ['version 1 of the wrong length', () => { const o = v1(); o.H.data = o.H.data.slice(1); return o; }, /H\.data: expected 60×3 = 180 numbers, received 179/],
+    ['version 1 with NaN', () => { const o = v1(); o.W.data[3] = NaN; return o; }, /W(: expected finite values ≥ 0, received NaN|\.data\[3\]: expected a number, received null)/], // JSON text has null
+    ['history not an array', () => ({ ...json, history: {} }), /history: expected an array/],
+    ['history entry without seconds', () => ({ ...json, history: [{ epoch: 0, cost: 1 }] }), /history\[0\]\.seconds: expected a finite number ≥ 0/],
+    ['history past nIter', () => ({ ...json, history: [{ epoch: 99, seconds: 0 }] }), /history\[0\]\.epoch: expected an integer in \[0, nIter = 5\]/],
+    ['nIter negative', () => ({ ...json, nIter: -2 }), /nIter: expected an integer ≥ 0/],
+    ['fitted without W', () => ({ ...json, W: null }), /W: expected the fitted bases \(nIter is 5\), received null/],
+    ['seed a string', () => ({ ...json, seed: '4' }), /seed: expected an integer in \[0, 2³²\)/],
+    ['options missing', () => ({ ...json, options: null }), /options: expected an object/],
+    ['options with a bad beta', () => ({ ...json, options: { ...json.options, beta: 'x' } }), /options\.beta/],
+    ['options with an unknown solver', () => ({ ...json, options: { ...json.options, solver: 'sgd' } }), /options\.solver/],
+    ['factor form a number', () => ({ ...json, H: 7 }), /H: expected a saved matrix/],
+  ];
+
+  for (const [what, change, message] of cases) {
+    it(`fromJSON and load refuse ${what}`, async () => {
+      const bad = change();
+      for (const source of [bad, JSON.stringify(bad)]) {
+        assert.throws(() => BetaNMF.fromJSON(source as never), (e: Error) => (e instanceof TypeError || e instanceof RangeError) &&
+          /^json[.:]/.test(e.message) && message.test(e.message), what);
+      }
+      // The same object as a saved folder's model.json (factors inline) names the file.
+      const dir = path.join(tmp, `bad-model-${what.replace(/\W+/g, '-')}`);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(bad));
+      await assert.rejects(BetaNMF.load(dir), (e: Error) => e.message.startsWith(path.join(dir, 'model.json') + ': ') && message.test(e.message));
+    });
+  }
+
+  it("load checks the .npy factors too: a W.npy contradicting nComponents, or holding NaN or negatives, names the file", async () => {
+    const dir = path.join(tmp, 'npy-factors');
+    await model.save(dir);
+    const Wnpy = path.join(dir, 'W.npy');
+    for (const [m, message] of [
+      [matrix(f32(12 * 2), 12, 2), /W\.npy: expected W with 3 columns \(options\.nComponents in .*model\.json\), received 12×2/],
+      [matrix(with1(4, NaN), 12, 3), /W\.npy: expected finite values ≥ 0, received NaN at row 1, column 1/],
+      [matrix(with1(35, -0.25), 12, 3), /W\.npy: expected finite values ≥ 0, received -0\.25 at row 11, column 2/],
+    ] as [Matrix, RegExp][]) {
+      writeNpySync(Wnpy, m);
+      await assert.rejects(BetaNMF.load(dir), (e: Error) => e instanceof RangeError && e.message.startsWith(Wnpy) && message.test(e.message));
+    }
+  });
+
+  it('well-formed models still load: version 2, version 1, unfitted, saved folders', async () => {
+    for (const source of [json, JSON.stringify(json), v1()]) {
+      const back = BetaNMF.fromJSON(source as never);
+      assert.deepEqual(Array.from(back.W!.toTypedArray()), Array.from(model.W!.toTypedArray()));
+    }
+    assert.equal(BetaNMF.fromJSON(new BetaNMF({ nComponents: 2, solver: 'asg_mu' }).toJSON()).W, undefined);
+    const dir = path.join(tmp, 'good-model');
+    await model.save(dir);
+    assert.equal((await BetaNMF.load(dir)).nIter, 5);
+  });
+});
