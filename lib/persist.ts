@@ -236,6 +236,15 @@ export function writableAncestor(dir: string, name: string): void {
       } catch {
         throw new Error(`${name}: no permission to write in ${p}; choose a location you can write to`);
       }
+      // Permission bits do not tell everything (root, /proc, a read-only mount): create and
+      // remove a file there, so a fit never runs only to fail on its outputs.
+      const probe = tempNameFor(path.join(p, 'probe'));
+      try {
+        fs.closeSync(fs.openSync(probe, 'wx'));
+      } catch (err) {
+        throw new Error(`${name}: cannot create files in ${p} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a location you can write to`);
+      }
+      fs.rmSync(probe, { force: true });
       return;
     }
     const up = path.dirname(p);

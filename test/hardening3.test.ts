@@ -224,3 +224,57 @@ describe('hardening 3: saved models are checked field by field on load, file and
     assert.equal((await BetaNMF.load(dir)).nIter, 5);
   });
 });
+
+describe('hardening 3: bad values are usage errors (exit 2) found before any work (item 10)', function () {
+  this.timeout(180000);
+  const W = path.join(tmp, 'W10.npy');
+  before(() => writeNpySync(W, matrix(new Float32Array(12 * 2).fill(0.5), 12, 2)));
+
+  it("an empty file or folder path is refused by name, whichever command and option", () => {
+    for (const args of [['fit', xNpy, '-k', '2', '--out', ''], ['fit', xNpy, '-k', '2', '--out', path.join(tmp, 'e1'), '--plot', ''],
+      ['fit', xNpy, '-k', '2', '--out', path.join(tmp, 'e1'), '--weights', ''], ['transform', xNpy, '--w', '', '--out', path.join(tmp, 'e.npy')],
+      ['transform', xNpy, '--w', W, '--out', ''], ['plot', path.join(tmp, 'nothing.json'), '--out', ''],
+      ['submit', 'fit', xNpy, '-k', '2', '--out', '', '--redis', 'redis://127.0.0.1:1']]) {
+      const r = cli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^betanmf: --[\w-]+: expected a (file|folder) path, received an empty string\n$/, args.join(' '));
+    }
+    assert.ok(!fs.existsSync(path.join(tmp, 'e1')));
+  });
+
+  it('--tol below 0 is exit 2 for fit and transform (it was exit 1, from the library)', () => {
+    for (const args of [['fit', xNpy, '-k', '2', '--tol', '-1', '--out', path.join(tmp, 't1')], ['transform', xNpy, '--w', W, '--tol', '-0.5', '--out', path.join(tmp, 't.npy')]]) {
+      const r = cli(args);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, /^betanmf: --tol: expected a number ≥ 0, received -/);
+    }
+  });
+
+  it('outputs where nothing can be created (/proc) are refused before the fit runs, nothing written', () => {
+    for (const [args, message] of [
+      [['fit', xNpy, '-k', '2', '--out', path.join(tmp, 'p1'), '--plot', '/proc/cost.svg'], /--plot \/proc\/cost\.svg: cannot create files in \/proc/],
+      [['fit', xNpy, '-k', '2', '--out', '/proc/betanmf-out'], /--out \/proc\/betanmf-out: cannot create files in \/proc/],
+      [['transform', xNpy, '--w', W, '--out', '/proc/H.npy'], /--out \/proc\/H\.npy: cannot create files in \/proc/],
+    ] as [string[], RegExp][]) {
+      const r = cli([...args, '--no-progress'].filter((a) => a !== '--no-progress' || args[0] === 'fit'));
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, message);
+      assert.doesNotMatch(r.err, /epoch|tmp/);
+    }
+    assert.ok(!fs.existsSync(path.join(tmp, 'p1')), 'the fit folder was written although the plot could not be');
+  });
+
+  it('save() to a place where nothing can be created rejects before writing', async () => {
+    const model = await new BetaNMF({ nComponents: 2, maxIter: 2, seed: 1 }).fit(X);
+    await assert.rejects(model.save('/proc/betanmf-model'), /\/proc\/betanmf-model: cannot create files in \/proc/);
+  });
+
+  it('bench --shape too large says so (a RangeError about the size), not "Invalid typed array length"', () => {
+    for (const shape of ['100000x100000x1000', '2000000x3000x10', '10x10x1000000000']) {
+      const r = cli(['bench', '--shape', shape, '--iters', '1'], 60000);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, new RegExp(`^betanmf: --shape: expected (at most \\d+ values in one matrix|a problem that fits in memory), received ${shape}`));
+      assert.doesNotMatch(r.err, /Invalid typed array/);
+    }
+  });
+});
