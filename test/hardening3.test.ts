@@ -16,6 +16,17 @@ function cli(args: string[], timeout = 120000) {
   return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
 
+/** cli() without blocking the event loop (for commands that need this process's queue worker). */
+async function cliAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, BETANMF_DEVICE: '' } });
+  let [out, err] = ['', ''];
+  child.stdout.on('data', (b) => { out += b; });
+  child.stderr.on('data', (b) => { err += b; });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, out, err };
+}
+
 const X = syntheticSpectrogram(60, 12, { components: 3, seed: 5 });
 const xNpy = path.join(tmp, 'X.npy');
 writeNpySync(xNpy, X);
@@ -276,5 +287,276 @@ describe('hardening 3: bad values are usage errors (exit 2) found before any wor
       assert.match(r.err, new RegExp(`^betanmf: --shape: expected (at most \\d+ values in one matrix|a problem that fits in memory), received ${shape}`));
       assert.doesNotMatch(r.err, /Invalid typed array/);
     }
+  });
+});
+
+describe('hardening 3: the queue (Redis)', function () {
+  this.timeout(120000);
+  // eslint-disable-next-line @typescript-eslint/consistent-type-imports
+  let Q: typeof import('../lib/queue');
+  let url = '';
+  let stop = () => {};
+  const cleanups: (() => Promise<void> | void)[] = [];
+  let unique = 0;
+  const queueName = () => `h3-${process.pid}-${Date.now().toString(36)}-${unique++}`;
+
+  before(async function () {
+    const { findRedis, redisRequired } = await import('./support/redis');
+    const redis = await findRedis();
+    if (!redis) {
+      if (redisRequired()) throw new Error('no Redis reachable and no redis-server to start (CI must run these tests)');
+      this.skip();
+    }
+    [url, stop] = [redis!.url, redis!.stop];
+    Q = await import('../lib/queue');
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  after(() => stop());
+
+  async function setup(concurrency = 1, connection = url) {
+    const name = queueName();
+    const q = new Q.FitQueue({ connection, queue: name });
+    cleanups.push(async () => {
+      await q.obliterate();
+      await q.close();
+    });
+    const start = async () => {
+      const w = await Q.startWorker({ connection, queue: name, concurrency, lockDuration: 2000, stalledInterval: 500 });
+      cleanups.push(() => w.close());
+      return w;
+    };
+    return { q, name, start };
+  }
+
+  /** A redis-server of this test's own on a free port (FLUSHALL and restarts touch nobody else's data). */
+  async function ownRedis(): Promise<{ url: string; port: number; kill: () => Promise<void>; start: () => Promise<void> }> {
+    const net = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const { spawn } = await import('node:child_process');
+    let server: ReturnType<typeof spawn> | undefined;
+    const own = `redis://127.0.0.1:${port}`;
+    const start = async () => {
+      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      for (let i = 0; i < 50; i++) {
+        try {
+          await Q.checkReachable(own, 500);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      throw new Error('redis-server did not start');
+    };
+    const kill = async () => {
+      const s = server;
+      if (!s || s.exitCode !== null) return;
+      await new Promise((r) => { s.once('exit', r); s.kill('SIGKILL'); });
+    };
+    await start();
+    cleanups.push(kill);
+    return { url: own, port, kill, start };
+  }
+
+  const wNpy = path.join(tmp, 'W-queue.npy');
+  before(() => writeNpySync(wNpy, matrix(new Float32Array(12 * 2).fill(0.5), 12, 2)));
+
+  const hasRedisServer = () => spawnSync('redis-server', ['--version']).status === 0;
+
+  it('item 5: after a Redis restart without persistence reuses a job id, handles follow only their own job', async function () {
+    if (!hasRedisServer()) this.skip();
+    const r = await ownRedis();
+    const { q, start } = await setup(1, r.url);
+    const mine = await q.submitFit({ input: xNpy, out: path.join(tmp, 'restart-mine'), options: { nComponents: 2, maxIter: 5, seed: 1 } });
+    const waiting = mine.wait().then(() => 'resolved', (e: Error) => e.message);
+    await new Promise((res) => setTimeout(res, 300)); // the handle is waiting on its job's events
+    spawnSync('redis-cli', ['-p', String(r.port), 'FLUSHALL']);
+    const other = new Q.FitQueue({ connection: r.url, queue: q.name });
+    cleanups.push(() => other.close());
+    const theirs = await other.submitFit({ input: xNpy, out: path.join(tmp, 'restart-theirs'), options: { nComponents: 3, maxIter: 5, seed: 2 } });
+    assert.equal(theirs.id, mine.id, 'the restarted Redis gave the same id again (the situation under test)');
+    await assert.rejects(mine.cancel(), /is no longer the job submitted: its id now names another job/);
+    await start();
+    const s = await theirs.wait();
+    assert.equal(s.components, 3);
+    assert.match(await waiting, new RegExp(`job ${mine.id} in queue .* is no longer the job submitted.*submit it again`));
+    await assert.rejects(mine.wait(), /is no longer the job submitted/);
+    // A handle by id alone (no token) still follows whatever the id names.
+    assert.equal(((await q.handle(mine.id).wait()) as { components: number }).components, 3);
+  });
+
+  it("item 5: a worker whose Redis goes away and comes back says so in one-line warnings, no ioredis traces", async function () {
+    if (!hasRedisServer()) this.skip();
+    const r = await ownRedis();
+    const { spawn } = await import('node:child_process');
+    const worker = spawn(process.execPath, [bin, 'worker', '--redis', r.url, '--queue', queueName()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    worker.stderr!.on('data', (b) => { err += b; });
+    await new Promise((res) => setTimeout(res, 1500));
+    await r.kill();
+    await new Promise((res) => setTimeout(res, 3000));
+    await r.start();
+    await new Promise((res) => setTimeout(res, 2500));
+    worker.kill('SIGTERM');
+    await new Promise((res) => worker.once('exit', res));
+    assert.doesNotMatch(err, /Unhandled error event|\n\s+at /, err);
+    const lines = err.trim().split('\n').filter(Boolean);
+    assert.ok(lines.some((l) => /^betanmf worker: warning: Redis: ECONNREFUSED/.test(l)), err);
+    assert.ok(lines.length <= 8, `${lines.length} lines:\n${err}`);
+  });
+
+  it('item 7: submit fit checks --out as fit does (no silent overwrite, never a folder with other files) before queueing', async () => {
+    const { q, name, start } = await setup();
+    const out = path.join(tmp, 'q-out');
+    const first = await q.submitFit({ input: xNpy, out, options: { nComponents: 2, maxIter: 3, seed: 1 } });
+    await start();
+    await first.wait();
+    const before = tree(out);
+    await assert.rejects(q.submitFit({ input: xNpy, out, options: { nComponents: 2, seed: 1 } }), /already exists; pass overwrite \(--force\) to replace it/);
+    await assert.rejects(q.submitFit({ input: xNpy, out, options: { nComponents: 2, seed: 1 }, shards: 2 }), /already exists/);
+    const r = cli(['submit', 'fit', xNpy, '-k', '2', '--out', out, '--redis', url, '--queue', name]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /^betanmf: --out .*q-out: already exists; pass --force to replace it/);
+    fs.writeFileSync(path.join(out, '.notes'), 'mine');
+    for (const args of [['--force'], []]) {
+      const t = cli(['submit', 'fit', xNpy, '-k', '2', '--out', out, ...args, '--redis', url, '--queue', name]);
+      assert.equal(t.code, 2, t.err);
+      assert.match(t.err, /holds other files \(\.notes\)/);
+    }
+    await assert.rejects(q.submitFit({ input: xNpy, out, overwrite: true, options: { nComponents: 2 } }), /holds other files \(\.notes\)/);
+    assert.deepEqual(tree(out), [...before, '.notes'].sort());
+    assert.equal((await q.jobs()).length, 1, 'nothing else was queued');
+    fs.rmSync(path.join(out, '.notes'));
+    // With --force the folder is replaced whole.
+    const again = await cliAsync(['submit', 'fit', xNpy, '-k', '3', '--max-iter', '2', '--out', out, '--force', '--wait', '--json', '--redis', url, '--queue', name]);
+    assert.equal(again.code, 0, again.err);
+    assert.equal(JSON.parse(again.out).components, 3);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')).components, 3);
+  });
+
+  it('item 7: the worker writes W.npy, H.npy and history.json whole into a sibling folder and renames it; a failed write leaves the old set', async () => {
+    const { q, start } = await setup();
+    const out = path.join(tmp, 'q-whole');
+    await start();
+    await (await q.submitFit({ input: xNpy, out, options: { nComponents: 2, maxIter: 3, seed: 1 } })).wait();
+    const oldHistory = fs.readFileSync(path.join(out, 'history.json'), 'utf8');
+    const oldW = fs.readFileSync(path.join(out, 'W.npy'));
+    // A file appearing in --out while the job runs is never replaced: the job fails, the old set stays whole.
+    const bigNpy = path.join(tmp, 'X-big.npy');
+    writeNpySync(bigNpy, syntheticSpectrogram(2000, 100, { components: 4, seed: 6 }));
+    const job = await q.submitFit({ input: bigNpy, out, overwrite: true, options: { nComponents: 3, maxIter: 400, tol: 0, seed: 2, costEvery: 100 } });
+    await new Promise<void>((resolve) => job.on('progress', () => resolve()));
+    fs.writeFileSync(path.join(out, 'notes.txt'), 'appeared meanwhile');
+    await assert.rejects(job.wait(), /q-whole: the folder exists and holds other files \(notes\.txt\)/);
+    assert.equal(fs.readFileSync(path.join(out, 'history.json'), 'utf8'), oldHistory);
+    assert.deepEqual(fs.readFileSync(path.join(out, 'W.npy')), oldW);
+    // The files arrive together: a reader polling --out never sees new W beside the old history.
+    fs.rmSync(path.join(out, 'notes.txt'));
+    const next = await q.submitFit({ input: xNpy, out, overwrite: true, options: { nComponents: 4, maxIter: 30, seed: 3 } });
+    const seen = new Set<string>();
+    let done = false;
+    const watching = (async () => {
+      while (!done) {
+        try {
+          // history, W, history again: with one swap in all, equal histories mean W came from the same folder.
+          const k = () => JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')).components;
+          const { readNpySync } = await import('../lib/io');
+          const [k1, w, k2] = [k(), readNpySync(path.join(out, 'W.npy')).cols, k()];
+          if (k1 === k2) seen.add(`${w}/${k1}`);
+        } catch { /* between the two renames */ }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await next.wait();
+    done = true;
+    await watching;
+    for (const pair of seen) assert.ok(pair === '2/2' || pair === '4/4', `mixed set seen: ${[...seen]}`);
+    assert.deepEqual(fs.readdirSync(path.dirname(out)).filter((n) => n.startsWith('.q-whole')), [], 'no staging folder left');
+  });
+
+  it('item 9: a job whose data is not valid JSON fails once with the reason, and jobs lists it', async () => {
+    const { q, name, start } = await setup();
+    const job = await q.submitFit({ input: xNpy, out: path.join(tmp, 'junk'), options: { nComponents: 2, maxIter: 3, seed: 1 } });
+    const { redisClient } = await import('../lib/queue/connection');
+    const redis = redisClient(url);
+    cleanups.push(() => void redis.disconnect());
+    await redis.hset(`bull:${name}:${job.id}`, 'data', '{"kind": "fit", not json');
+    const errors: string[] = [];
+    const w = await start();
+    void w;
+    const t0 = Date.now();
+    let info;
+    while (Date.now() - t0 < 20000) {
+      info = (await q.jobs()).find((j) => j.id === job.id);
+      if (info?.state === 'failed') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(info?.state, 'failed', JSON.stringify(info));
+    assert.match(info!.failedReason!, /^job data is not valid JSON \(/);
+    assert.equal(info!.attempts, 1);
+    await assert.rejects(job.wait(), /job data is not valid JSON/);
+    const r = cli(['jobs', '--redis', url, '--queue', name]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`^${job.id}\\s+fit\\s+failed\\s.*job data is not valid JSON`, 'm'));
+    assert.deepEqual(errors, []);
+  });
+
+  it('item 9: job data of the wrong shape, or a shard index the fit does not have, fails once with the reason', async () => {
+    const { q, name, start } = await setup(3);
+    const { redisClient } = await import('../lib/queue/connection');
+    const redis = redisClient(url);
+    cleanups.push(() => void redis.disconnect());
+    const plain = await q.submitFit({ input: xNpy, out: path.join(tmp, 'shape1'), options: { nComponents: 2, maxIter: 3, seed: 1 } });
+    const token = JSON.parse((await redis.hget(`bull:${name}:${plain.id}`, 'data'))!).token;
+    await redis.hset(`bull:${name}:${plain.id}`, 'data', JSON.stringify({ kind: 'fit', input: 7, out: 'x', options: {}, token }));
+    const sharded = await q.submitFit({ input: xNpy, out: path.join(tmp, 'shape2'), options: { nComponents: 2, maxIter: 3, seed: 1 }, shards: 2 });
+    const shardKey = `bull:${name}:${sharded.id}-shard-1`;
+    const data = JSON.parse((await redis.hget(shardKey, 'data'))!);
+    await redis.hset(shardKey, 'data', JSON.stringify({ ...data, shard: 5 }));
+    await start();
+    await assert.rejects(plain.wait(), /job data: input: expected a path, received 7/);
+    await assert.rejects(sharded.wait(), /job data: shard: expected an integer in \[0, 2\) \(the fit has 2 shards\), received 5/);
+    const failed = (await q.jobs()).filter((j) => j.state === 'failed').map((j) => j.id);
+    assert.ok(failed.includes(`${sharded.id}-shard-1`) && failed.includes(plain.id), failed.join(' '));
+  });
+
+  it('item 10: waiting on many jobs of one FitQueue prints no MaxListenersExceededWarning; jobs says when it shows only some', async () => {
+    const { q, name, start } = await setup(2);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const handles = [];
+      for (let i = 0; i < 14; i++) handles.push(await q.submitTransform({ input: xNpy, w: wNpy, out: path.join(tmp, `many-${i}.npy`), options: { maxIter: 2 } }));
+      await start();
+      await Promise.all(handles.map((h) => h.wait()));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.ok(!warnings.includes('MaxListenersExceededWarning'), warnings.join(', '));
+    assert.equal((await q.jobs({ perState: 5 })).length, 5);
+    assert.equal((await q.jobs({ perState: Infinity })).length, 14);
+    assert.equal((await q.jobCounts()).completed, 14);
+    const r = cli(['jobs', '--redis', url, '--queue', name]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, '');
+    assert.equal(r.out.trim().split('\n').length, 15);
+    // Past the CLI's 200 per state, a line on stderr says what is left out, and --all lists them.
+    const many = await setup();
+    for (let i = 0; i < 203; i++) await many.q.submitTransform({ input: xNpy, w: wNpy, out: path.join(tmp, 'unused.npy') });
+    const capped = cli(['jobs', '--redis', url, '--queue', many.name]);
+    assert.equal(capped.code, 0, capped.err);
+    assert.equal(capped.err, 'betanmf: showing the newest 200 of 203 waiting jobs; --all lists every job\n');
+    assert.equal(capped.out.trim().split('\n').length, 201);
+    const all = cli(['jobs', '--all', '--json', '--redis', url, '--queue', many.name]);
+    assert.equal(all.err, '');
+    assert.equal(JSON.parse(all.out).length, 203);
   });
 });
