@@ -487,9 +487,7 @@ describe('hardening 3: the queue (Redis)', function () {
     const redis = redisClient(url);
     cleanups.push(() => void redis.disconnect());
     await redis.hset(`bull:${name}:${job.id}`, 'data', '{"kind": "fit", not json');
-    const errors: string[] = [];
-    const w = await start();
-    void w;
+    await start();
     const t0 = Date.now();
     let info;
     while (Date.now() - t0 < 20000) {
@@ -504,7 +502,6 @@ describe('hardening 3: the queue (Redis)', function () {
     const r = cli(['jobs', '--redis', url, '--queue', name]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, new RegExp(`^${job.id}\\s+fit\\s+failed\\s.*job data is not valid JSON`, 'm'));
-    assert.deepEqual(errors, []);
   });
 
   it('item 9: job data of the wrong shape, or a shard index the fit does not have, fails once with the reason', async () => {
