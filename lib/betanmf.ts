@@ -78,9 +78,11 @@ export class BetaNMF {
   private gradNeg: Matrix | undefined;
   /** partialFit's SAG gain state under 'mm' (core/solver.h), carried from chunk to chunk with gradPos/gradNeg. */
   private sag: { step: Matrix; gain: number } | undefined;
-  /** fit and partialFit exclude each other; transforms only read the model and never wait. */
-  private readonly gate = new CallGate('BetaNMF: another fit or partialFit of this model is still running');
-  /** Device W snapshots that running transforms read (how many each); a replaced one is freed after the last. */
+  // fit, partialFit, dispose and save go through the gate: freeing or saving factors that a running
+  // fit is about to put back would lose or mix them. Transforms only read the model and never wait.
+  private readonly gate = new CallGate('BetaNMF: a fit, partialFit or save of this model is still running; ' +
+    'await it (or abort it through its signal) first');
+  /** W snapshots that running transforms read (how many each); a replaced one is freed after the last. */
   private readonly readers = new Map<Matrix, number>();
   private readonly retired = new Set<Matrix>();
   private partialSeconds = 0;
@@ -198,19 +200,31 @@ export class BetaNMF {
   /**
    * Frees the model's factors and solver state now (device memory on CUDA, instead of when the
    * collector gets to them). The options and history stay; fitting again works.
-   * `using model = new BetaNMF(…)` calls it at the end of the scope.
+   * `using model = new BetaNMF(…)` calls it at the end of the scope. Refused (an Error) while a
+   * fit, partialFit or save of the model runs: abort it and await it first. Transforms running
+   * meanwhile finish with the W they started with (freed after the last one).
    */
   dispose(): void {
-    for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) if (m) this.release(m);
-    this.W = this.H = this.gradPos = this.gradNeg = this.sag = undefined;
+    this.gate.runSync(() => {
+      for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) if (m) this.release(m);
+      this.W = this.H = this.gradPos = this.gradNeg = this.sag = undefined;
+    });
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
 
-  /** A JSON-safe snapshot: options, seed, history and the factors (base64 of their little-endian bytes). */
+  /**
+   * A JSON-safe snapshot: options, seed, history and the factors (base64 of their little-endian
+   * bytes). Refused (an Error) while a fit, partialFit or save runs: its factors are
+   * the fit's until it ends.
+   */
   toJSON(): SavedModel {
+    return this.gate.runSync(() => this.snapshot());
+  }
+
+  private snapshot(): SavedModel {
     const { seed: _seed, ...options } = this.options;
     return { format: 'betanmf-model', version: 2, options, seed: this.seed, nIter: this.nIter, history: this.history.map((h) => ({ ...h })),
       W: this.W ? encodeMatrix(this.W) : null, H: this.H ? encodeMatrix(this.H) : null };
@@ -224,7 +238,8 @@ export class BetaNMF {
 
   /** Writes the model as a folder: model.json, W.npy and H.npy (numpy reads them), all at once. */
   async save(path: string, options: SaveOptions = {}): Promise<void> {
-    await saveModel(path, this.toJSON(), this.W, this.H, options);
+    // Refused while a call runs; holds the gate while it writes, so no fit changes the factors meanwhile.
+    await this.gate.runAsync(() => saveModel(path, this.snapshot(), this.W, this.H, options));
   }
 
   /** A model from a folder written by save(). */

@@ -4,7 +4,7 @@
 // of them are usage errors.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataFileError, readCsv, readNpy } from './io';
+import { checkRegularFile, DataFileError, readCsv, readNpy } from './io';
 import type { Matrix } from './matrix';
 
 const INPUT_EXTENSIONS = ['.npy', '.csv', '.txt'];
@@ -22,7 +22,7 @@ export function checkInput(file: string, option = 'input'): void {
   } catch {
     throw new DataFileError(file, 'no such file');
   }
-  if (st.isDirectory()) throw new DataFileError(file, 'is a folder; expected a .npy or .csv file');
+  checkRegularFile(file, st);
 }
 
 /** The matrix in a .npy or .csv file (by its extension). */

@@ -48,6 +48,39 @@ function checkPath(name: string, file: unknown): string {
   return file;
 }
 
+// Inputs are opened without blocking and must be regular files: opening a FIFO for reading
+// would wait for a writer in a libuv thread, and the process could then never exit.
+const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/** A DataFileError unless `st` is a regular file. */
+export function checkRegularFile(file: string, st: fs.Stats): void {
+  if (st.isFile()) return;
+  throw new DataFileError(file, st.isDirectory() ? 'is a folder; expected a .npy or .csv file'
+    : 'is not a regular file (a pipe, socket or device); save the data to a file first');
+}
+
+async function openForReading(file: string): Promise<fsp.FileHandle> {
+  const fh = await fsp.open(file, READ_FLAGS);
+  try {
+    checkRegularFile(file, await fh.stat());
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
+}
+
+function openForReadingSync(file: string): number {
+  const fd = fs.openSync(file, READ_FLAGS);
+  try {
+    checkRegularFile(file, fs.fstatSync(fd));
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
 function bytesText(n: number): string {
   if (n < 1024) return `${n} bytes`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
@@ -77,6 +110,15 @@ function parseNpyHeader(file: string, prefix: Buffer, fileSize: number): NpyLayo
   const header = prefix.toString(major === 3 ? 'utf8' : 'latin1', 8 + lenBytes, dataOffset);
 
   const bad = (what: string) => new DataFileError(file, `malformed .npy header: ${what} (header: ${JSON.stringify(header.trim().slice(0, 200))})`);
+  // numpy evaluates the header as a Python dict literal: it must be one, and a key given twice
+  // would take its last value there (a first-match reading here would disagree), so both are refused.
+  const text = header.trim();
+  if (!text.startsWith('{')) throw bad("it does not start with '{'");
+  if (!text.endsWith('}')) throw bad("it does not end with '}'");
+  for (const key of ['descr', 'fortran_order', 'shape']) {
+    const count = header.match(new RegExp(`['"]${key}['"]\\s*:`, 'g'))?.length ?? 0;
+    if (count > 1) throw bad(`'${key}' appears ${count} times`);
+  }
   const descr = /['"]descr['"]\s*:\s*(?:'([^']*)'|"([^"]*)"|(\[))/.exec(header);
   if (!descr) throw bad("no 'descr' entry");
   if (descr[3]) throw new DataFileError(file, 'structured (record) arrays are not supported; save a plain numeric 2-D array');
@@ -225,7 +267,7 @@ async function layoutOf(file: string, fh: fsp.FileHandle): Promise<NpyLayout> {
 /** Reads a 2-D .npy file (C order; float16/32/64, integer or bool) into a Matrix: float32 stays float32, the rest becomes float64. */
 export async function readNpy(file: string): Promise<Matrix> {
   checkPath('file', file);
-  const fh = await fsp.open(file, 'r');
+  const fh = await openForReading(file);
   try {
     const l = await layoutOf(file, fh);
     const out = allocateFor(file, l);
@@ -246,7 +288,7 @@ export async function readNpy(file: string): Promise<Matrix> {
 /** The rows, columns, element type and data offset of a 2-D .npy file, from its header alone (checked against the file's size). */
 export async function readNpyLayout(file: string): Promise<NpyLayout> {
   checkPath('file', file);
-  const fh = await fsp.open(file, 'r');
+  const fh = await openForReading(file);
   try {
     return await layoutOf(file, fh);
   } finally {
@@ -260,7 +302,7 @@ export async function readNpyLayout(file: string): Promise<NpyLayout> {
  */
 export async function readNpyRows(file: string, r0: number, r1: number): Promise<Matrix> {
   checkPath('file', file);
-  const fh = await fsp.open(file, 'r');
+  const fh = await openForReading(file);
   try {
     const l = await layoutOf(file, fh);
     if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 <= r1 && r1 <= l.rows)) {
@@ -318,7 +360,7 @@ export async function writeNpyRows(file: string, r0: number, matrix: Matrix): Pr
 /** readNpy, synchronously (for scripts). */
 export function readNpySync(file: string): Matrix {
   checkPath('file', file);
-  const fd = fs.openSync(file, 'r');
+  const fd = openForReadingSync(file);
   try {
     const size = fs.fstatSync(fd).size;
     const readAt = (buf: Uint8Array, pos: number) => {
@@ -450,10 +492,12 @@ export async function readCsv(file: string, options: CsvOptions = {}): Promise<M
   const dtype = options.dtype ?? 'float64';
   if (dtype !== 'float32' && dtype !== 'float64') throw typeError('options.dtype', "'float32' or 'float64'", dtype);
   const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
-  const fileSize = (await fsp.stat(file)).size;
+  const fh = await openForReading(file);
+  const fileSize = (await fh.stat()).size;
   let data: FloatArray = new Ctor(0);
   let rows = 0, cols = -1, line = 0, dataStart = 0;
-  const parser = fs.createReadStream(file).pipe(csvParse({ skip_empty_lines: true, trim: true, comment: '#', relax_column_count: true, info: true }));
+  const source = fh.createReadStream(); // closes fh when it ends or is destroyed
+  const parser = source.pipe(csvParse({ skip_empty_lines: true, trim: true, comment: '#', relax_column_count: true, info: true }));
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number; bytes: number } }>) {
       line = info.lines;
@@ -483,6 +527,7 @@ export async function readCsv(file: string, options: CsvOptions = {}): Promise<M
     }
   } catch (err) {
     parser.destroy();
+    source.destroy();
     if (err instanceof DataFileError || (err as NodeJS.ErrnoException).syscall) throw err;
     throw new DataFileError(file, `unreadable CSV near line ${line + 1} (${(err as Error).message})`);
   }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { rangeError, typeError } from './errors';
 import { readNpy, writeNpy, tempNameFor } from './io';
 import { Matrix, type DType } from './matrix';
-import type { BetaNMFOptions, HistoryEntry, ResolvedOptions } from './options';
+import { resolveOptions, type BetaNMFOptions, type HistoryEntry, type ResolvedOptions } from './options';
 
 /** A factor in JSON: the raw little-endian bytes of its row-major values, base64. */
 export interface EncodedMatrix {
@@ -58,13 +58,75 @@ export function savedOptions(o: SavedModel, W: Matrix | undefined, H: Matrix | u
     init: init === 'custom' && !(W && H) && !(keepFixed && W) ? 'random' : init };
 }
 
-/** `value` as a saved model (format 'betanmf-model', version 1 or 2), or a TypeError naming `name`. */
+/**
+ * `value` as a saved model, every field checked before anything uses it (a TypeError or
+ * RangeError naming `name` and the field): format 'betanmf-model' and version 1 or 2, the options
+ * (as BetaNMF checks them), seed, nIter, history, and each factor's form, dtype and shape (K
+ * columns as nComponents says; a fitted model has W). decodeMatrix and loadModel check the
+ * factors' values.
+ */
 export function checkSavedModel(name: string, value: unknown): SavedModel {
   const o = value as SavedModel | null;
   if (typeof o !== 'object' || o === null || o.format !== 'betanmf-model' || (o.version !== 1 && o.version !== 2)) {
     throw typeError(name, "a saved model (format 'betanmf-model', version 1 or 2)", value);
   }
+  if (typeof o.options !== 'object' || o.options === null || Array.isArray(o.options)) throw typeError(`${name}: options`, 'an object', o.options);
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed >= 2 ** 32) throw typeError(`${name}: seed`, 'an integer in [0, 2³²)', o.seed);
+  if (!Number.isSafeInteger(o.nIter) || o.nIter < 0) throw typeError(`${name}: nIter`, 'an integer ≥ 0', o.nIter);
+  if (!Array.isArray(o.history)) throw typeError(`${name}: history`, 'an array of { epoch, cost?, seconds }', o.history);
+  o.history.forEach((h, i) => {
+    const at = `${name}: history[${i}]`;
+    if (typeof h !== 'object' || h === null) throw typeError(at, '{ epoch, cost?, seconds }', h);
+    if (!Number.isSafeInteger(h.epoch) || h.epoch < 0 || h.epoch > o.nIter) throw typeError(`${at}.epoch`, `an integer in [0, nIter = ${o.nIter}]`, h.epoch);
+    if (h.cost !== undefined && !Number.isFinite(h.cost)) throw typeError(`${at}.cost`, 'a finite number (or absent)', h.cost);
+    if (!Number.isFinite(h.seconds) || h.seconds < 0) throw typeError(`${at}.seconds`, 'a finite number ≥ 0', h.seconds);
+  });
+  const K = o.options.nComponents;
+  if (!Number.isSafeInteger(K) || K < 1) throw typeError(`${name}: options.nComponents`, 'an integer ≥ 1', K);
+  for (const f of ['W', 'H'] as const) {
+    const shape = savedShape(`${name}: ${f}`, o.version, o[f]);
+    if (shape && shape[1] !== K) throw rangeError(`${name}: ${f}`, `${K} columns (options.nComponents)`, `${shape[0]}×${shape[1]}`);
+  }
+  if (o.nIter > 0 && !o.W) throw rangeError(`${name}: W`, `the fitted bases (nIter is ${o.nIter})`, 'null');
+  // The options as BetaNMF will check them, with stand-ins for the factors (their values are checked apart).
+  const stand = (f: 'W' | 'H') => (o[f] ? new Matrix(new Float64Array(K).fill(1), 1, K) : undefined);
+  try {
+    resolveOptions(savedOptions(o, stand('W'), stand('H')));
+  } catch (err) {
+    const e = err as Error;
+    throw new (e instanceof TypeError ? TypeError : RangeError)(`${name}: options.${e.message}`);
+  }
   return o;
+}
+
+/** The shape a saved factor's form declares (undefined for null, or a file whose header says it), checked. */
+function savedShape(name: string, version: 1 | 2, m: unknown): [number, number] | undefined {
+  if (m === null || m === undefined) return undefined;
+  if (typeof m !== 'object' || Array.isArray(m)) throw typeError(name, 'a saved matrix { dtype, shape, encoding, data }, { file } or null', m);
+  if ('file' in m) {
+    const file = (m as FileMatrix).file;
+    if (typeof file !== 'string' || file === '' || path.basename(file) !== file) throw typeError(`${name}.file`, 'a file name in the folder', file);
+    return undefined;
+  }
+  const o = m as Partial<EncodedMatrix & NumberArrayMatrix>;
+  if (o.dtype !== 'float32' && o.dtype !== 'float64') throw typeError(`${name}.dtype`, "'float32' or 'float64'", o.dtype);
+  const dims: unknown[] = version === 1 || Array.isArray(o.data) ? [o.rows, o.cols] : Array.isArray(o.shape) && o.shape.length === 2 ? o.shape : [];
+  if (dims.length !== 2 || !dims.every((d) => Number.isSafeInteger(d) && (d as number) >= 1)) {
+    throw typeError(`${name}.${version === 1 || Array.isArray(o.data) ? 'rows/cols' : 'shape'}`, 'two integers ≥ 1', version === 1 ? [o.rows, o.cols] : o.shape);
+  }
+  return dims as [number, number];
+}
+
+/** A factor's values are finite and ≥ 0 (as a fit leaves them); a RangeError naming the first other one. */
+export function checkFactorValues(name: string, m: Matrix): Matrix {
+  const a = m.toTypedArray();
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (!(v >= 0 && v !== Infinity)) {
+      throw rangeError(name, 'finite values ≥ 0', `${Number.isNaN(v) ? 'NaN' : v} at row ${Math.floor(i / m.cols)}, column ${i % m.cols}`);
+    }
+  }
+  return m;
 }
 
 export function encodeMatrix(m: Matrix): EncodedMatrix {
@@ -74,7 +136,9 @@ export function encodeMatrix(m: Matrix): EncodedMatrix {
   return { dtype: m.dtype, shape: [m.rows, m.cols], encoding: 'base64', data: bytes.toString('base64') };
 }
 
-/** A factor from any JSON form (the folder form is resolved by loadModel before this). */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A factor from any JSON form (the folder form is resolved by loadModel before this), its values checked. */
 export function decodeMatrix(name: string, m: unknown): Matrix | undefined {
   if (m === null || m === undefined) return undefined;
   if (typeof m !== 'object') throw typeError(name, 'a saved matrix { dtype, shape, encoding, data }', m);
@@ -82,14 +146,24 @@ export function decodeMatrix(name: string, m: unknown): Matrix | undefined {
   if (o.dtype !== 'float32' && o.dtype !== 'float64') throw typeError(`${name}.dtype`, "'float32' or 'float64'", o.dtype);
   const Ctor = o.dtype === 'float32' ? Float32Array : Float64Array;
   if (Array.isArray(o.data)) {
-    return new Matrix(Ctor.from(o.data as number[]), o.rows as number, o.cols as number);
+    const [rows, cols] = [o.rows as number, o.cols as number];
+    if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || rows < 1 || cols < 1) throw typeError(`${name}.rows/cols`, 'two integers ≥ 1', [rows, cols]);
+    if (o.data.length !== rows * cols) throw rangeError(`${name}.data`, `${rows}×${cols} = ${rows * cols} numbers`, `${o.data.length}`);
+    const bad = o.data.findIndex((v) => typeof v !== 'number');
+    if (bad >= 0) throw typeError(`${name}.data[${bad}]`, 'a number', o.data[bad]);
+    return checkFactorValues(name, new Matrix(Ctor.from(o.data as number[]), rows, cols));
   }
   if (o.encoding !== 'base64' || typeof o.data !== 'string') {
     throw typeError(`${name}`, "{ encoding: 'base64', data: string } or { data: number[] }", m);
   }
-  if (!Array.isArray(o.shape) || o.shape.length !== 2) throw typeError(`${name}.shape`, '[rows, cols]', o.shape);
+  if (!Array.isArray(o.shape) || o.shape.length !== 2 || !o.shape.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    throw typeError(`${name}.shape`, '[rows, cols] (integers ≥ 1)', o.shape);
+  }
   const [rows, cols] = o.shape;
-  const bytes = Buffer.from(o.data, 'base64');
+  // Buffer.from skips characters outside the alphabet: junk must not decode to some bytes.
+  const text: string = o.data;
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw typeError(`${name}.data`, 'base64 text (A–Z, a–z, 0–9, +, /, = padding)', text);
+  const bytes = Buffer.from(text, 'base64');
   if (bytes.length !== rows * cols * Ctor.BYTES_PER_ELEMENT) {
     throw rangeError(`${name}.data`, `${rows}×${cols}·${Ctor.BYTES_PER_ELEMENT} = ${rows * cols * Ctor.BYTES_PER_ELEMENT} bytes (base64)`, `${bytes.length} bytes`);
   }
@@ -100,7 +174,7 @@ export function decodeMatrix(name: string, m: unknown): Matrix | undefined {
     if (Ctor === Float32Array) view.swap32();
     else view.swap64();
   }
-  return new Matrix(out, rows, cols);
+  return checkFactorValues(name, new Matrix(out, rows, cols));
 }
 
 /** What a folder written by a model's save() holds. */
@@ -133,7 +207,7 @@ export function checkFolderTarget(dir: string, options: WriteFolderOptions, name
     const entries = fs.readdirSync(dir);
     if (entries.length > 0) {
       const own = options.ownFiles;
-      const foreign = entries.filter((e) => !(typeof own === 'function' ? own(e) : own.includes(e)) && !e.startsWith('.'));
+      const foreign = entries.filter((e) => !(typeof own === 'function' ? own(e) : own.includes(e)));
       if (foreign.length) {
         throw new Error(`${name}: the folder exists and holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); choose a new folder`);
       }
@@ -162,6 +236,15 @@ export function writableAncestor(dir: string, name: string): void {
       } catch {
         throw new Error(`${name}: no permission to write in ${p}; choose a location you can write to`);
       }
+      // Permission bits do not tell everything (root, /proc, a read-only mount): create and
+      // remove a file there, so a fit never runs only to fail on its outputs.
+      const probe = tempNameFor(path.join(p, 'probe'));
+      try {
+        fs.closeSync(fs.openSync(probe, 'wx'));
+      } catch (err) {
+        throw new Error(`${name}: cannot create files in ${p} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); choose a location you can write to`);
+      }
+      fs.rmSync(probe, { force: true });
       return;
     }
     const up = path.dirname(p);
@@ -236,14 +319,17 @@ export async function loadModel(dir: string): Promise<{ json: SavedModel; W?: Ma
     if (err instanceof SyntaxError) throw new Error(`${file}: not valid JSON (${err.message})`);
     throw err;
   }
-  checkSavedModel(`${dir}/model.json`, json);
+  checkSavedModel(file, json);
+  const K = json.options.nComponents;
   const factor = async (name: 'W' | 'H') => {
     const m = json[name];
     if (m && typeof m === 'object' && 'file' in m) {
-      if (typeof m.file !== 'string' || path.basename(m.file) !== m.file) throw typeError(`${file}: ${name}.file`, 'a file name in the folder', m.file);
-      return readNpy(path.join(dir, m.file));
+      const npy = path.join(dir, m.file);
+      const read = await readNpy(npy);
+      if (read.cols !== K) throw rangeError(npy, `${name} with ${K} columns (options.nComponents in ${file})`, `${read.rows}×${read.cols}`);
+      return checkFactorValues(npy, read);
     }
-    return decodeMatrix(name, m);
+    return decodeMatrix(`${file}: ${name}`, m);
   };
   const [W, H] = [await factor('W'), await factor('H')];
   return { json, W, H };

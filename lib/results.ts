@@ -21,6 +21,10 @@ export interface FitSummary {
   stopReason: string;
 }
 
+/** What a fit writes into its folder; a chart (.svg, .png) that `fit --plot` put beside them counts as its own too. */
+export const FIT_FILES = ['W.npy', 'H.npy', 'history.json'];
+export const isFitFile = (name: string): boolean => FIT_FILES.includes(name) || ['.svg', '.png'].includes(path.extname(name).toLowerCase());
+
 /** The parts of a fitted model the results hold. */
 export type FittedModel = Pick<BetaNMF, 'options' | 'seed' | 'history' | 'nIter'> & Pick<Fitted, 'W' | 'H' | 'cost' | 'stopReason'>;
 

@@ -44,8 +44,8 @@ describe('saving models', function () {
       assert.deepEqual(back.history, model.history);
       assert.deepEqual(back.options, model.options);
     }
-    const f64 = BetaNMF.fromJSON({ ...model.toJSON(), W: { dtype: 'float64', shape: [1, 2], encoding: 'base64', data: Buffer.from(new Float64Array([0.1, 1e-300]).buffer).toString('base64') } });
-    assert.deepEqual(Array.from(f64.W!.data), [0.1, 1e-300]);
+    const f64 = BetaNMF.fromJSON({ ...model.toJSON(), W: { dtype: 'float64', shape: [1, 5], encoding: 'base64', data: Buffer.from(new Float64Array([0.1, 1e-300, 0, 1, 2]).buffer).toString('base64') } });
+    assert.deepEqual(Array.from(f64.W!.data), [0.1, 1e-300, 0, 1, 2]);
   });
 
   it('fromJSON reads version 1 (factors as arrays of numbers)', () => {

@@ -175,6 +175,13 @@ print(json.dumps([list(a.shape), str(a.dtype), a.tolist(), list(b.shape), str(b.
       ['structured dtype', npyBytes("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (6,), }", f8), /structured \(record\) arrays are not supported/],
       ['no shape', npyBytes("{'descr': '<f8', 'fortran_order': False, }", f8), /malformed \.npy header: no 'shape' tuple/],
       ['bad magic', Buffer.from('PK\x03\x04 this is a zip'), /not a \.npy file/],
+      // numpy reads the header with ast.literal_eval: an unclosed dict fails there, and a duplicated key
+      // takes its last value; any first-match reading would silently disagree with numpy, so both are refused.
+      ['unclosed header', npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), ", f8), /malformed \.npy header: it does not end with '}'/],
+      ['header not a dict', npyBytes("'descr': '<f8', 'fortran_order': False, 'shape': (2, 3)}", f8), /malformed \.npy header: it does not start with '\{'/],
+      ['duplicated shape', npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), 'shape': (2, 3), }", f8), /malformed \.npy header: 'shape' appears 2 times/],
+      ['duplicated descr', npyBytes("{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", f8), /malformed \.npy header: 'descr' appears 2 times/],
+      ['duplicated fortran_order', npyBytes("{'descr': '<f8', 'fortran_order': True, \"fortran_order\": False, 'shape': (2, 3), }", f8), /'fortran_order' appears 2 times/],
       ['header past the end', npyBytes(dict('<f8', '(2, 3)'), f8).subarray(0, 40), /truncated inside the \.npy header \(the header claims 118 bytes, the file has 40 in all\)/],
       ['unknown version', (() => { const b = npyBytes(dict('<f8', '(2, 3)'), f8); b[6] = 9; return b; })(), /\.npy format version 9\.0 is not supported/],
       ['empty file', Buffer.alloc(0), /not a \.npy file/],

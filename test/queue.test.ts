@@ -204,7 +204,7 @@ describe('betanmf/queue (Redis)', function () {
   });
 
   it('an unreachable Redis is one line and exit 1 within seconds', () => {
-    for (const args of [['jobs'], ['submit', 'fit', xPath, '-k', '2', '--out', tmp], ['worker'], ['cancel', '12']]) {
+    for (const args of [['jobs'], ['submit', 'fit', xPath, '-k', '2', '--out', path.join(tmp, 'unreachable')], ['worker'], ['cancel', '12']]) {
       const r = cli(...args, '--redis', 'redis://127.0.0.1:1');
       assert.equal(r.code, 1, args.join(' '));
       assert.match(r.err, /^betanmf: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)\n$/);
@@ -525,9 +525,9 @@ describe('queue commands on the command line (no Redis needed)', () => {
       return new Map(c.options.map((o) => [o.long!, o.description]));
     };
     const fit = longs(['fit']), submitted = longs(['submit', 'fit']);
-    assert.deepEqual([...fit.keys()].filter((o) => !submitted.has(o)), ['--plot', '--force']);
-    // The model options are one definition (same words); --seed, --out, --json and --no-progress say what differs.
-    const own = ['--seed', '--out', '--json', '--no-progress'];
+    assert.deepEqual([...fit.keys()].filter((o) => !submitted.has(o)), ['--plot']);
+    // The model options are one definition (same words); --seed, --out, --force, --json and --no-progress say what differs.
+    const own = ['--seed', '--out', '--force', '--json', '--no-progress'];
     for (const [o, description] of fit) if (submitted.has(o) && !own.includes(o)) assert.equal(submitted.get(o), description, o);
     const transform = longs(['transform']), submittedT = longs(['submit', 'transform']);
     assert.deepEqual([...transform.keys()].filter((o) => !submittedT.has(o)), ['--force']);

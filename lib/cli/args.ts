@@ -88,11 +88,20 @@ export function required(cmd: Command, flags: string, description: string, parse
   return cmd.addOption(o);
 }
 
-/** The one-line usage error for the first required option `cmd` was not given (a preAction hook). */
+/**
+ * The one-line usage error for the first required option `cmd` was not given, or for a file or
+ * folder option given as '' (a preAction hook): an empty path would otherwise name the current
+ * folder's parent or fail late, on a temporary name.
+ */
 export function checkRequired(cmd: Command): void {
   for (const o of REQUIRED.get(cmd) ?? []) {
     if (cmd.getOptionValue(o.attributeName()) === undefined) {
       throw new UsageError(`required option '${o.flags}' not specified (see ${commandPath(cmd)} --help)`);
+    }
+  }
+  for (const o of cmd.options) {
+    if (/<(FILE|DIR)>/.test(o.flags) && cmd.getOptionValue(o.attributeName()) === '') {
+      throw new UsageError(`${o.long}: expected a ${o.flags.includes('<DIR>') ? 'folder' : 'file'} path, received an empty string`);
     }
   }
 }
@@ -134,7 +143,7 @@ export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation
     .option('--batch-size <N>', 'rows per mini-batch of the stochastic solvers (default 1024)', int('--batch-size', 1))
     .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
     .option('--max-iter <N>', 'epochs (default 50)', int('--max-iter', 0))
-    .option('--tol <T>', 'relative cost decrease that stops early; 0 disables (default 1e-4)', num('--tol'))
+    .option('--tol <T>', 'relative cost decrease that stops early; 0 disables (default 1e-4)', num('--tol', 0))
     .option('--cost-every <N>', 'epochs between cost evaluations (default 10)', int('--cost-every', 1))
     .option('--max-no-improvement <N>', 'stop after N cost evaluations without a new best, keeping the best factors (default off)',
       int('--max-no-improvement', 1))
@@ -198,7 +207,7 @@ export function transformOptions(cmd: Command): Command {
   return cmd
     .option('-b, --beta <B>', 'β (as used for fitting): a number or a name as for fit', beta(), 2)
     .option('--max-iter <N>', 'iterations (default 50)', int('--max-iter', 0))
-    .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol'))
+    .option('--tol <T>', 'relative cost decrease that stops early (default 1e-4)', num('--tol', 0))
     .option('--seed <N>', 'seed of the initial H', int('--seed', 0))
     .addOption(missingOption())
     .option('--weights <FILE>', 'entry weights (.npy, N×F like the input; 0 marks a missing entry)');

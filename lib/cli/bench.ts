@@ -3,6 +3,8 @@
 // (each timed call waits for the device, so the times are real).
 import { Option, type Command } from 'commander';
 import { openblasWarning, resolveDevice } from '../device';
+import { rangeError } from '../errors';
+import { availableMemory } from '../memory';
 import { randomFactor } from '../init';
 import { allocate, Matrix, type DType } from '../matrix';
 import { addon } from '../native';
@@ -10,6 +12,7 @@ import { openIteration } from '../fit';
 import { Random } from '../random';
 import { syntheticSpectrogram } from '../synthetic';
 import { betaList, int, shape } from './args';
+import { usage } from './io';
 import { kernelLine, kernelReport } from './inspect';
 
 export function benchCommand(cli: Command): void {
@@ -23,6 +26,7 @@ export function benchCommand(cli: Command): void {
     .option('--iters <N>', 'timed iterations per β (median reported)', int('--iters', 1), 10)
     .option('--json', 'print { results: [...] } as JSON')
     .action((f: { shape: [number, number, number]; beta: number[]; dtype: 'float32' | 'float64'; device?: string; iters: number; json?: boolean }) => {
+      usage(() => checkBenchShape(f.shape, f.dtype));
       const results = bench(f.shape, f.beta, f.dtype, f.device, f.iters);
       const kernels = kernelReport();
       if (f.json) {
@@ -74,6 +78,23 @@ function timeBoth(iters: number, a: () => void, b: () => void): [number, number]
     }
   }
   return [median(ta), median(tb)];
+}
+
+// V8's limit on a typed array's length (2³² elements in Node 20; larger ones fail as "Invalid typed array length").
+const MAX_ARRAY = 2 ** 32;
+
+/** The matrices bench allocates (X, W, H and the gradient parts) fit in one array each and in memory; a RangeError naming --shape otherwise. */
+export function checkBenchShape([N, F, K]: [number, number, number], dtype: DType): void {
+  const shape = `${N}x${F}x${K}`;
+  for (const [what, n] of [['X (N·F)', N * F], ['H (N·K)', N * K], ['W (F·K)', F * K]] as const) {
+    if (n > MAX_ARRAY) throw rangeError('--shape', `at most ${MAX_ARRAY} values in one matrix`, `${shape}, where ${what} has ${n} values`);
+  }
+  const bytes = (N * F + 3 * N * K + 3 * F * K) * (dtype === 'float32' ? 4 : 8);
+  const avail = availableMemory();
+  if (bytes > avail.bytes) {
+    const gib = (x: number) => (x / 2 ** 30).toFixed(1);
+    throw rangeError('--shape', 'a problem that fits in memory', `${shape}, which needs ${gib(bytes)} GiB (${dtype}) of this machine's ${gib(avail.bytes)} GiB of ${avail.where}`);
+  }
 }
 
 export function bench(shape: [number, number, number], betas: number[], dtype: DType, device: string | undefined, iters: number,

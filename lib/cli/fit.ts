@@ -7,7 +7,7 @@ import { BetaNMF } from '../betanmf';
 import { resolveDevice } from '../device';
 import { readMatrix } from '../files';
 import { writeNpy } from '../io';
-import { writeFitResults, type FitSummary } from '../results';
+import { isFitFile, writeFitResults, type FitSummary } from '../results';
 import { checkFitData, fitDataOptions, fitModelOptions, fitModelOptionsOf, required, type FitDataFlags, type FitModelFlags } from './args';
 import { checkChartRenderer, costPoints, PLOT_EXTENSIONS, writePlot } from './chart';
 import { checkInput, checkOutFolder, checkOutputFile, readShaped, readWeights, UsageError, warnLine, writeOutFolder } from './io';
@@ -21,8 +21,6 @@ interface FitFlags extends FitModelFlags, FitDataFlags {
   progress: boolean;
 }
 
-const FIT_FILES = ['W.npy', 'H.npy', 'history.json'];
-const isFitFile = (name: string) => FIT_FILES.includes(name) || PLOT_EXTENSIONS.includes(path.extname(name).toLowerCase());
 
 export function fitCommand(cli: Command): void {
   const fit = cli

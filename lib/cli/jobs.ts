@@ -9,11 +9,19 @@ export function jobsCommand(cli: Command): void {
     .addOption(redisOption())
     .addOption(queueOption())
     .option('--json', 'as JSON (one array)')
+    .option('--all', `every job (default: the newest ${SHOWN} of each state)`)
     .action(listJobs);
 }
 
-async function listJobs(f: Where & { json?: boolean }): Promise<void> {
-  const list = await withQueue(f, (q) => q.jobs());
+const SHOWN = 200;
+
+async function listJobs(f: Where & { json?: boolean; all?: boolean }): Promise<void> {
+  const [list, counts] = await withQueue(f, async (q) => [await q.jobs({ perState: f.all ? Infinity : SHOWN }), await q.jobCounts()] as const);
+  // Say what is left out rather than cap silently.
+  for (const [state, n] of Object.entries(counts)) {
+    const shown = list.filter((j) => j.state === state).length;
+    if (n > shown) process.stderr.write(`betanmf: showing the newest ${shown} of ${n} ${state} jobs; --all lists every job\n`);
+  }
   if (f.json) {
     process.stdout.write(JSON.stringify(list) + '\n');
     return;

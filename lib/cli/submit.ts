@@ -5,10 +5,13 @@ import type { JobFitOptions } from '../queue/jobs';
 import { checkFitData, fitDataOptions, fitModelOptions, fitModelOptionsOf, int, required, transformOptions, transformOptionsOf, type FitDataFlags,
   type FitModelFlags, type TransformFlags } from './args';
 import { fitLines } from './fit';
+import { checkOutFolder } from './io';
+import { isFitFile } from '../results';
 import { queueOption, redisOption, showProgress, withQueue, type Where } from './queue';
 
 interface FitFlags extends Where, FitModelFlags, FitDataFlags {
   out: string;
+  force?: boolean;
   shards?: number;
   checkpointEvery?: number;
   wait?: boolean;
@@ -33,6 +36,7 @@ export function submitCommand(cli: Command): void {
   required(submitFit, '-o, --out <DIR>', 'output folder (a path every worker can write)');
   fitDataOptions(submitFit)
     .option('--shards <S>', 'data-parallel fit over S row shards (S + 1 worker slots)', int('--shards', 1))
+    .option('-f, --force', 'replace the results of an earlier fit in --out (as fit --force)')
     .option('--checkpoint-every <N>', 'sharded fits: epochs between checkpoints of each shard (default 10)', int('--checkpoint-every', 1))
     .addOption(redisOption())
     .addOption(queueOption())
@@ -57,9 +61,10 @@ export function submitCommand(cli: Command): void {
 
 async function submitFitJob(input: string, f: FitFlags): Promise<void> {
   checkFitData(f);
+  checkOutFolder(f.out, isFitFile, !!f.force); // the rules of `fit`, before anything is queued
   const options: JobFitOptions = { ...fitModelOptionsOf(f), ...(f.fixedComponents ? { fixedComponents: f.fixedComponents } : {}) };
   await withQueue(f, async (q) => {
-    const job = await q.submitFit({ input, out: f.out, options, shards: f.shards, checkpointEvery: f.checkpointEvery,
+    const job = await q.submitFit({ input, out: f.out, overwrite: !!f.force, options, shards: f.shards, checkpointEvery: f.checkpointEvery,
       ...(f.weights ? { weights: f.weights } : {}), ...(f.wInit ? { wInit: f.wInit } : {}) });
     if (!f.wait) {
       process.stdout.write(f.json ? JSON.stringify({ id: job.id }) + '\n' : `${job.id}\n`);

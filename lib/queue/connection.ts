@@ -43,9 +43,29 @@ export function describeConnection(c: Connection): string {
   return `redis://${c.host ?? '127.0.0.1'}:${c.port ?? 6379}`;
 }
 
-/** A client for our own keys (the epoch exchange, cancel signals). */
-export function redisClient(c: Connection): Redis {
-  return new Redis(redisOptions(c));
+/**
+ * A client for our own keys (the epoch exchange, cancel signals). Its connection errors go to
+ * `onError` (default: nowhere; the calls that need Redis fail with their own error): without a
+ * listener, ioredis prints a multi-line "[ioredis] Unhandled error event" trace at every retry.
+ */
+export function redisClient(c: Connection, onError: (err: Error) => void = () => {}): Redis {
+  return new Redis(redisOptions(c)).on('error', onError);
+}
+
+/**
+ * A reporter of connection errors that says each as one line, once until a different one comes
+ * (a lost Redis is retried every few hundred ms; one line a minute says it, not hundreds).
+ */
+export function oneLineErrors(say: (line: string) => void): (err: Error) => void {
+  let last: string | undefined;
+  let at = 0;
+  return (err) => {
+    const e = err as NodeJS.ErrnoException;
+    const line = `Redis: ${e.code ?? String(e.message ?? err).split('\n')[0]}${e.code === 'ECONNREFUSED' ? ' (not reachable; retrying)' : ''}`;
+    if (line === last && Date.now() - at < 60000) return;
+    say(line);
+    [last, at] = [line, Date.now()];
+  };
 }
 
 /** Resolves when Redis answers PING; otherwise rejects within ~timeoutMs with one line saying so. */

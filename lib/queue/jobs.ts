@@ -6,7 +6,7 @@ import { resolveOptions, type BetaNMFOptions, type EpochInfo } from '../options'
 import { rangeError } from '../errors';
 import { Matrix } from '../matrix';
 import { checkShape } from '../files';
-import { fixedBasesModel, writeFitResults, type FitSummary } from '../results';
+import { fixedBasesModel, isFitFile, writeFitResults, type FitSummary } from '../results';
 import type { Storage } from './storage';
 
 export type { FitSummary };
@@ -41,6 +41,10 @@ export interface FitJobData {
   weights?: string;
   wInit?: string;
   options: JobFitOptions & { seed: number };
+  /** Replace an existing results folder at `out` (one holding only a fit's files). */
+  overwrite?: boolean;
+  /** Unique per submission: tells this job from another given the same id by a Redis that lost its data. */
+  token?: string;
 }
 
 export interface TransformJobData {
@@ -50,6 +54,7 @@ export interface TransformJobData {
   out: string;
   weights?: string;
   options: JobTransformOptions & { seed: number };
+  token?: string;
 }
 
 const FIT_KEYS = new Set(['nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed',
@@ -79,7 +84,14 @@ export function checkJobOptions(kind: 'fit' | 'transform', options: unknown, wit
 
 type Progress = (p: JobProgress) => void;
 
-export async function runFitJob(data: FitJobData, storage: Storage, signal: AbortSignal | undefined, progress: Progress): Promise<FitSummary> {
+/**
+ * Runs a fit job; its W.npy, H.npy and history.json appear together in `out` (written into a
+ * staging folder beside it and renamed), never beside another fit's files. `retried`: an earlier
+ * attempt of this job may have written `out` already, and the deterministic rerun replaces it.
+ */
+export async function runFitJob(data: FitJobData, storage: Storage, signal: AbortSignal | undefined, progress: Progress, retried = false): Promise<FitSummary> {
+  const overwrite = !!data.overwrite || retried;
+  await storage.checkFolder(data.out, overwrite, isFitFile); // before the work, as at submit time
   const X = await storage.read(data.input);
   const weights = data.weights ? checkShape(await storage.read(data.weights), data.weights, 'the weights are', X.rows, X.cols, "X's shape") : undefined;
   const K = data.options.nComponents ?? 50;
@@ -87,11 +99,14 @@ export async function runFitJob(data: FitJobData, storage: Storage, signal: Abor
   const model = new BetaNMF({ ...data.options, ...(W ? { W } : {}) });
   const maxIter = model.options.maxIter;
   const fitted = await model.fit(X, { signal, weights, onEpoch: (e: EpochInfo) => progress({ epoch: e.epoch, maxIter, cost: e.cost, seconds: e.seconds }) });
-  // Each output appears whole or not at all (temporary name + rename), so a retried job never leaves a mixture.
-  return writeFitResults({
-    matrix: (name, m) => storage.write(path.join(data.out, name), m),
-    text: (name, text) => storage.writeText(path.join(data.out, name), text),
-  }, fitted, data.input, X);
+  let summary: FitSummary | undefined;
+  await storage.writeFolder(data.out, overwrite, isFitFile, async (staging) => {
+    summary = await writeFitResults({
+      matrix: (name, m) => storage.write(path.join(staging, name), m),
+      text: (name, text) => storage.writeText(path.join(staging, name), text),
+    }, fitted, data.input, X);
+  });
+  return summary!;
 }
 
 export async function runTransformJob(data: TransformJobData, storage: Storage, signal: AbortSignal | undefined,

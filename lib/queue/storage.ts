@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { checkInput, readMatrix } from '../files';
 import { createNpy, readNpyLayout, readNpyRows, tempNameFor, writeNpy, writeNpyRows, type NpyLayout } from '../io';
 import { allocate, Matrix, type DType } from '../matrix';
+import { checkFolderTarget, writeFolder } from '../persist';
 
 export type { NpyLayout };
 
@@ -26,6 +27,16 @@ export interface Storage {
   writeRows(tmpRef: string, r0: number, m: Matrix): Promise<void>;
   /** Moves a finished temporary matrix to its final ref in one step. */
   publish(tmpRef: string, ref: string): Promise<void>;
+  /**
+   * Checks that the folder `ref` can be written whole by writeFolder: new, or (with `overwrite`)
+   * holding nothing but files `own` accepts. Throws an Error saying what to do otherwise.
+   */
+  checkFolder(ref: string, overwrite: boolean, own: (name: string) => boolean): Promise<void>;
+  /**
+   * Writes the folder `ref` whole: `fill` writes into a fresh staging folder (its ref given),
+   * which then replaces `ref` (checked as by checkFolder) — readers see the old folder or the new one.
+   */
+  writeFolder(ref: string, overwrite: boolean, own: (name: string) => boolean, fill: (staging: string) => Promise<void>): Promise<void>;
   exists(ref: string): Promise<boolean>;
   remove(ref: string): Promise<void>;
 }
@@ -72,6 +83,14 @@ export class FileStorage implements Storage {
 
   async publish(tmpRef: string, ref: string): Promise<void> {
     await fs.promises.rename(tmpRef, ref);
+  }
+
+  async checkFolder(ref: string, overwrite: boolean, own: (name: string) => boolean): Promise<void> {
+    checkFolderTarget(ref, { overwrite, ownFiles: own, overwriteHint: 'overwrite (--force)' });
+  }
+
+  writeFolder(ref: string, overwrite: boolean, own: (name: string) => boolean, fill: (staging: string) => Promise<void>): Promise<void> {
+    return writeFolder(ref, { overwrite, ownFiles: own, overwriteHint: 'overwrite (--force)' }, fill);
   }
 
   async exists(ref: string): Promise<boolean> {
