@@ -81,9 +81,9 @@ describe('a fitted model serves concurrently (issue 24, item 1)', () => {
   it('fit and partialFit stay exclusive: a second one while one runs is an Error', async () => {
     const m = new b.BetaNMF({ ...options, ...quiet });
     const first = m.fit(X);
-    await assert.rejects(m.fit(X), /another fit/);
-    await assert.rejects(m.partialFit(rows(0, 100)), /another fit/);
-    assert.throws(() => m.fitSync(X), /another fit/);
+    await assert.rejects(m.fit(X), /a fit, partialFit or save of this model is still running/);
+    await assert.rejects(m.partialFit(rows(0, 100)), /a fit, partialFit or save of this model is still running/);
+    assert.throws(() => m.fitSync(X), /a fit, partialFit or save of this model is still running/);
     await first;
   });
 });
