@@ -3,7 +3,7 @@ import { describe, rangeError, typeError } from './errors';
 import type { DType, Matrix } from './matrix';
 import { checkMatrix } from './validate';
 
-export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu';
+export type Solver = 'mu_batch' | 'asg_mu' | 'gsg_mu' | 'asag_mu' | 'gsag_mu' | 'hals';
 export type BetaName = 'frobenius' | 'kullback-leibler' | 'itakura-saito';
 export type InitMode = 'random' | 'nndsvd' | 'nndsvda' | 'nndsvdar' | 'custom';
 
@@ -37,7 +37,14 @@ export interface BetaNMFOptions {
   nComponents?: number;
   /** β of the divergence, or its name. Default 2 ('frobenius'). */
   beta?: number | BetaName;
-  /** Default 'mu_batch' (full-batch MU computed batch by batch). */
+  /**
+   * Default 'mu_batch' (full-batch MU computed batch by batch). 'hals': coordinate descent for
+   * β = 2 only (HALS, scikit-learn's NMF(solver='cd') without shuffling): every epoch minimises
+   * the cost exactly in each column of H, then of W, so it reaches a given loss in far fewer
+   * epochs than MU at about the cost of one MU epoch each. It takes the penalties, fixed factors
+   * and fixedComponents; not entry weights (weights, missing: 'nan') or sharded fits. A model
+   * fitted with 'hals' also transforms with it.
+   */
   solver?: Solver;
   /**
    * Rows per mini-batch of the stochastic solvers. Default 1024 (scikit-learn's MiniBatchNMF;
@@ -173,7 +180,7 @@ export interface ResolvedOptions {
   maxNoImprovement: number | undefined;
 }
 
-export const SOLVERS: readonly Solver[] = ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu'];
+export const SOLVERS: readonly Solver[] = ['mu_batch', 'asg_mu', 'gsg_mu', 'asag_mu', 'gsag_mu', 'hals'];
 const BETA_NAMES: Record<BetaName, number> = { frobenius: 2, 'kullback-leibler': 1, 'itakura-saito': 0 };
 const KNOWN = new Set([
   'nComponents', 'beta', 'solver', 'batchSize', 'sagMemory', 'maxIter', 'tol', 'costEvery', 'shuffle', 'seed', 'init',
@@ -260,10 +267,14 @@ export function resolveOptions(o: BetaNMFOptions): ResolvedOptions {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
   if (o.onEpoch !== undefined && typeof o.onEpoch !== 'function') throw typeError('onEpoch', 'a function', o.onEpoch);
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('onWarning', 'a function', o.onWarning);
+  const beta = resolveBeta(o.beta);
+  const solver = oneOf('solver', o.solver, SOLVERS, 'mu_batch')!;
+  if (solver === 'hals' && beta !== 2) throw rangeError('solver', "'hals' only with beta 2 (frobenius); for other β use a MU solver", `'hals' with beta ${beta}`);
+  if (solver === 'hals' && o.missing !== undefined) throw rangeError('missing', "undefined with solver 'hals' (it takes no entry weights)", `'${o.missing}'`);
   return {
     nComponents,
-    beta: resolveBeta(o.beta),
-    solver: oneOf('solver', o.solver, SOLVERS, 'mu_batch')!,
+    beta,
+    solver,
     batchSize,
     sagMemory: integer('sagMemory', o.sagMemory, 0, 0),
     maxIter: integer('maxIter', o.maxIter, 0, 50),
@@ -300,6 +311,7 @@ export function optionWarnings(o: ResolvedOptions, given: BetaNMFOptions): strin
   const out: string[] = [];
   const sag = o.solver === 'asag_mu' || o.solver === 'gsag_mu';
   if (given.sagMemory !== undefined && !sag) out.push(`sagMemory has no effect with solver '${o.solver}' (only asag_mu and gsag_mu average)`);
+  if (given.batchSize !== undefined && o.solver === 'hals') out.push("batchSize has no effect with solver 'hals' (full batch, run in the backend's own blocks)");
   if (given.batchSize !== undefined && o.solver === 'mu_batch') {
     out.push("batchSize has no effect with solver 'mu_batch' (full-batch MU runs in the backend's own blocks; the result does not depend on it)");
   }
@@ -319,7 +331,7 @@ export function averagesTargets(o: Pick<ResolvedOptions, 'update' | 'sagMemory' 
 /** Warnings that need the data's shape. */
 export function shapeWarnings(o: ResolvedOptions, N: number, F: number): string[] {
   const out: string[] = [];
-  if (o.solver !== 'mu_batch' && o.batchSize >= N) {
+  if (o.solver !== 'mu_batch' && o.solver !== 'hals' && o.batchSize >= N) {
     out.push(`batchSize ${o.batchSize} ≥ N = ${N} rows: solver '${o.solver}' then sees one batch per epoch (use 'mu_batch', or a smaller batchSize)`);
   }
   if (o.nComponents > Math.min(N, F)) {

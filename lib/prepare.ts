@@ -101,6 +101,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   const dtype = o.dtype ?? input.dtype ?? input.X.dtype;
   const [N, F] = [input.X.rows, input.X.cols];
   // The native fit checks the weights' values as it copies them; a cache of rows takes them unchecked.
+  if (solver === 'hals' && input.weights !== undefined) throw rangeError('options.weights', "undefined with solver 'hals' (it takes no entry weights)", 'weights');
   let X = input.X, weights = checkWeights('options.weights', input.weights, N, F, undefined, undefined, rows === 'host');
   if (o.missing === 'nan') ({ X, weights } = markMissing(X, weights, dtype));
   checkMemory({ N, F, K, dtype, batchSize: o.batchSize, beta: o.beta, copiesX: device === 'cpu', weighted: weights !== undefined });

@@ -56,14 +56,14 @@
 namespace bnmf {
 
 // The solvers, by the names the TypeScript layer uses (the one table both languages read).
-enum class SolverKind { MuBatch, Asg, Gsg, Asag, Gsag };
+enum class SolverKind { MuBatch, Asg, Gsg, Asag, Gsag, Hals };  // Hals: core/hals.h
 struct SolverName {
   const char* name;
   SolverKind kind;
 };
 inline constexpr SolverName kSolvers[] = {{"mu_batch", SolverKind::MuBatch}, {"asg_mu", SolverKind::Asg},
                                           {"gsg_mu", SolverKind::Gsg},       {"asag_mu", SolverKind::Asag},
-                                          {"gsag_mu", SolverKind::Gsag}};
+                                          {"gsag_mu", SolverKind::Gsag},     {"hals", SolverKind::Hals}};
 inline bool solverByName(const char* name, SolverKind& out) {
   for (const SolverName& s : kSolvers)
     if (std::strcmp(s.name, name) == 0) return out = s.kind, true;
