@@ -207,7 +207,7 @@ struct FitState final : FitStateBase {
     const SliceScratch<T> sc = scratch(std::min(s.batchSize, Xs.rows), s.rowOrder != nullptr);
     if (s.solver == SolverKind::Hals) {
       if (!halsGrams) halsGrams = b.allocate(2 * K * K);
-      runHalsSlice(b, Xs, W, Hs, Gn, Mat<T>(halsGrams->data(), K, K), Mat<T>(halsGrams->data() + K * K, K, K), s, sc);
+      runHalsSlice(b, Xs, W, Hs, Gp, Gn, Mat<T>(halsGrams->data(), K, K), Mat<T>(halsGrams->data() + K * K, K, K), s, sc);
     } else {
       runEpochSlice(b, Xs, W, Hs, Gp, Gn, s, sc);
     }

@@ -35,10 +35,12 @@ void addConstant(Backend<T>& be, Mat<T> m, T c) {
 
 // One slice [firstBatch, endBatch) of a HALS epoch over X's rows (X and H may be a cache of
 // rows: startsEpoch / endsEpoch as in runEpochSlice). xtH (F×K) and hth (K×K) carry XᵀH and HᵀH
-// across the slices of an epoch; gramW (K×K) is scratch; scratch.hNeg holds a batch's X·W.
+// across the slices of an epoch; gramW (K×K) and wPos (F×K) are scratch; scratch.hNeg holds a
+// batch's X·W. X·W and XᵀH come from the backend's β = 2 passes (hParts / wParts: parallel in
+// fixed blocks), whose other output (H·WᵀW, W·HᵀH: a K/F share of the work) goes unused.
 template <typename T>
-void runHalsSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> xtH, Mat<T> hth, Mat<T> gramW, const EpochSpec<T>& s,
-                  const SliceScratch<T>& scratch) {
+void runHalsSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> wPos, Mat<T> xtH, Mat<T> hth, Mat<T> gramW,
+                  const EpochSpec<T>& s, const SliceScratch<T>& scratch) {
   const Index N = X.rows, F = X.cols, K = W.cols, bs = s.batchSize;
   const Index nBatches = batchCount(N, bs);
   const double rho = s.penalty.l1Ratio;
@@ -52,13 +54,20 @@ void runHalsSlice(Backend<T>& be, CMat<T> X, Mat<T> W, Mat<T> H, Mat<T> xtH, Mat
     Mat<T> Hb = H.rowBlock(r0, r0 + n);
     if (s.updateH) {
       Mat<T> B(scratch.hNeg, n, K);
-      be.product(false, false, T(1), Xb, W, T(0), B);
+      Parts<T> hp;
+      hp.pos = Mat<T>(scratch.hPos, n, K);
+      hp.neg = B;
+      be.hParts(Xb, W, Hb, s.beta, hp);
       addConstant<T>(be, B, T(-s.penalty.alphaH * double(F) * rho));
       be.halsSweep(Hb, gramW, B);
     }
     if (!s.updateW) continue;
     const T keep = pos == 0 && s.startsEpoch ? T(0) : T(1);  // the epoch's sums start afresh
-    be.product(true, false, T(1), Xb, Hb, keep, xtH);
+    Parts<T> wp;
+    wp.pos = wPos;
+    wp.neg = xtH;
+    wp.keep = keep;
+    be.wParts(Xb, W, Hb, s.beta, wp);
     be.product(true, false, T(1), Hb, Hb, keep, hth);
     addConstant<T>(be, xtH, T(-s.penalty.alphaW * double(n) * rho));
     addConstant<T>(be, diagonal(hth), T(s.penalty.alphaW * double(n) * (1.0 - rho)));
