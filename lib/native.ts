@@ -82,6 +82,8 @@ export interface FitSpec {
   positive: boolean;
   /** The SAG variants average the batches' targets W^(1/γ)⊙neg instead of their parts (update 'mm'). */
   averageTargets?: boolean;
+  /** Solver 'hals': sweeps per factor per epoch over the same products (accelerate; default 1). */
+  sweeps?: number;
   /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
   borrowX?: boolean;
   /** Entry weights (N×F, X's device; copied in the fit's dtype); absent: unweighted. */

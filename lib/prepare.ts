@@ -6,7 +6,7 @@ import { rangeError } from './errors';
 import { mmExponent, NativeFitHandle, type HostRows } from './fit';
 import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { checkMemory } from './memory';
-import { averagesTargets, V_FLOOR, type ResolvedOptions, type Solver } from './options';
+import { averagesTargets, halsSweeps, V_FLOOR, type ResolvedOptions, type Solver } from './options';
 import { SETUP_CHUNK, turn, type Steps } from './steps';
 import { checkMatrix, checkNonnegative, checkWeights, entryError } from './validate';
 
@@ -110,7 +110,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   const spec = {
     N: rows === 'host' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
     gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH: update.H, updateW: update.W,
-    shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o),
+    shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o), sweeps: halsSweeps(o),
     alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: update.W && K === o.nComponents ? o.fixedComponents : [],
   };
   // Zeros of X where the weight is positive (β ≤ 0 with weights).

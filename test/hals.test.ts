@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as b from '../lib';
 import { readNpySync, writeNpySync } from '../lib/io';
+import { HALS_ACCELERATED_SWEEPS } from '../lib/options';
 import { checkShardedOptions } from '../lib/queue/shards';
 import { randomDense, rng, toMatrix } from './support/data';
 
@@ -37,7 +38,7 @@ function tmul(A: Rows, B: Rows): Rows {
 
 const transpose = (A: Rows): Rows => A[0].map((_, j) => A.map((r) => r[j]));
 
-interface RefOptions { alphaW?: number; alphaH?: number; l1Ratio?: number; updateW?: boolean; fixedComponents?: number[] }
+interface RefOptions { alphaW?: number; alphaH?: number; l1Ratio?: number; updateW?: boolean; fixedComponents?: number[]; sweeps?: number }
 
 /** `iters` HALS epochs in float64 on X (N×F), W (F×K), H (N×K), in place: H then W, as the solver. */
 function referenceHals(X: Rows, W: Rows, H: Rows, iters: number, o: RefOptions = {}): void {
@@ -48,13 +49,13 @@ function referenceHals(X: Rows, W: Rows, H: Rows, iters: number, o: RefOptions =
     const G = tmul(W, W), B = tmul(Xt, W);  // WᵀW, X·W
     G.forEach((r, k) => (r[k] += aH * F * (1 - rho)));
     B.forEach((r) => r.forEach((_, k) => (r[k] -= aH * F * rho)));
-    sweep(H, G, B);
+    for (let s = 0; s < (o.sweeps ?? 1); s++) sweep(H, G, B);
     if (o.updateW === false) continue;
     const Gh = tmul(H, H), Bw = tmul(X, H);  // HᵀH, XᵀH
     Gh.forEach((r, k) => (r[k] += aW * N * (1 - rho)));
     Bw.forEach((r) => r.forEach((_, k) => (r[k] -= aW * N * rho)));
     for (const k of o.fixedComponents ?? []) Gh[k][k] = 0;
-    sweep(W, Gh, Bw);
+    for (let s = 0; s < (o.sweeps ?? 1); s++) sweep(W, Gh, Bw);
   }
 }
 
@@ -137,6 +138,16 @@ describe("solver 'hals'", () => {
     assert.ok(maxRelDiff(Ht, Hr) < 1e-10, `transform: ${maxRelDiff(Ht, Hr)}`);
   });
 
+  it(`accelerate: ${HALS_ACCELERATED_SWEEPS} sweeps per factor per epoch, as the reference; fewer epochs to a loss`, () => {
+    const m = new b.BetaNMF({ nComponents: K, solver: 'hals', accelerate: true, init: 'custom', W, H, maxIter: 10, tol: 0, device: 'cpu' }).fitSync(X);
+    const [Wr, Hr] = [rows(W), rows(H)];
+    referenceHals(rows(X), Wr, Hr, 10, { sweeps: HALS_ACCELERATED_SWEEPS });
+    assert.ok(maxRelDiff(m.W, Wr) < 1e-10 && maxRelDiff(m.H, Hr) < 1e-10);
+    const p = problem(400, 60, 8, 'float64', 11);
+    const cost = (accelerate: boolean) => new b.BetaNMF({ nComponents: 8, solver: 'hals', accelerate, maxIter: 20, tol: 0, seed: 4, device: 'cpu' }).fitSync(p.X).reconstructionError;
+    assert.ok(cost(true) < cost(false));
+  });
+
   it('gives the same bits for 1, 2 and 3 threads', () => {
     const p = problem(3000, 80, 12, 'float32', 2);
     const fit = () => new b.BetaNMF({ nComponents: 12, solver: 'hals', maxIter: 5, tol: 0, seed: 1, device: 'cpu' }).fitSync(p.X);
@@ -156,11 +167,36 @@ describe("solver 'hals'", () => {
 
   it('refuses β ≠ 2, weights, missing, partialFit and shards with a RangeError naming the option', () => {
     assert.throws(() => new b.BetaNMF({ solver: 'hals', beta: 1 }), (e: Error) => e instanceof RangeError && /solver/.test(e.message) && /beta 1/.test(e.message));
+    assert.throws(() => new b.BetaNMF({ solver: 'mu_batch', accelerate: true }), (e: Error) => e instanceof RangeError && /accelerate/.test(e.message));
+    assert.throws(() => new b.BetaNMF({ solver: 'hals', accelerate: 1 as never }), (e: Error) => e instanceof TypeError && /accelerate/.test(e.message));
     assert.throws(() => new b.BetaNMF({ solver: 'hals', missing: 'nan' }), (e: Error) => e instanceof RangeError && /missing/.test(e.message));
     const m = new b.BetaNMF({ nComponents: K, solver: 'hals', maxIter: 2, device: 'cpu' });
     assert.throws(() => m.fitSync(X, { weights: X }), (e: Error) => e instanceof RangeError && /weights/.test(e.message));
     assert.throws(() => m.partialFitSync(X), (e: Error) => e instanceof RangeError && /solver/.test(e.message));
     assert.throws(() => checkShardedOptions({ nComponents: K, solver: 'hals' }, 2), (e: Error) => e instanceof RangeError && /options\.solver/.test(e.message));
+  });
+});
+
+describe("betanmf fit --solver hals --accelerate", () => {
+  it('fits from the command line, its cost decreasing; β ≠ 2 is refused naming the option', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'betanmf-hals-cli-'));
+    const bin = path.join(__dirname, '..', 'bin', 'betanmf.js');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, BETANMF_DEVICE: '' } });
+    try {
+      const { X } = problem(200, 30, 4, 'float32', 6);
+      writeNpySync(path.join(dir, 'X.npy'), X);
+      const r = cli('fit', path.join(dir, 'X.npy'), '-k', '4', '--solver', 'hals', '--accelerate', '--max-iter', '20', '--tol', '0', '--seed', '1',
+        '--device', 'cpu', '--out', path.join(dir, 'out'), '--json', '--no-progress');
+      assert.equal(r.status, 0, r.stderr);
+      const history = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'history.json'), 'utf8'));
+      const costs = (Array.isArray(history) ? history : history.history).filter((h: { cost?: number }) => h.cost !== undefined).map((h: { cost: number }) => h.cost);
+      assert.ok(costs[costs.length - 1] < costs[0]);
+      const bad = cli('fit', path.join(dir, 'X.npy'), '-k', '4', '--solver', 'hals', '--beta', '1', '--out', path.join(dir, 'bad'), '--no-progress');
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /solver/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -98,6 +98,7 @@ struct EpochSpec {
   Penalty penalty;
   const std::uint8_t* fixedColumns = nullptr;  // K flags: W columns kept as in fixedW (F×K)
   const T* fixedW = nullptr;
+  int sweeps = 1;  // solver 'hals': sweeps per factor per epoch over the same products (core/hals.h)
 };
 
 // Scratch a slice needs, owned by the caller and reused across slices (nothing is allocated
