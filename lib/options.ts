@@ -104,7 +104,7 @@ export interface BetaNMFOptions {
   eps?: number;
   /**
    * The accelerated form of the solver. Default false. With 'hals': Gillis & Glineur's
-   * acceleration, each factor swept HALS_ACCELERATED_SWEEPS times per epoch over the same
+   * acceleration, each factor swept twice per epoch (HALS_ACCELERATED_SWEEPS) over the same
    * products (X·W and WᵀW are the expensive part; a sweep costs a K/F share of them): fewer
    * epochs to a given loss, and no longer scikit-learn's iterates. The MU solvers do not have one
    * yet (a RangeError).
