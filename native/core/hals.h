@@ -9,8 +9,8 @@
 // With `sweeps` > 1 (accelerate: true), each factor is swept that many times over the same
 // products (Gillis & Glineur 2012: a sweep costs N·K², the products 2·N·F·K, so repeating the
 // cheap part while X·W and WᵀW are at hand buys progress per epoch; measured in
-// docs/performance.md). Each coordinate step minimises the penalised objective exactly in that coordinate, so the
-// objective never increases. Penalties as the MU solvers have them (scikit-learn's alpha_W,
+// docs/performance.md). Each coordinate step minimises the penalised objective exactly in that
+// coordinate, so the objective never increases. Penalties as the MU solvers have them (scikit-learn's alpha_W,
 // alpha_H, l1_ratio; see solver.h): l1_H = αH·F·ρ, l2_H = αH·F·(1−ρ), and W's per batch of n
 // rows αW·n·ρ and αW·n·(1−ρ) (an epoch sums to N). Fixed components: their diagonal entry of
 // HᵀH is set to 0, which the sweep reads as "leave this column", while the other columns still
