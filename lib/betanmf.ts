@@ -4,7 +4,7 @@
 // the stopping rule is stopping.ts, and each call is a generator of native steps (steps.ts).
 import { resolveDevice } from './device';
 import { rangeError } from './errors';
-import { epochPlan, epochSteps, fitEpochs, hostCost, mmExponent, transformEpochs, type HostRows, type NativeFitHandle } from './fit';
+import { epochPlan, epochSteps, fitEpochs, hostCost, mmExponent, transformEpochs, transformSolver, type HostRows, type NativeFitHandle } from './fit';
 import { factorUse, givenFactor, initialFactor, initialSteps, placeFixedComponents, randomSteps, startingFactors, transformStart } from './init';
 import { allocate, hostAs, Matrix } from './matrix';
 import { addon } from './native';
@@ -310,7 +310,7 @@ export class BetaNMF {
     checkMatrix('X', X);
     if (X.cols !== W0.rows) throw rangeError('X', `${W0.rows} columns (F, the rows of W)`, `${X.rows}×${X.cols}`);
     const device = W0 === this.initial.W ? resolveDevice(o.device) : W0.device;
-    const data = yield* prepareFit(o, { X, weights: run.weights, device, rows: 'all', solver: 'mu_batch', update: { W: false, H: true },
+    const data = yield* prepareFit(o, { X, weights: run.weights, device, rows: 'all', solver: transformSolver(o.solver), update: { W: false, H: true },
       dtype: W0.dtype, K: W0.cols, async });
     const { fit } = data;
     const [N, K] = [data.X.rows, W0.cols];
@@ -326,6 +326,7 @@ export class BetaNMF {
 
   private *partialFitSteps(X: Matrix, run: RunOptions, async: boolean): Steps<this> {
     const o = this.options;
+    if (o.solver === 'hals') throw rangeError('solver', "a MU solver for partialFit ('hals' is full batch: use fit)", "'hals'");
     checkMatrix('X', X);
     if (this.W && this.W.rows !== X.cols) throw rangeError('X', `${this.W.rows} columns (F, as in earlier chunks)`, `${X.rows}×${X.cols}`);
     const device = this.W?.device ?? resolveDevice(o.device);

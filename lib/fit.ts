@@ -50,6 +50,16 @@ export function divergedError(solver: Solver, restored: boolean, epoch: number |
     (restored ? '; W and H are as before this epoch' : '') + `.${advice}`);
 }
 
+/** Whether a solver is full batch: blocks of fullBatchRows, never shuffled, monotone (no snapshot). */
+export function isFullBatch(solver: Solver): boolean {
+  return solver === 'mu_batch' || solver === 'hals';
+}
+
+/** What a transform (W fixed) runs: HALS for a 'hals' model, else full-batch MU. */
+export function transformSolver(solver: Solver): Solver {
+  return solver === 'hals' ? 'hals' : 'mu_batch';
+}
+
 /** A native fit and the facts the driver needs about it. Dispose it when the call ends. */
 export class NativeFitHandle {
   /** The addon's Fit object (as Matrix.native is the addon's view of a matrix). */
@@ -124,7 +134,7 @@ type PlanOptions = Pick<ResolvedOptions, 'batchSize' | 'shuffle' | 'sagMemory' |
  */
 export function epochPlan(o: PlanOptions, rng: Random, solver: Solver, N: number, F: number, update: { H: boolean; W: boolean },
   guard: boolean): EpochPlan {
-  const fullBatch = solver === 'mu_batch';
+  const fullBatch = isFullBatch(solver);
   const batchSize = fullBatch ? fullBatchRows(F, o.nComponents) : o.batchSize;
   const sag = solver === 'asag_mu' || solver === 'gsag_mu';
   // Full-batch MU does not depend on the order of its batches: it is never shuffled.
@@ -162,14 +172,14 @@ export interface EpochPlan {
 export function* epochSteps(fit: NativeFitHandle, plan: EpochPlan, async: boolean): Steps<void> {
   const rows = plan.cache ? plan.cache.X.rows : fit.N;
   const nBatches = Math.ceil(rows / plan.batchSize);
-  const fullBatch = plan.solver === 'mu_batch';
+  const fullBatch = isFullBatch(plan.solver);
   const perBatch = 12 * plan.batchSize * fit.F * fit.K + 1;
   const slice = async ? Math.max(1, Math.floor(FLOPS_PER_CALL / perBatch)) : fullBatch ? nBatches : MAX_BATCHES_PER_CALL;
   for (let b0 = 0; b0 < nBatches; b0 += slice) {
     const b1 = Math.min(nBatches, b0 + slice);
     const spec: RunSpec = {
       first: b0, end: b1, order: plan.order, solver: plan.solver, batchSize: plan.batchSize, updateH: plan.updateH,
-      updateW: plan.updateW, forget: plan.forget, snapshot: plan.guard && b0 === 0 && plan.solver !== 'mu_batch',
+      updateW: plan.updateW, forget: plan.forget, snapshot: plan.guard && b0 === 0 && !fullBatch,
       // The guard (a pass over all of H) after every MAX_BATCHES_PER_CALL batches and at the end of
       // the epoch, however the epoch is sliced: where a sync fit's calls end, so both rebalance alike.
       guard: plan.guard && (b1 === nBatches || Math.floor(b1 / MAX_BATCHES_PER_CALL) > Math.floor(b0 / MAX_BATCHES_PER_CALL)),
@@ -180,7 +190,7 @@ export function* epochSteps(fit: NativeFitHandle, plan: EpochPlan, async: boolea
     }
     const finite = (yield fit.run(spec)) as boolean;
     if (!finite) {
-      const restored = plan.guard && plan.solver !== 'mu_batch' && fit.native.restore();
+      const restored = plan.guard && !fullBatch && fit.native.restore();
       throw divergedError(plan.solver, restored, plan.epoch, plan.context);
     }
   }
@@ -318,12 +328,12 @@ export function* fitEpochs(e: FitEpochs): Steps<StopReason> {
 }
 
 /**
- * A transform's iterations: full-batch MU on H with W fixed, until maxIter, onEpoch returning
+ * A transform's iterations: full-batch MU (or HALS for a 'hals' model) on H with W fixed, until maxIter, onEpoch returning
  * false, or (every costEvery, with tol > 0) the cost no longer decreasing by more than tol.
  */
 export function* transformEpochs(fit: NativeFitHandle, o: ResolvedOptions, rng: Random, onEpoch: ((info: EpochInfo) => boolean | void) | undefined,
   async: boolean): Steps<void> {
-  const plan = epochPlan(o, rng, 'mu_batch', fit.N, fit.F, { H: true, W: false }, false);
+  const plan = epochPlan(o, rng, transformSolver(o.solver), fit.N, fit.F, { H: true, W: false }, false);
   let previous = (yield fit.cost()) as number;
   for (let it = 1; it <= o.maxIter; it++) {
     yield* epochSteps(fit, plan, async);

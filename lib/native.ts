@@ -88,6 +88,8 @@ export interface FitSpec {
   stepFloor?: number;
   /** X is part of the data (partialFit's chunk): every W step counts as partial. */
   partialData?: boolean;
+  /** Solver 'hals': sweeps per factor per epoch over the same products (accelerate; default 1). */
+  sweeps?: number;
   /** Read a host X of the fit's dtype in place instead of copying it (synchronous fits only). */
   borrowX?: boolean;
   /** Entry weights (N×F, X's device; copied in the fit's dtype); absent: unweighted. */

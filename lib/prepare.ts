@@ -6,7 +6,7 @@ import { rangeError } from './errors';
 import { mmExponent, NativeFitHandle, type HostRows } from './fit';
 import { allocate, copyAs, hostAs, Matrix, type DType } from './matrix';
 import { checkMemory } from './memory';
-import { averagesTargets, V_FLOOR, type ResolvedOptions, type Solver } from './options';
+import { averagesTargets, halsSweeps, V_FLOOR, type ResolvedOptions, type Solver } from './options';
 import { SETUP_CHUNK, turn, type Steps } from './steps';
 import { checkMatrix, checkNonnegative, checkWeights, entryError } from './validate';
 
@@ -124,6 +124,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   const [N, F] = [input.X.rows, input.X.cols];
   checkPenalties(o, N, F, dtype);
   // The native fit checks the weights' values as it copies them; a cache of rows takes them unchecked.
+  if (solver === 'hals' && input.weights !== undefined) throw rangeError('options.weights', "undefined with solver 'hals' (it takes no entry weights)", 'weights');
   let X = input.X, weights = checkWeights('options.weights', input.weights, N, F, undefined, undefined, rows === 'host');
   if (o.missing === 'nan') ({ X, weights } = markMissing(X, weights, dtype));
   checkMemory({ N, F, K, dtype, batchSize: o.batchSize, beta: o.beta, copiesX: device === 'cpu', weighted: weights !== undefined });
@@ -133,6 +134,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
     N: rows === 'host' ? 0 : N, F, K, dtype, beta: o.beta, solver, batchSize: o.batchSize, eps: o.eps,
     gamma: o.update === 'mm' ? mmExponent(o.beta) : 1, forget: 1, vFloor: o.beta < 2 ? V_FLOOR : 0, updateH: update.H, updateW: update.W,
     shuffle: o.shuffle, positive: positive && !weights, averageTargets: averagesTargets(o), update: o.update, partialData: input.partialData ?? false,
+    sweeps: halsSweeps(o),
     alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: update.W && K === o.nComponents ? o.fixedComponents : [],
   };
   // Zeros of X where the weight is positive (β ≤ 0 with weights).

@@ -461,7 +461,7 @@ print(json.dumps([list(W.shape), list(H.shape), str(W.dtype), float(W.sum())]))`
       expectError(['fit', xNpy, '-k', '0', '-o', o], /^betanmf: --components: expected an integer ≥ 1, received 0$/m, 2);
       expectError(['fit', xNpy, '-o', o], /^betanmf: required option '-k, --components <K>' not specified/, 2);
       expectError(['fit', xNpy, '-k', '2'], /^betanmf: required option '-o, --out <DIR>' not specified/, 2);
-      expectError(['fit', xNpy, '-k', '2', '-o', o, '--solver', 'sgd'], /--solver: expected one of mu_batch, asg_mu, gsg_mu, asag_mu, gsag_mu, received "sgd"/, 2);
+      expectError(['fit', xNpy, '-k', '2', '-o', o, '--solver', 'sgd'], /--solver: expected one of mu_batch, asg_mu, gsg_mu, asag_mu, gsag_mu, hals, received "sgd"/, 2);
       expectError(['fit', xNpy, '-k', '2', '-o', o, '--beta', 'euclid'], /--beta: expected a number or frobenius \| euclidean \| kullback-leibler \| kl \| itakura-saito \| is, received "euclid"/, 2);
       expectError(['fit', xNpy, '-k', '2', '-o', o, '--device', 'cuda'], /CUDA was requested but is not available/);
       expectError(['bench', '--shape', '10x10'], /--shape: expected NxFxK/, 2);

@@ -132,6 +132,7 @@ export interface FitModelFlags {
   alphaH?: number;
   l1Ratio?: number;
   missing?: 'nan';
+  accelerate?: boolean;
 }
 
 /** Adds the model options of a fit (-k required, β, solver, iteration controls, init, seed, device, dtype). */
@@ -140,6 +141,7 @@ export function fitModelOptions(cmd: Command, seedHelp = 'seed of initialisation
   return cmd
     .option('-b, --beta <B>', 'β: a number, or frobenius | euclidean (2), kullback-leibler | kl (1), itakura-saito | is (0)', beta(), 2)
     .addOption(new Option('-s, --solver <S>', 'solver').choices([...SOLVERS]).default('mu_batch'))
+    .option('--accelerate', "the solver's accelerated form (hals: repeated sweeps, Gillis & Glineur; not the MU solvers yet)")
     .option('--batch-size <N>', 'rows per mini-batch of the stochastic solvers (default 1024)', int('--batch-size', 1))
     .option('--sag-memory <N>', 'SAG memory for asag_mu / gsag_mu (default 0)', int('--sag-memory', 0))
     .option('--max-iter <N>', 'epochs (default 50)', int('--max-iter', 0))
@@ -188,7 +190,7 @@ export function fitModelOptionsOf(f: FitModelFlags) {
   return definedOnly({
     nComponents: f.components, beta: f.beta, solver: f.solver, batchSize: f.batchSize, sagMemory: f.sagMemory, maxIter: f.maxIter,
     tol: f.tol, costEvery: f.costEvery, maxNoImprovement: f.maxNoImprovement, init: f.init, seed: f.seed, device: f.device, dtype: f.dtype,
-    alphaW: f.alphaW, alphaH: f.alphaH, l1Ratio: f.l1Ratio, missing: f.missing,
+    alphaW: f.alphaW, alphaH: f.alphaH, l1Ratio: f.l1Ratio, missing: f.missing, accelerate: f.accelerate,
   });
 }
 

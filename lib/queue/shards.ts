@@ -61,6 +61,7 @@ export function checkShardedOptions(options: JobFitOptions, shards: number): voi
   if (o.fixed.length) throw rangeError('options.fixed', 'no fixed factor for a sharded fit', `['${o.fixed.join("', '")}']`);
   if (o.cacheRows) throw rangeError('options.cacheRows', '0 for a sharded fit (each shard holds its rows)', `${o.cacheRows}`);
   if (o.device === 'cuda') throw rangeError('options.device', "'cpu' or 'auto' for a sharded fit (shards run on the CPU)", "'cuda'");
+  if (o.solver === 'hals') throw rangeError('options.solver', "a MU solver for a sharded fit (the shards send MU parts, not HALS's XᵀH and HᵀH)", "'hals'");
   // The shards combine unweighted, unpenalised W parts; a penalty or missing entries would need their own terms there.
   for (const k of ['alphaW', 'alphaH'] as const) {
     if (o[k] !== 0) throw rangeError(`options.${k}`, '0 for a sharded fit (penalties are not combined across shards)', `${o[k]}`);

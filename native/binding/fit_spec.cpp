@@ -1,5 +1,6 @@
 #include "binding/fit_spec.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace bnmf::binding {
@@ -98,6 +99,8 @@ void SpecReader::solverOptions(EpochSpec<T>& p) const {
   p.stepFloor = static_cast<T>(number("stepFloor", double(p.stepFloor)));
   p.partialData = flag("partialData", false);
   if (!(p.stepFloor >= 0 && p.stepFloor <= 1)) throw rangeError("stepFloor: expected a number in [0, 1]");
+  p.sweeps = static_cast<int>(std::clamp<Index>(index("sweeps", 1), 1, 100));
+  if (p.solver == SolverKind::Hals && p.beta.kind != BetaKind::Two) throw rangeError("solver 'hals': expected beta 2");
   p.penalty.alphaW = number("alphaW", 0.0);
   p.penalty.alphaH = number("alphaH", 0.0);
   p.penalty.l1Ratio = number("l1Ratio", 0.0);

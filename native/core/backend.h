@@ -190,6 +190,13 @@ class Backend {
   virtual void muUpdate(CMat<T> factor, CMat<T> pos, CMat<T> neg, T eps, double gamma, Mat<T> out,
                         StepGuard<T> guard = {}) = 0;
 
+  // One sweep of HALS / coordinate descent (Cichocki & Phan 2009; scikit-learn's
+  // _update_cdnmf_fast) over the rows of A (rows×K), each row on its own: for t = 0…K−1 in
+  // order, g = −B[i,t] + Σ_r G[t,r]·A[i,r] (summed in r order, in T) and, where G[t,t] ≠ 0,
+  // A[i,t] ← max(A[i,t] − g/G[t,t], 0). G is K×K (the Gram matrix of the other factor), B
+  // rows×K (the data times the other factor). Rows are independent, so any split is exact.
+  virtual void halsSweep(Mat<T> A, CMat<T> G, CMat<T> B) = 0;
+
   // dst row i = src row rows[i] (gather), or dst row rows[i] = src row i (scatter).
   virtual void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;
   virtual void scatterRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) = 0;

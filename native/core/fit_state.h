@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/hals.h"
 #include "core/solver.h"
 
 namespace bnmf {
@@ -39,6 +40,7 @@ struct FitState final : FitStateBase {
   std::unique_ptr<Buffer<T>> m, mRows, fixedW;  // weights' copy, gathered weight rows, W's fixed columns
   std::vector<std::uint8_t> fixedFlags;         // K flags (fixedComponents), empty when none
   std::unique_ptr<Buffer<double>> sums;
+  std::unique_ptr<Buffer<T>> halsGrams;  // solver 'hals': HᵀH and WᵀW (K×K each), on first use
   double sagGain = 0;  // the SAG gain (solver.h), 0 before the first averaged batch
   Index scratchRows = 0;
   std::shared_ptr<void> xOwner;  // a device X referenced rather than copied
@@ -203,7 +205,12 @@ struct FitState final : FitStateBase {
       else s.batchOrder = order.data();
     }
     const SliceScratch<T> sc = scratch(std::min(s.batchSize, Xs.rows), s.rowOrder != nullptr);
-    runEpochSlice(b, Xs, W, Hs, Gp, Gn, s, sc);
+    if (s.solver == SolverKind::Hals) {
+      if (!halsGrams) halsGrams = b.allocate(2 * K * K);
+      runHalsSlice(b, Xs, W, Hs, Gp, Gn, Mat<T>(halsGrams->data(), K, K), Mat<T>(halsGrams->data() + K * K, K, K), s, sc);
+    } else {
+      runEpochSlice(b, Xs, W, Hs, Gp, Gn, s, sc);
+    }
     const bool sag = s.solver == SolverKind::Asag || s.solver == SolverKind::Gsag;
     const double negExponent = sag && s.averageTargets ? 1.0 - 1.0 / s.gamma : 1.0;
     bool finite = true;

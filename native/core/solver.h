@@ -73,14 +73,14 @@
 namespace bnmf {
 
 // The solvers, by the names the TypeScript layer uses (the one table both languages read).
-enum class SolverKind { MuBatch, Asg, Gsg, Asag, Gsag };
+enum class SolverKind { MuBatch, Asg, Gsg, Asag, Gsag, Hals };  // Hals: core/hals.h
 struct SolverName {
   const char* name;
   SolverKind kind;
 };
 inline constexpr SolverName kSolvers[] = {{"mu_batch", SolverKind::MuBatch}, {"asg_mu", SolverKind::Asg},
                                           {"gsg_mu", SolverKind::Gsg},       {"asag_mu", SolverKind::Asag},
-                                          {"gsag_mu", SolverKind::Gsag}};
+                                          {"gsag_mu", SolverKind::Gsag},     {"hals", SolverKind::Hals}};
 inline bool solverByName(const char* name, SolverKind& out) {
   for (const SolverName& s : kSolvers)
     if (std::strcmp(s.name, name) == 0) return out = s.kind, true;
@@ -118,6 +118,7 @@ struct EpochSpec {
   bool guarded = true;     // update 'mm': the guards above ('heuristic': none)
   T stepFloor = T(0.5);    // the least ratio of a partial W step under the guards
   bool partialData = false;  // X is part of the data (partialFit's chunk): every W step is partial
+  int sweeps = 1;  // solver 'hals': sweeps per factor per epoch over the same products (core/hals.h)
 };
 
 // Scratch a slice needs, owned by the caller and reused across slices (nothing is allocated

@@ -253,6 +253,48 @@ class CpuBackend final : public Backend<T> {
     });
   }
 
+  // Rows in fixed chunks of kSweepRows, each transposed into a K×kSweepRows block so that the
+  // inner loops run across the chunk's rows (they vectorise) while every row keeps its own sum
+  // in r order: the same numbers as one row at a time, whatever the thread count.
+  void halsSweep(Mat<T> A, CMat<T> G, CMat<T> B) override {
+    constexpr Index kSweepRows = 16;
+    const Index rows = A.rows, K = A.cols;
+    if (rows == 0 || K == 0) return;
+    const Index chunks = (rows + kSweepRows - 1) / kSweepRows;
+    const int parts = threadsFor(chunks, 2.0 * rows * K * K);
+    std::vector<std::vector<T>> scratch(static_cast<std::size_t>(parts), std::vector<T>(static_cast<std::size_t>(2 * K * kSweepRows)));
+    parallelFor(parts, [&](int p) {
+      T* at = scratch[std::size_t(p)].data();  // at[r·16 + i] = A[i, r]
+      T* bt = at + K * kSweepRows;
+      for (Index c = splitPoint(chunks, parts, p), e = splitPoint(chunks, parts, p + 1); c < e; ++c) {
+        const Index r0 = c * kSweepRows, n = std::min(kSweepRows, rows - r0);
+        for (Index i = 0; i < n; ++i)
+          for (Index r = 0; r < K; ++r) at[r * kSweepRows + i] = A.row(r0 + i)[r], bt[r * kSweepRows + i] = B.row(r0 + i)[r];
+        for (Index i = n; i < kSweepRows; ++i)
+          for (Index r = 0; r < K; ++r) at[r * kSweepRows + i] = T(0), bt[r * kSweepRows + i] = T(0);
+        for (Index t = 0; t < K; ++t) {
+          T g[kSweepRows];
+          const T* gt = G.row(t);
+          for (Index i = 0; i < kSweepRows; ++i) g[i] = -bt[t * kSweepRows + i];
+          for (Index r = 0; r < K; ++r) {
+            const T grt = gt[r];
+            const T* a = at + r * kSweepRows;
+            for (Index i = 0; i < kSweepRows; ++i) g[i] += grt * a[i];
+          }
+          const T hess = gt[t];
+          if (hess == T(0)) continue;
+          T* a = at + t * kSweepRows;
+          for (Index i = 0; i < kSweepRows; ++i) {
+            const T v = a[i] - g[i] / hess;
+            a[i] = v > T(0) ? v : T(0);
+          }
+        }
+        for (Index i = 0; i < n; ++i)
+          for (Index r = 0; r < K; ++r) A.row(r0 + i)[r] = at[r * kSweepRows + i];
+      }
+    });
+  }
+
   void gatherRows(CMat<T> src, const std::uint32_t* rows, Mat<T> dst) override {
     for (Index i = 0; i < dst.rows; ++i) std::copy(src.row(rows[i]), src.row(rows[i]) + src.cols, dst.row(i));
   }

@@ -141,6 +141,26 @@ __global__ void penaltyKernel(T* pos, Index ldp, const T* f, Index ldf, Index ro
   for (Entries e(rows, cols); e.more(); e.next()) pos[e.i * ldp + e.j] += l1 + l2 * f[e.i * ldf + e.j];
 }
 
+// One HALS sweep (core/backend.h's halsSweep): one thread per row, its sums in r order as on
+// the CPU. K² work per row from cached G; rows are few enough per call that this is not the
+// bottleneck next to the GEMMs.
+template <typename T>
+__global__ void halsSweepKernel(T* A, Index lda, const T* G, Index ldg, const T* B, Index ldb, Index rows, Index K) {
+  for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < rows; i += Index(gridDim.x) * blockDim.x) {
+    T* a = A + i * lda;
+    const T* b = B + i * ldb;
+    for (Index t = 0; t < K; ++t) {
+      const T* gt = G + t * ldg;
+      T g = -b[t];
+      for (Index r = 0; r < K; ++r) g += gt[r] * a[r];
+      const T hess = gt[t];
+      if (hess == T(0)) continue;
+      const T v = a[t] - g / hess;
+      a[t] = v > T(0) ? v : T(0);
+    }
+  }
+}
+
 // The scan of X (core/backend.h's DataIssue) per thread block: the first invalid entry's
 // row-major position (kNone when none), whether any entry is positive, and the block's sum in
 // double, reduced in a fixed tree so the result is the same on every run.
@@ -463,6 +483,13 @@ class CudaBackend final : public Backend<T> {
     BNMF_LAUNCH(penaltyKernel<T>, blocksFor(pos.size()), kThreads, Context::get().stream(), pos.data, pos.ld, factor.data, factor.ld,
                 pos.rows, pos.cols, l1, l2);
     launchCheck("penaltyKernel");
+  }
+
+  void halsSweep(Mat<T> A, CMat<T> G, CMat<T> B) override {
+    if (A.size() == 0) return;
+    BNMF_LAUNCH(halsSweepKernel<T>, blocksFor(A.rows), kThreads, Context::get().stream(), A.data, A.ld, G.data, G.ld, B.data, B.ld,
+                A.rows, A.cols);
+    launchCheck("halsSweepKernel");
   }
 
   // Per-block sums in double, added on the host in block order (deterministic).
