@@ -137,6 +137,13 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
     sweeps: halsSweeps(o),
     alphaW: o.alphaW, alphaH: o.alphaH, l1Ratio: o.l1Ratio, fixedComponents: update.W && K === o.nComponents ? o.fixedComponents : [],
   };
+  // X without a positive entry: say so, or that nothing is observed at all (all NaN with
+  // missing 'nan', or every weight 0) — checked on this error path only.
+  const noData = () => {
+    const observed = !weights || hostAs(weights, weights.dtype).data.some((w) => w > 0);
+    return observed ? rangeError('X', 'some positive entries', 'all zeros')
+      : rangeError('X', 'some observed entries', o.missing === 'nan' ? 'only NaN (missing) entries' : 'only entries of weight 0');
+  };
   // Zeros of X where the weight is positive (β ≤ 0 with weights).
   const checkWeightedZeros = (Xh: Matrix, weightsHost: Matrix) => {
     if (!positive) return;
@@ -145,7 +152,10 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   const weightedMeanOf = function* (Xh: Matrix, weightsHost: Matrix): Steps<number> {
     checkWeightedZeros(Xh, weightsHost);
     const mean = yield* weightedMean(Xh, weightsHost);
-    if (!(mean > 0)) throw rangeError('X', 'some positive entries where the weights are positive', 'none');
+    if (!(mean > 0)) {
+      if (!weightsHost.data.some((w) => w > 0)) throw noData();
+      throw rangeError('X', 'some positive entries where the weights are positive', 'none');
+    }
     return mean;
   };
   if (rows === 'host') {
@@ -159,7 +169,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
       for (let i = i0; i < end; i++) sum += Xh.data[i];
       yield turn;
     }
-    if (!(sum > 0)) throw rangeError('X', 'some positive entries', 'all zeros');
+    if (!(sum > 0)) throw noData();
     const weightsHost = weights ? hostAs(weights, dtype) : undefined;
     const mean = weightsHost ? yield* weightedMeanOf(Xh, weightsHost) : sum / (N * F);
     const empty = new Matrix(allocate(dtype, 0), 0, F).to(device);
@@ -177,7 +187,7 @@ export function* prepareFit(o: ResolvedOptions, input: FitInput): Steps<Prepared
   try {
     if (loadX) yield* fit.load();
     const scan = fit.native.dataScan();
-    if (scan.allZero) throw rangeError('X', 'some positive entries', 'all zeros');
+    if (scan.allZero) throw noData();
     if (scan.index !== undefined) {
       const i = scan.index, v = X.device === 'cpu' && i < X.data.length ? X.data[i] : scan.value!;
       throw entryError('X', v, Math.floor(i / F), i % F, positive ? o.beta : undefined);

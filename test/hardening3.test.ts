@@ -565,3 +565,17 @@ describe('hardening 3: the queue (Redis)', function () {
     assert.equal(JSON.parse(all.out).length, 203);
   });
 });
+
+describe('hardening 3: X with nothing observed says so (item 10)', () => {
+  const quiet = { onWarning: () => {} };
+  it('all NaN with missing nan, or every weight 0: "some observed entries", not "all zeros"', async () => {
+    const nan = matrix([[NaN, NaN], [NaN, NaN]]);
+    for (const fit of [(m: BetaNMF) => m.fitSync(nan), (m: BetaNMF) => m.fit(nan)]) {
+      await assert.rejects(async () => fit(new BetaNMF({ nComponents: 1, missing: 'nan', ...quiet })),
+        { name: 'RangeError', message: 'X: expected some observed entries, received only NaN (missing) entries' });
+    }
+    assert.throws(() => new BetaNMF({ nComponents: 1, ...quiet }).fitSync(matrix([[1, 2], [3, 4]]), { weights: matrix([[0, 0], [0, 0]]) }),
+      { name: 'RangeError', message: 'X: expected some observed entries, received only entries of weight 0' });
+    assert.throws(() => new BetaNMF({ nComponents: 1, ...quiet }).fitSync(matrix([[0, 0], [0, 0]])), /received all zeros/);
+  });
+});
