@@ -15,6 +15,7 @@ import {
 import { checkSavedModel, decodeMatrix, encodeMatrix, loadModel, saveModel, savedOptions, type SavedModel, type SaveOptions } from './persist';
 import { prepareFit } from './prepare';
 import { freshSeed, Random } from './random';
+import { ReadHolds } from './holds';
 import { AbortError, CallGate, runAsync, runSync, type Steps } from './steps';
 import { checkMatrix } from './validate';
 
@@ -82,9 +83,8 @@ export class BetaNMF {
   // fit is about to put back would lose or mix them. Transforms only read the model and never wait.
   private readonly gate = new CallGate('BetaNMF: a fit, partialFit or save of this model is still running; ' +
     'await it (or abort it through its signal) first');
-  /** W snapshots that running transforms read (how many each); a replaced one is freed after the last. */
-  private readonly readers = new Map<Matrix, number>();
-  private readonly retired = new Set<Matrix>();
+  /** W snapshots that running transforms read; a replaced one is freed after the last. */
+  private readonly holds = new ReadHolds();
   private partialSeconds = 0;
   private readonly warn: (message: string) => void;
 
@@ -165,22 +165,12 @@ export class BetaNMF {
   // W the model had when it was called (a fit replaces W whole when it ends, never in place).
   async transform(X: Matrix, options: TransformOptions = {}): Promise<Matrix> {
     const run = resolveRunOptions(options, this.runDefaults);
-    const W = this.readW('transform');
-    try {
-      return await runAsync(this.transformSteps(W, X, options.H, run, true), run.signal, 'BetaNMF.transform');
-    } finally {
-      this.unreadW(W);
-    }
+    return this.holds.during(this.transformW(), (W) => runAsync(this.transformSteps(W, X, options.H, run, true), run.signal, 'BetaNMF.transform'));
   }
 
   transformSync(X: Matrix, options: TransformOptions = {}): Matrix {
     const run = resolveRunOptions(options, this.runDefaults);
-    const W = this.readW('transform');
-    try {
-      return runSync(this.transformSteps(W, X, options.H, run, false), run.signal, 'BetaNMF.transform');
-    } finally {
-      this.unreadW(W);
-    }
+    return this.holds.duringSync(this.transformW(), (W) => runSync(this.transformSteps(W, X, options.H, run, false), run.signal, 'BetaNMF.transform'));
   }
 
   /**
@@ -206,7 +196,7 @@ export class BetaNMF {
    */
   dispose(): void {
     this.gate.runSync(() => {
-      for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) if (m) this.release(m);
+      for (const m of [this.W, this.H, this.gradPos, this.gradNeg, this.sag?.step]) if (m) this.holds.release(m);
       this.W = this.H = this.gradPos = this.gradNeg = this.sag = undefined;
     });
   }
@@ -304,7 +294,7 @@ export class BetaNMF {
     return this;
   }
 
-  /** W0: the model's W when the transform was called (readW). */
+  /** W0: the model's W when the transform was called (held by `holds` until it ends). */
   private *transformSteps(W0: Matrix, X: Matrix, Hstart: Matrix | undefined, run: RunOptions, async: boolean): Steps<Matrix> {
     const o = this.options;
     checkMatrix('X', X);
@@ -390,28 +380,14 @@ export class BetaNMF {
   private replaceState(W: Matrix, H: Matrix | undefined, gradPos: Matrix, gradNeg: Matrix): void {
     const old = [this.W, this.H, this.gradPos, this.gradNeg];
     [this.W, this.H, this.gradPos, this.gradNeg] = [W, H, gradPos, gradNeg];
-    for (const m of old) if (m && m.device !== 'cpu' && ![W, H, gradPos, gradNeg].includes(m)) this.release(m);
+    for (const m of old) if (m && m.device !== 'cpu' && ![W, H, gradPos, gradNeg].includes(m)) this.holds.release(m);
   }
 
-  /** The W a transform uses (the model's, else the given one), held until unreadW. */
-  private readW(what: string): Matrix {
+  /** The W a transform uses: the model's, else the given one. */
+  private transformW(): Matrix {
     const W = this.W ?? this.initial.W;
-    if (!W) throw new Error(`BetaNMF.${what}: the model has no W yet: fit it first, or give W`);
-    this.readers.set(W, (this.readers.get(W) ?? 0) + 1);
+    if (!W) throw new Error('BetaNMF.transform: the model has no W yet: fit it first, or give W');
     return W;
-  }
-
-  private unreadW(W: Matrix): void {
-    const n = (this.readers.get(W) ?? 1) - 1;
-    if (n > 0) return void this.readers.set(W, n);
-    this.readers.delete(W);
-    if (this.retired.delete(W)) W.dispose();
-  }
-
-  /** Frees a replaced matrix now, or, if transforms still read it, when the last one ends. */
-  private release(m: Matrix): void {
-    if (this.readers.has(m)) this.retired.add(m);
-    else m.dispose();
   }
 
   /** The cost of the fit's factors now, computed on this thread (after an abort or an error). */
