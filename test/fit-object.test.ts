@@ -5,20 +5,11 @@ import * as b from '../lib';
 import { SETUP_CHUNK } from '../lib/fit';
 import { addon } from '../lib/native';
 import { NativeFitHandle } from '../lib/fit';
+import { withThreads } from './support/threads';
 
 function bits(m: b.Matrix): Buffer {
   const d = m.toTypedArray();
   return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-}
-
-function withThreads<R>(n: number, fn: () => R): R {
-  const before = b.nativeConfig().numThreads;
-  b.setNumThreads(n);
-  try {
-    return fn();
-  } finally {
-    b.setNumThreads(before);
-  }
 }
 
 describe('results do not depend on the thread count', () => {

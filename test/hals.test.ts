@@ -13,6 +13,7 @@ import { readNpySync, writeNpySync } from '../lib/io';
 import { HALS_ACCELERATED_SWEEPS } from '../lib/options';
 import { checkShardedOptions } from '../lib/queue/shards';
 import { randomDense, rng, toMatrix } from './support/data';
+import { withThreads } from './support/threads';
 
 type Rows = number[][];
 
@@ -75,16 +76,6 @@ function problem(N: number, F: number, K: number, dtype: b.DType = 'float64', se
     W: toMatrix(randomDense(rand, F, K, dtype, 0.1, 1.1), K, dtype),
     H: toMatrix(randomDense(rand, N, K, dtype, 0.1, 1.1), K, dtype),
   };
-}
-
-function withThreads<R>(n: number, fn: () => R): R {
-  const before = b.nativeConfig().numThreads;
-  b.setNumThreads(n);
-  try {
-    return fn();
-  } finally {
-    b.setNumThreads(before);
-  }
 }
 
 describe("solver 'hals'", () => {
